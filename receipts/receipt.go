@@ -1,0 +1,64 @@
+// Package receipts defines the record a station keeps of every job: one JSON
+// object per line in the receipts file, appended and fsynced per job.
+package receipts
+
+import "time"
+
+// Receipt is one job's record.
+type Receipt struct {
+	Time           time.Time `json:"time"`    // when the job ended
+	Started        time.Time `json:"started"` // when the job started
+	Station        string    `json:"station"` // station.name
+	Profile        string    `json:"profile"` // profile name ("" when none matched)
+	ConfigDigest   string    `json:"config_digest"`
+	ManifestDigest string    `json:"manifest_digest,omitempty"`
+	Job            int       `json:"job"` // job.seq
+	Device         Device    `json:"device"`
+	Label          string    `json:"label,omitempty"`
+	Steps          []Step    `json:"steps"`
+	Verify         *Verify   `json:"verify,omitempty"` // nil when no verify step ran
+	Result         string    `json:"result"`           // "done" | "failed" | "removed"
+	FailedStep     string    `json:"failed_step,omitempty"`
+	Error          string    `json:"error,omitempty"`
+	BytesWritten   int64     `json:"bytes_written"`
+	BytesVerified  int64     `json:"bytes_verified"`
+}
+
+// Device is the identity of the stick the job ran on.
+type Device struct {
+	Name      string `json:"name"` // kernel name, e.g. "sdb", or an image path
+	VendorID  string `json:"vendor_id,omitempty"`
+	ProductID string `json:"product_id,omitempty"`
+	Serial    string `json:"serial,omitempty"`
+	Port      string `json:"port,omitempty"` // USB port path, e.g. "1-1.4"
+	Size      int64  `json:"size"`
+	DiskSeq   uint64 `json:"diskseq,omitempty"`
+}
+
+// Step is one executed step.
+type Step struct {
+	Kind       string   `json:"kind"` // "wipe", "write" (fused partition+mkfs+copy+label), "verify", "eject"
+	Fused      []string `json:"fused,omitempty"`
+	DurationMS int64    `json:"duration_ms"`
+	Bytes      int64    `json:"bytes"`
+	Error      string   `json:"error,omitempty"`
+}
+
+// Verify is the verification result. OK is true only when every extent and
+// every file read back from the device matched.
+type Verify struct {
+	OK          bool         `json:"ok"`
+	Files       int          `json:"files"` // files checked
+	Bytes       int64        `json:"bytes"` // bytes read back
+	FailedFiles []FailedFile `json:"failed_files,omitempty"`
+	Metadata    []string     `json:"metadata_mismatches,omitempty"` // extents ("fat #1", "dir /docs") that differed
+	Mount       string       `json:"mount,omitempty"`               // result of the optional mounted-tree check
+}
+
+// FailedFile is a file whose run on the device did not match the manifest.
+type FailedFile struct {
+	Path string `json:"path"`
+	Want string `json:"want_sha1"`
+	Got  string `json:"got_sha1,omitempty"`
+	Err  string `json:"error,omitempty"`
+}
