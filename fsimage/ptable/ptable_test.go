@@ -1,0 +1,195 @@
+package ptable
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/flashpipe/flashpipe/fsimage"
+)
+
+func need(t *testing.T, tools ...string) {
+	t.Helper()
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not found (Debian package %s)", tool, map[string]string{"sgdisk": "gdisk", "sfdisk": "fdisk", "losetup": "mount"}[tool])
+		}
+	}
+}
+
+// writeTable writes the table's extents to a sparse image file and
+// returns its path.
+func writeTable(t *testing.T, xs []fsimage.Extent, size int64) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "disk.img")
+	plan := &fsimage.Plan{DeviceSize: size, Extents: xs}
+	if err := plan.Check(); err != nil {
+		t.Fatalf("Plan.Check() = %v, want nil", err)
+	}
+	if err := fsimage.WriteImage(p, size, xs); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// attach attaches img as a loop device with the given logical sector size
+// and returns the device path.
+func attach(t *testing.T, img string, sectorSize int) string {
+	t.Helper()
+	if sectorSize == 512 {
+		return img
+	}
+	need(t, "losetup")
+	if os.Geteuid() != 0 {
+		t.Skip("a 4096-byte-sector test needs a loop device: run as root")
+	}
+	out, err := exec.Command("losetup", "--find", "--show", "--sector-size", "4096", img).CombinedOutput()
+	if err != nil {
+		t.Skipf("losetup --sector-size 4096 failed (no loop device support?): %v: %s", err, out)
+	}
+	dev := strings.TrimSpace(string(out))
+	t.Cleanup(func() { exec.Command("losetup", "-d", dev).Run() })
+	return dev
+}
+
+type sfdiskJSON struct {
+	PartitionTable struct {
+		Label      string `json:"label"`
+		ID         string `json:"id"`
+		SectorSize int    `json:"sectorsize"`
+		Partitions []struct {
+			Start int64  `json:"start"`
+			Size  int64  `json:"size"`
+			Type  string `json:"type"`
+			UUID  string `json:"uuid"`
+			Name  string `json:"name"`
+		} `json:"partitions"`
+	} `json:"partitiontable"`
+}
+
+func sfdisk(t *testing.T, dev string) sfdiskJSON {
+	t.Helper()
+	out, err := exec.Command("sfdisk", "-J", dev).Output()
+	if err != nil {
+		t.Fatalf("sfdisk -J %s: %v", dev, err)
+	}
+	var j sfdiskJSON
+	if err := json.Unmarshal(out, &j); err != nil {
+		t.Fatalf("sfdisk -J output %q: %v", out, err)
+	}
+	return j
+}
+
+func TestTables(t *testing.T) {
+	need(t, "sgdisk", "sfdisk")
+	const mib = 1 << 20
+	cases := []struct {
+		table, fs  string
+		size       int64
+		sectorSize int
+		wantType   string
+	}{
+		{"mbr", "vfat", 64 * mib, 512, "c"},
+		{"mbr", "exfat", 64*mib + 12345*512, 512, "7"},
+		{"mbr", "ext4", 40 * mib, 4096, "83"},
+		{"gpt", "vfat", 64 * mib, 512, "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7"},
+		{"gpt", "ext4", 64*mib + 777*512, 512, "0FC63DAF-8483-4772-8E79-3D69D8477DE4"},
+		{"gpt", "exfat", 64 * mib, 4096, "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7"},
+		{"gpt", "vfat", 64*mib + 5*4096, 4096, "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7"},
+	}
+	for _, c := range cases {
+		name := c.table + "-" + c.fs + "-" + strings.ReplaceAll(fsimage.HumanBytes(c.size), " ", "") + "-" + map[int]string{512: "512", 4096: "4k"}[c.sectorSize]
+		t.Run(name, func(t *testing.T) {
+			part, xs, err := Layout(c.table, c.size, c.sectorSize, c.fs, "FLASH Ω", 0xC0FFEE)
+			if err != nil {
+				t.Fatalf("Layout() error = %v", err)
+			}
+			if part.Offset != mib || part.Offset%mib != 0 || (part.Offset+part.Length)%mib != 0 {
+				t.Errorf("Layout() partition = %+v, want 1 MiB aligned start and end", part)
+			}
+			img := writeTable(t, xs, c.size)
+			dev := attach(t, img, c.sectorSize)
+			j := sfdisk(t, dev).PartitionTable
+			if want := map[string]string{"mbr": "dos", "gpt": "gpt"}[c.table]; j.Label != want {
+				t.Errorf("sfdisk label = %q, want %q", j.Label, want)
+			}
+			if j.SectorSize != c.sectorSize {
+				t.Errorf("sfdisk sectorsize = %d, want %d", j.SectorSize, c.sectorSize)
+			}
+			if len(j.Partitions) != 1 {
+				t.Fatalf("sfdisk partitions = %+v, want 1", j.Partitions)
+			}
+			p := j.Partitions[0]
+			ss := int64(c.sectorSize)
+			if p.Start*ss != part.Offset || p.Size*ss != part.Length {
+				t.Errorf("sfdisk partition = start %d size %d sectors, want %d, %d", p.Start, p.Size, part.Offset/ss, part.Length/ss)
+			}
+			if !strings.EqualFold(p.Type, c.wantType) {
+				t.Errorf("sfdisk type = %q, want %q", p.Type, c.wantType)
+			}
+			if c.table == "gpt" {
+				if p.Name != "FLASH Ω" {
+					t.Errorf("sfdisk name = %q, want %q", p.Name, "FLASH Ω")
+				}
+				if p.UUID != PartitionGUID(0xC0FFEE) || j.ID != DiskGUID(0xC0FFEE) {
+					t.Errorf("sfdisk GUIDs = disk %s part %s, want %s, %s", j.ID, p.UUID, DiskGUID(0xC0FFEE), PartitionGUID(0xC0FFEE))
+				}
+				out, err := exec.Command("sgdisk", "-v", dev).CombinedOutput()
+				if err != nil || !strings.Contains(string(out), "No problems found") {
+					t.Errorf("sgdisk -v = %v\n%s\nwant no problems", err, out)
+				}
+			} else if j.ID != "0x00c0ffee" {
+				t.Errorf("sfdisk id = %q, want 0x00c0ffee", j.ID)
+			}
+			if dev, _ := DeviceSize(c.table, c.sectorSize, part.Length); dev > c.size {
+				t.Errorf("DeviceSize(%s, %d, %d) = %d, want ≤ %d", c.table, c.sectorSize, part.Length, dev, c.size)
+			}
+		})
+	}
+}
+
+func TestDeviceSizeIsTight(t *testing.T) {
+	for _, table := range []string{"mbr", "gpt", "none"} {
+		for _, ss := range []int{512, 4096} {
+			want := int64(37 << 20)
+			dev, err := DeviceSize(table, ss, want)
+			if err != nil {
+				t.Fatal(err)
+			}
+			part, _, err := Layout(table, dev, ss, "vfat", "", 1)
+			if err != nil || part.Length < want {
+				t.Errorf("Layout(%s, DeviceSize()=%d, %d) = %+v, %v, want partition ≥ %d", table, dev, ss, part, err, want)
+			}
+			if part, _, err := Layout(table, dev-int64(ss), ss, "vfat", "", 1); err == nil && part.Length >= want {
+				t.Errorf("Layout(%s, %d, %d) partition = %d, want < %d (DeviceSize not minimal)", table, dev-int64(ss), ss, part.Length, want)
+			}
+		}
+	}
+}
+
+func TestNone(t *testing.T) {
+	part, xs, err := Layout("none", 1000*512, 512, "vfat", "", 1)
+	if err != nil || part != (fsimage.Region{Offset: 0, Length: 1000 * 512}) || len(xs) != 0 {
+		t.Errorf("Layout(none) = %+v, %d extents, %v, want whole device, none, nil", part, len(xs), err)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	var nospace *fsimage.NoSpaceError
+	if _, _, err := Layout("gpt", 1<<20, 512, "vfat", "", 1); !errors.As(err, &nospace) {
+		t.Errorf("Layout(gpt, 1 MiB) error = %v, want NoSpaceError", err)
+	}
+	if _, _, err := Layout("mbr", 64<<20, 1024, "vfat", "", 1); err == nil {
+		t.Errorf("Layout(sector 1024) error = nil, want error")
+	}
+	if _, _, err := Layout("gpt", 64<<20, 512, "vfat", strings.Repeat("x", 37), 1); err == nil {
+		t.Errorf("Layout(37-char name) error = nil, want error")
+	}
+	if _, _, err := Layout("apm", 64<<20, 512, "vfat", "", 1); err == nil {
+		t.Errorf("Layout(apm) error = nil, want error")
+	}
+}
