@@ -1,0 +1,179 @@
+// Package status holds the live state of every job on a station — the
+// Board — and draws it for the operator on a terminal. The web dashboard
+// (package web) reads the same Board.
+//
+// The station engine is the only writer: it calls Update whenever a job moves
+// and Remove when a finished stick is pulled. Readers take a Snapshot or
+// Subscribe to a stream of updates; a slow reader never slows the engine.
+package status
+
+import (
+	"sort"
+	"sync"
+	"time"
+)
+
+// State is where a job is in its life. The zero value is invalid.
+type State string
+
+// The states a job moves through. A normal job goes detected → matched →
+// queued → running → verified; it can end failed or removed instead. A stick
+// that matches no profile is ignored. Idle is what a port shows once its stick
+// has been pulled (Board.Remove).
+const (
+	StateDetected State = "detected"
+	StateMatched  State = "matched"
+	StateQueued   State = "queued"
+	StateRunning  State = "running"
+	StateVerified State = "verified" // done: written and read back equal
+	StateFailed   State = "failed"
+	StateRemoved  State = "removed" // the stick was pulled while the job ran
+	StateIgnored  State = "ignored" // no profile matched; nothing was written
+	StateIdle     State = "idle"
+)
+
+// Terminal reports whether s is a final state of a job: verified, failed or
+// removed. An ignored stick never became a job and is not terminal.
+func (s State) Terminal() bool {
+	return s == StateVerified || s == StateFailed || s == StateRemoved
+}
+
+// Active reports whether a job in state s holds or waits for a write slot.
+func (s State) Active() bool {
+	return s == StateMatched || s == StateQueued || s == StateRunning
+}
+
+// Job is one stick's job as the operator sees it. The JSON form is what the
+// web API and the dashboard use.
+type Job struct {
+	ID        int    `json:"id"`
+	Device    string `json:"device"`     // kernel name ("sdb") or image path
+	Port      string `json:"port"`       // USB port path, e.g. "1-1.4"; "" for images
+	Serial    string `json:"serial"`     // USB serial number
+	VendorID  string `json:"vendor_id"`  // USB idVendor, 4 hex digits
+	ProductID string `json:"product_id"` // USB idProduct, 4 hex digits
+	Profile   string `json:"profile"`    // matched profile, "" when none
+	Size      int64  `json:"size"`       // device size in bytes
+
+	State     State  `json:"state"`
+	Step      string `json:"step"`       // current (or failing) step name
+	StepIndex int    `json:"step_index"` // 1-based; 0 before the first step
+	StepCount int    `json:"step_count"`
+
+	Done  int64         `json:"done"`   // bytes done in the current step
+	Total int64         `json:"total"`  // bytes the current step will do; 0 if unknown
+	Rate  float64       `json:"rate"`   // bytes/s in the current step
+	ETA   time.Duration `json:"eta_ns"` // time left in the current step; 0 if unknown
+
+	Error   string    `json:"error,omitempty"`
+	Started time.Time `json:"started"`
+	Updated time.Time `json:"updated"`
+
+	BytesWritten  int64 `json:"bytes_written"`  // bytes written to the stick so far
+	BytesVerified int64 `json:"bytes_verified"` // bytes read back and compared so far
+}
+
+// Board is the set of current jobs. It is safe for concurrent use.
+type Board struct {
+	mu        sync.Mutex
+	jobs      map[int]Job
+	subs      map[*subscriber]struct{}
+	observers []func(Job)
+}
+
+// NewBoard returns an empty board.
+func NewBoard() *Board {
+	return &Board{jobs: map[int]Job{}, subs: map[*subscriber]struct{}{}}
+}
+
+// Observe registers fn to be called synchronously, in order, with every update
+// (and with the idle row Remove publishes). fn runs while the board is locked:
+// it must be quick and must not call back into the board. Metrics use this
+// because, unlike Subscribe, it never drops an update.
+func (b *Board) Observe(fn func(Job)) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.observers = append(b.observers, fn)
+}
+
+// Update inserts j, or replaces the job with the same ID. Finished jobs stay
+// on the board until Remove. A zero j.Updated is set to the current time.
+func (b *Board) Update(j Job) {
+	if j.Updated.IsZero() {
+		j.Updated = time.Now()
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.jobs[j.ID] = j
+	b.publishLocked(j)
+}
+
+// Remove deletes the job with the given ID — the stick was pulled after it
+// finished. Subscribers and observers receive the job's last row with State
+// set to StateIdle so that a dashboard can show its port as free. Removing an
+// unknown ID does nothing.
+func (b *Board) Remove(id int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	j, ok := b.jobs[id]
+	if !ok {
+		return
+	}
+	delete(b.jobs, id)
+	j.State = StateIdle
+	j.Updated = time.Now()
+	b.publishLocked(j)
+}
+
+func (b *Board) publishLocked(j Job) {
+	for _, fn := range b.observers {
+		fn(j)
+	}
+	for s := range b.subs {
+		s.push(j)
+	}
+}
+
+// Snapshot returns a copy of every job on the board, sorted by Port and then
+// by ID.
+func (b *Board) Snapshot() []Job {
+	b.mu.Lock()
+	out := make([]Job, 0, len(b.jobs))
+	for _, j := range b.jobs {
+		out = append(out, j)
+	}
+	b.mu.Unlock()
+	sort.Slice(out, func(i, k int) bool {
+		if out[i].Port != out[k].Port {
+			return out[i].Port < out[k].Port
+		}
+		return out[i].ID < out[k].ID
+	})
+	return out
+}
+
+// Subscribe returns a channel of job updates and a function that ends the
+// subscription and closes the channel. Update never waits for a subscriber:
+// while one is behind, a newer update of a job replaces a pending one of the
+// same job in the same state, so a slow reader skips progress ticks but still
+// sees every state change, in order. A reader more than MaxPending state
+// changes behind loses the oldest ones. The cancel function may be called
+// more than once.
+func (b *Board) Subscribe() (<-chan Job, func()) {
+	s := newSubscriber()
+	b.mu.Lock()
+	b.subs[s] = struct{}{}
+	b.mu.Unlock()
+	go s.run()
+	var once sync.Once
+	cancel := func() {
+		once.Do(func() {
+			b.mu.Lock()
+			delete(b.subs, s)
+			b.mu.Unlock()
+			close(s.quit)
+			<-s.exited
+		})
+	}
+	return s.out, cancel
+}

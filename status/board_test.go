@@ -1,0 +1,146 @@
+package status
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	if helperMode() {
+		runTTYHelper()
+		return
+	}
+	goleak.VerifyTestMain(m)
+}
+
+func ids(js []Job) []string {
+	var out []string
+	for _, j := range js {
+		out = append(out, fmt.Sprintf("%s#%d", j.Port, j.ID))
+	}
+	return out
+}
+
+func TestSnapshotSortedByPortThenID(t *testing.T) {
+	b := NewBoard()
+	b.Update(Job{ID: 3, Port: "1-1.2", State: StateRunning})
+	b.Update(Job{ID: 1, Port: "1-1.3", State: StateVerified})
+	b.Update(Job{ID: 2, Port: "1-1.2", State: StateFailed})
+	b.Update(Job{ID: 4, Port: "", Device: "/tmp/x.img", State: StateRunning})
+	got := ids(b.Snapshot())
+	want := []string{"#4", "1-1.2#2", "1-1.2#3", "1-1.3#1"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Snapshot() order (-want +got):\n%s", diff)
+	}
+}
+
+func TestUpdateReplacesAndRemoveDeletes(t *testing.T) {
+	b := NewBoard()
+	b.Update(Job{ID: 1, Port: "1-1", State: StateRunning, Done: 10})
+	b.Update(Job{ID: 1, Port: "1-1", State: StateVerified, Done: 20})
+	s := b.Snapshot()
+	if len(s) != 1 || s[0].State != StateVerified || s[0].Done != 20 {
+		t.Fatalf("Snapshot() after two updates of job 1 = %+v, want one verified row with Done 20", s)
+	}
+	if s[0].Updated.IsZero() {
+		t.Errorf("Snapshot()[0].Updated = zero, want Update to stamp it")
+	}
+	b.Remove(1)
+	b.Remove(99) // unknown: no-op
+	if s := b.Snapshot(); len(s) != 0 {
+		t.Errorf("Snapshot() after Remove(1) = %+v, want empty", s)
+	}
+}
+
+func TestObserveSeesEveryUpdateAndIdleOnRemove(t *testing.T) {
+	b := NewBoard()
+	var got []State
+	b.Observe(func(j Job) { got = append(got, j.State) })
+	for i := 0; i < 100; i++ {
+		b.Update(Job{ID: 1, State: StateRunning, Done: int64(i)})
+	}
+	b.Update(Job{ID: 1, State: StateVerified})
+	b.Remove(1)
+	if len(got) != 102 || got[100] != StateVerified || got[101] != StateIdle {
+		t.Errorf("observer saw %d updates ending %v, want 102 ending [verified idle]", len(got), got[len(got)-2:])
+	}
+}
+
+// A subscriber that does not read must not block Update; once it reads it
+// sees every state change in order and the latest progress of each.
+func TestSubscribeSlowReaderCoalescesButKeepsStateChanges(t *testing.T) {
+	b := NewBoard()
+	ch, cancel := b.Subscribe()
+	defer cancel()
+	b.Update(Job{ID: 1, State: StateDetected})
+	b.Update(Job{ID: 1, State: StateMatched})
+	for i := 1; i <= 10000; i++ { // would deadlock if Update waited for the reader
+		b.Update(Job{ID: 1, State: StateRunning, Step: "write", Done: int64(i)})
+	}
+	b.Update(Job{ID: 1, State: StateRunning, Step: "verify", Done: 5})
+	b.Update(Job{ID: 1, State: StateVerified})
+	b.Remove(1)
+
+	var got []string
+	for len(got) < 6 {
+		j := <-ch
+		got = append(got, fmt.Sprintf("%s/%s/%d", j.State, j.Step, j.Done))
+	}
+	want := []string{"detected//0", "matched//0", "running/write/10000", "running/verify/5", "verified//0", "idle//0"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("updates seen by a slow subscriber (-want +got):\n%s", diff)
+	}
+}
+
+func TestSubscribeDropsOldestBeyondMaxPending(t *testing.T) {
+	b := NewBoard()
+	ch, cancel := b.Subscribe()
+	defer cancel()
+	n := MaxPending + 10
+	for i := 0; i < n; i++ {
+		b.Update(Job{ID: i, State: StateDetected}) // distinct jobs: nothing coalesces
+	}
+	got := 0
+	for j := range ch {
+		got++
+		if j.ID == n-1 {
+			break
+		}
+	}
+	// One update may already be in flight when the queue overflows.
+	if got > MaxPending+1 {
+		t.Errorf("subscriber received %d of %d updates, want at most %d (oldest dropped)", got, n, MaxPending+1)
+	}
+}
+
+func TestSubscribeCancelClosesChannel(t *testing.T) {
+	b := NewBoard()
+	ch, cancel := b.Subscribe()
+	b.Update(Job{ID: 1, State: StateRunning})
+	cancel()
+	cancel() // twice is fine
+	for range ch {
+	}
+	b.Update(Job{ID: 2, State: StateRunning}) // no subscriber left; must not panic
+}
+
+func TestStatePredicates(t *testing.T) {
+	for _, tc := range []struct {
+		s                State
+		terminal, active bool
+	}{
+		{StateDetected, false, false}, {StateMatched, false, true}, {StateQueued, false, true},
+		{StateRunning, false, true}, {StateVerified, true, false}, {StateFailed, true, false},
+		{StateRemoved, true, false}, {StateIgnored, false, false}, {StateIdle, false, false},
+	} {
+		if got := tc.s.Terminal(); got != tc.terminal {
+			t.Errorf("State(%q).Terminal() = %v, want %v", tc.s, got, tc.terminal)
+		}
+		if got := tc.s.Active(); got != tc.active {
+			t.Errorf("State(%q).Active() = %v, want %v", tc.s, got, tc.active)
+		}
+	}
+}

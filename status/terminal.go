@@ -1,0 +1,213 @@
+package status
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// RedrawInterval is how often the TTY table is redrawn.
+const RedrawInterval = 250 * time.Millisecond
+
+// RunTerminal shows the board on w until ctx is done.
+//
+// With tty set, it keeps a table redrawn in place about four times a second
+// (ANSI cursor movement; one row per job: port, device, serial, profile,
+// step i/n, progress bar, MB/s, ETA, result or error). Without a TTY it writes
+// one plain log line per state change and no escape codes, which suits
+// journald and files.
+func RunTerminal(ctx context.Context, b *Board, w io.Writer, tty bool) {
+	if tty {
+		runTable(ctx, b, w)
+		return
+	}
+	runLog(ctx, b, w)
+}
+
+func runLog(ctx context.Context, b *Board, w io.Writer) {
+	ch, cancel := b.Subscribe()
+	defer cancel()
+	last := map[int]State{}
+	for _, j := range b.Snapshot() {
+		last[j.ID] = j.State
+		fmt.Fprintln(w, LogLine(j))
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case j := <-ch:
+			if last[j.ID] == j.State {
+				continue
+			}
+			if j.State == StateIdle {
+				delete(last, j.ID)
+			} else {
+				last[j.ID] = j.State
+			}
+			fmt.Fprintln(w, LogLine(j))
+		}
+	}
+}
+
+// LogLine renders j as one plain line for logs, for example
+//
+//	job 7 port 1-1.4 sdb serial AA01 profile kiosk: failed in verify (3/4): sha1 mismatch
+func LogLine(j Job) string {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "job %d", j.ID)
+	if j.Port != "" {
+		fmt.Fprintf(&sb, " port %s", j.Port)
+	}
+	fmt.Fprintf(&sb, " %s", orDash(j.Device))
+	if j.Serial != "" {
+		fmt.Fprintf(&sb, " serial %s", j.Serial)
+	}
+	if j.Profile != "" {
+		fmt.Fprintf(&sb, " profile %s", j.Profile)
+	}
+	fmt.Fprintf(&sb, ": %s", j.State)
+	switch j.State {
+	case StateRunning, StateFailed, StateRemoved:
+		if j.Step != "" {
+			fmt.Fprintf(&sb, " in %s", j.Step)
+			if j.StepCount > 0 {
+				fmt.Fprintf(&sb, " (%d/%d)", j.StepIndex, j.StepCount)
+			}
+		}
+	case StateVerified:
+		fmt.Fprintf(&sb, " (%s written, %s verified", humanBytes(j.BytesWritten), humanBytes(j.BytesVerified))
+		if !j.Started.IsZero() && j.Updated.After(j.Started) {
+			fmt.Fprintf(&sb, ", %s", j.Updated.Sub(j.Started).Round(time.Second))
+		}
+		sb.WriteString(")")
+	case StateIdle:
+		sb.WriteString(" (stick pulled)")
+	}
+	if j.Error != "" && j.State != StateIdle {
+		fmt.Fprintf(&sb, ": %s", j.Error)
+	}
+	return sb.String()
+}
+
+func runTable(ctx context.Context, b *Board, w io.Writer) {
+	t := time.NewTicker(RedrawInterval)
+	defer t.Stop()
+	drawn := 0
+	for {
+		drawn = drawTable(w, b.Snapshot(), drawn)
+		select {
+		case <-ctx.Done():
+			drawTable(w, b.Snapshot(), drawn)
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// drawTable moves the cursor up over the prev lines drawn last time, writes
+// the table over them in one write, clears anything left below, and returns
+// how many lines it drew.
+func drawTable(w io.Writer, jobs []Job, prev int) int {
+	var sb strings.Builder
+	if prev > 0 {
+		fmt.Fprintf(&sb, "\x1b[%dA\r", prev)
+	}
+	lines := TableLines(jobs)
+	for _, l := range lines {
+		sb.WriteString("\x1b[2K")
+		sb.WriteString(l)
+		sb.WriteString("\n")
+	}
+	sb.WriteString("\x1b[J") // erase rows of jobs that went away
+	io.WriteString(w, sb.String())
+	return len(lines)
+}
+
+// TableLines renders the jobs as the rows of the live table, header first,
+// without escape codes.
+func TableLines(jobs []Job) []string {
+	lines := []string{fmt.Sprintf("%-9s %-6s %-14s %-12s %-12s %-22s %8s %6s  %s",
+		"PORT", "DEV", "SERIAL", "PROFILE", "STEP", "PROGRESS", "MB/s", "ETA", "RESULT")}
+	if len(jobs) == 0 {
+		lines = append(lines, "(no sticks)")
+	}
+	for _, j := range jobs {
+		lines = append(lines, tableRow(j))
+	}
+	return lines
+}
+
+func tableRow(j Job) string {
+	step := ""
+	if j.StepCount > 0 {
+		step = fmt.Sprintf("%d/%d %s", j.StepIndex, j.StepCount, j.Step)
+	}
+	rate, eta := "", ""
+	if j.State == StateRunning {
+		if j.Rate > 0 {
+			rate = fmt.Sprintf("%.1f", j.Rate/1e6)
+		}
+		if j.ETA > 0 {
+			eta = shortDuration(j.ETA)
+		}
+	}
+	result := string(j.State)
+	if j.Error != "" {
+		result += ": " + j.Error
+	}
+	return fmt.Sprintf("%-9s %-6s %-14s %-12s %-12s %-22s %8s %6s  %s",
+		cut(orDash(j.Port), 9), cut(orDash(j.Device), 6), cut(orDash(j.Serial), 14),
+		cut(orDash(j.Profile), 12), cut(step, 12), progressBar(j, 16), rate, eta, cut(result, 60))
+}
+
+// progressBar draws "[#####.....]  42%" with width cells inside the brackets.
+func progressBar(j Job, width int) string {
+	frac := 0.0
+	switch {
+	case j.State == StateVerified:
+		frac = 1
+	case j.Total > 0:
+		frac = float64(j.Done) / float64(j.Total)
+	}
+	frac = min(max(frac, 0), 1)
+	n := int(frac*float64(width) + 0.5)
+	return fmt.Sprintf("[%s%s]%4d%%", strings.Repeat("#", n), strings.Repeat(".", width-n), int(frac*100))
+}
+
+func shortDuration(d time.Duration) string {
+	d = d.Round(time.Second)
+	if d >= time.Hour {
+		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+	}
+	return fmt.Sprintf("%d:%02d", int(d.Minutes()), int(d.Seconds())%60)
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1e9:
+		return fmt.Sprintf("%.2f GB", float64(n)/1e9)
+	case n >= 1e6:
+		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
+	case n >= 1e3:
+		return fmt.Sprintf("%.1f kB", float64(n)/1e3)
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+func cut(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

@@ -1,0 +1,222 @@
+package status
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// lineWriter is a goroutine-safe buffer that signals each write.
+type lineWriter struct {
+	mu    sync.Mutex
+	buf   bytes.Buffer
+	wrote chan struct{}
+}
+
+func newLineWriter() *lineWriter { return &lineWriter{wrote: make(chan struct{}, 1)} }
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n, err := w.buf.Write(p)
+	select {
+	case w.wrote <- struct{}{}:
+	default:
+	}
+	return n, err
+}
+
+func (w *lineWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
+// waitFor blocks until the output contains s; it fails the test after a
+// minute, which only a hang reaches.
+func (w *lineWriter) waitFor(t *testing.T, s string) {
+	t.Helper()
+	deadline := time.After(time.Minute)
+	for !strings.Contains(w.String(), s) {
+		select {
+		case <-w.wrote:
+		case <-deadline:
+			t.Fatalf("output never contained %q; got:\n%s", s, w.String())
+		}
+	}
+}
+
+func TestRunTerminalPlainLogsStateChangesOnly(t *testing.T) {
+	b := NewBoard()
+	b.Update(Job{ID: 1, Port: "1-1.1", Device: "sdb", Serial: "AA01", Profile: "kiosk", State: StateDetected})
+	w := newLineWriter()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { RunTerminal(ctx, b, w, false); close(done) }()
+	w.waitFor(t, "detected")
+
+	base := Job{ID: 1, Port: "1-1.1", Device: "sdb", Serial: "AA01", Profile: "kiosk", StepCount: 3}
+	j := base
+	j.State, j.Step, j.StepIndex = StateRunning, "write", 2
+	for i := 0; i < 50; i++ {
+		j.Done = int64(i)
+		b.Update(j)
+	}
+	j.State, j.Step, j.StepIndex, j.Error = StateFailed, "verify", 3, "sha1 mismatch in /a.txt"
+	b.Update(j)
+	w.waitFor(t, "sha1 mismatch")
+	b.Remove(1)
+	w.waitFor(t, "stick pulled")
+	cancel()
+	<-done
+
+	out := w.String()
+	if strings.Contains(out, "\x1b") {
+		t.Errorf("RunTerminal(tty=false) output contains an escape code:\n%q", out)
+	}
+	want := []string{
+		"job 1 port 1-1.1 sdb serial AA01 profile kiosk: detected",
+		"job 1 port 1-1.1 sdb serial AA01 profile kiosk: running in write (2/3)",
+		"job 1 port 1-1.1 sdb serial AA01 profile kiosk: failed in verify (3/3): sha1 mismatch in /a.txt",
+		"job 1 port 1-1.1 sdb serial AA01 profile kiosk: idle (stick pulled)",
+	}
+	if got := strings.Split(strings.TrimSuffix(out, "\n"), "\n"); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("RunTerminal(tty=false) lines =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestRunTerminalTTYDrawsRows(t *testing.T) {
+	b := NewBoard()
+	b.Update(Job{ID: 1, Port: "1-1.1", Device: "sdb", Serial: "AA01", Profile: "kiosk",
+		State: StateRunning, Step: "write", StepIndex: 2, StepCount: 4, Done: 50, Total: 100, Rate: 12.5e6, ETA: 75 * time.Second})
+	b.Update(Job{ID: 2, Port: "1-1.2", Device: "sdc", Serial: "BB02", Profile: "kiosk",
+		State: StateFailed, Step: "verify", StepIndex: 3, StepCount: 4, Error: "verify failed: 2 files differ"})
+	w := newLineWriter()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { RunTerminal(ctx, b, w, true); close(done) }()
+	w.waitFor(t, "BB02")
+	cancel()
+	<-done
+	out := w.String()
+	for _, want := range []string{
+		"\x1b[2K",
+		"[########........]  50%",
+		"12.5",
+		"1:15",
+		"2/4 write",
+		"failed: verify failed: 2 files differ",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("RunTerminal(tty=true) output lacks %q; got:\n%q", want, out)
+		}
+	}
+	// The final frame (drawn on cancel) moves up over the previous one.
+	if !strings.Contains(out, "\x1b[3A") {
+		t.Errorf("RunTerminal(tty=true) output lacks a cursor-up over 3 lines; got:\n%q", out)
+	}
+}
+
+func TestProgressBar(t *testing.T) {
+	for _, tc := range []struct {
+		j    Job
+		want string
+	}{
+		{Job{State: StateRunning}, "[..........]   0%"},
+		{Job{State: StateRunning, Done: 1, Total: 4}, "[###.......]  25%"},
+		{Job{State: StateRunning, Done: 9, Total: 4}, "[##########] 100%"},
+		{Job{State: StateVerified}, "[##########] 100%"},
+	} {
+		if got := progressBar(tc.j, 10); got != tc.want {
+			t.Errorf("progressBar(done %d total %d %s) = %q, want %q", tc.j.Done, tc.j.Total, tc.j.State, got, tc.want)
+		}
+	}
+}
+
+// The real-terminal test runs this test binary inside tmux, in a helper mode
+// that draws the live table while jobs move, then reads the rendered screen.
+const helperEnv = "FLASHPIPE_STATUS_TTY_HELPER"
+
+func helperMode() bool { return os.Getenv(helperEnv) != "" }
+
+func runTTYHelper() {
+	b := NewBoard()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { RunTerminal(ctx, b, os.Stdout, true); close(done) }()
+	for _, p := range []string{"1-1.1", "1-1.2", "1-1.3"} {
+		b.Update(Job{ID: len(p) + int(p[4]), Port: p, Device: "sd" + p[4:], Serial: "SER" + p[4:], Profile: "kiosk", State: StateDetected})
+	}
+	for i := 0; i <= 10; i++ {
+		for k, j := range b.Snapshot() {
+			j.State, j.Step, j.StepIndex, j.StepCount = StateRunning, "write", 2, 3
+			j.Done, j.Total, j.Rate = int64(i*(k+1)), 10*int64(k+1), 20e6
+			b.Update(j)
+		}
+		time.Sleep(RedrawInterval / 2) // let frames interleave with updates
+	}
+	for _, j := range b.Snapshot() {
+		j.State, j.Done = StateVerified, j.Total
+		if j.Port == "1-1.2" {
+			j.State, j.Error = StateFailed, "removed during write"
+		}
+		b.Update(j)
+	}
+	time.Sleep(RedrawInterval * 2)
+	cancel()
+	<-done
+	os.WriteFile(os.Getenv(helperEnv), []byte("done"), 0o644)
+}
+
+func TestRunTerminalInRealTerminal(t *testing.T) {
+	tmux, err := exec.LookPath("tmux")
+	if err != nil {
+		t.Skip("tmux not installed (Debian package tmux); it provides the real terminal for this test")
+	}
+	dir := t.TempDir()
+	marker := filepath.Join(dir, "done")
+	sock := filepath.Join(dir, "tmux.sock")
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := fmt.Sprintf("env %s=%s %s; sleep 600", helperEnv, marker, self)
+	run := func(args ...string) string {
+		out, err := exec.Command(tmux, append([]string{"-S", sock}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("tmux %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	run("-f", "/dev/null", "new-session", "-d", "-x", "150", "-y", "30", cmd)
+	defer exec.Command(tmux, "-S", sock, "kill-server").Run()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if _, err := os.Stat(marker); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("helper never finished; screen:\n%s", run("capture-pane", "-p"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	screen := run("capture-pane", "-p")
+	if n := strings.Count(screen, "PORT"); n != 1 {
+		t.Errorf("rendered screen shows the header %d times, want 1 (table redrawn in place):\n%s", n, screen)
+	}
+	for _, want := range []string{"SER1", "SER2", "SER3", "verified", "failed: removed during write", "100%"} {
+		if !strings.Contains(screen, want) {
+			t.Errorf("rendered screen lacks %q:\n%s", want, screen)
+		}
+	}
+	if strings.Contains(screen, "running") {
+		t.Errorf("rendered screen still shows a running row after all jobs ended:\n%s", screen)
+	}
+}
