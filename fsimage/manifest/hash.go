@@ -1,0 +1,229 @@
+package manifest
+
+import (
+	"context"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"sort"
+	"sync"
+
+	"github.com/flashpipe/flashpipe/fsimage"
+)
+
+// readSize is the read size used for hashing: large reads keep a disk
+// streaming and the per-call overhead negligible.
+const readSize = 1 << 20
+
+// cacheKey identifies one version of a file: if any of these change, the
+// file is hashed again.
+type cacheKey struct {
+	path  string
+	size  int64
+	mtime int64 // UnixNano
+	inode uint64
+}
+
+// Cache remembers SHA1s across Hash calls, keyed by (source path, size,
+// modification time, inode), so a station does not hash the same content
+// again for every stick. The zero value is not usable; call NewCache. It
+// is safe for concurrent use.
+type Cache struct {
+	mu     sync.Mutex
+	sums   map[cacheKey][20]byte
+	hits   int64
+	misses int64
+}
+
+// NewCache returns an empty in-memory cache.
+func NewCache() *Cache { return &Cache{sums: map[cacheKey][20]byte{}} }
+
+func keyOf(e *fsimage.Entry) cacheKey {
+	return cacheKey{e.Source, e.Size, e.ModTime.UnixNano(), e.Inode}
+}
+
+func (c *Cache) get(e *fsimage.Entry) ([20]byte, bool) {
+	if c == nil {
+		return [20]byte{}, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	sum, ok := c.sums[keyOf(e)]
+	if ok {
+		c.hits++
+	} else {
+		c.misses++
+	}
+	return sum, ok
+}
+
+func (c *Cache) put(e *fsimage.Entry, sum [20]byte) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	c.sums[keyOf(e)] = sum
+	c.mu.Unlock()
+}
+
+// Stats returns how many lookups found a sum and how many did not.
+func (c *Cache) Stats() (hits, misses int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.hits, c.misses
+}
+
+// Hash fills the SHA1 of every regular file in entries, reading files in
+// parallel on every core with large reads. Files found in cache (which may
+// be nil) are not read. progress, when not nil, is called with bytes done
+// and bytes total, serially and with done increasing. A file whose size or
+// modification time changed since Scan is an error naming it; so is any
+// read error. Hash stops early when ctx is cancelled.
+func Hash(ctx context.Context, entries []*fsimage.Entry, cache *Cache, progress func(done, total int64)) error {
+	var todo []*fsimage.Entry
+	var total, done int64
+	for _, e := range entries {
+		if e.Dir {
+			continue
+		}
+		total += e.Size
+		if sum, ok := cache.get(e); ok {
+			e.SHA1 = sum
+			done += e.Size
+			continue
+		}
+		todo = append(todo, e)
+	}
+	// Largest first, so one big file does not start last and run alone.
+	sort.SliceStable(todo, func(i, j int) bool { return todo[i].Size > todo[j].Size })
+
+	var mu sync.Mutex
+	report := func(n int64) {
+		if progress == nil {
+			return
+		}
+		mu.Lock()
+		done += n
+		progress(done, total)
+		mu.Unlock()
+	}
+	if progress != nil {
+		progress(done, total)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	jobs := make(chan *fsimage.Entry)
+	errs := make(chan error, len(todo)+1)
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, readSize)
+			for e := range jobs {
+				sum, err := HashFile(ctx, e, buf, report)
+				if err != nil {
+					errs <- err
+					cancel()
+					continue
+				}
+				e.SHA1 = sum
+				cache.put(e, sum)
+			}
+		}()
+	}
+feed:
+	for _, e := range todo {
+		select {
+		case jobs <- e:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	close(errs)
+	var all []error
+	for err := range errs {
+		if err != context.Canceled {
+			all = append(all, err)
+		}
+	}
+	if len(all) == 0 && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if len(all) > 0 {
+		sort.Slice(all, func(i, j int) bool { return all[i].Error() < all[j].Error() })
+		return all[0]
+	}
+	return nil
+}
+
+// HashFile returns the SHA1 of e's source, read with buf, and checks that
+// the file still has the size and modification time the manifest
+// recorded. read, when not nil, is told of every chunk read.
+func HashFile(ctx context.Context, e *fsimage.Entry, buf []byte, read func(n int64)) ([20]byte, error) {
+	var sum [20]byte
+	f, err := os.Open(e.Source)
+	if err != nil {
+		return sum, fmt.Errorf("hash %s: %w", e.Source, err)
+	}
+	defer f.Close()
+	h := sha1.New()
+	var n int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return sum, err
+		}
+		m, err := f.Read(buf)
+		h.Write(buf[:m])
+		n += int64(m)
+		if read != nil && m > 0 {
+			read(int64(m))
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return sum, fmt.Errorf("hash %s: %w", e.Source, err)
+		}
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return sum, fmt.Errorf("hash %s: %w", e.Source, err)
+	}
+	if n != e.Size || fi.Size() != e.Size || !fi.ModTime().Equal(e.ModTime) {
+		return sum, fmt.Errorf("hash %s: the file changed since it was scanned (size %d → %d, modified %s → %s)",
+			e.Source, e.Size, fi.Size(), e.ModTime.Format("2006-01-02 15:04:05.999999999"), fi.ModTime().Format("2006-01-02 15:04:05.999999999"))
+	}
+	copy(sum[:], h.Sum(nil))
+	return sum, nil
+}
+
+// Digest returns a stable hex digest (SHA-256) of the manifest: every
+// entry's path, kind, size, permission bits and SHA1, in order. Two
+// manifests with the same digest put the same bytes under the same names.
+func Digest(entries []*fsimage.Entry) string {
+	h := sha256.New()
+	var num [8]byte
+	for _, e := range entries {
+		h.Write([]byte(e.Path))
+		h.Write([]byte{0})
+		if e.Dir {
+			h.Write([]byte{'d'})
+		} else {
+			h.Write([]byte{'f'})
+		}
+		binary.LittleEndian.PutUint64(num[:], uint64(e.Size))
+		h.Write(num[:])
+		binary.LittleEndian.PutUint32(num[:4], uint32(e.Mode.Perm()))
+		h.Write(num[:4])
+		h.Write(e.SHA1[:])
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
