@@ -1,0 +1,30 @@
+// Package matchers identifies block devices from sysfs, matches them against
+// profile rules, and refuses the ones it is not safe to write to.
+//
+// Three parts, used by the station in this order:
+//
+//  1. Identity: [Read] builds a [Device] from an injected sysfs tree (an
+//     [io/fs.FS] rooted at what is /sys on a live system) plus the text of
+//     /proc/self/mountinfo and /proc/swaps. Sysfs symbolic links are resolved
+//     inside the fs.FS, so the FS must implement [io/fs.ReadLinkFS]
+//     ([os.DirFS] and [testing/fstest.MapFS] do). The bus, the USB device and
+//     its port are found by walking up the resolved device path. Library code
+//     never names /sys or /proc; [OSRoots] is the one place that does.
+//  2. Matching: a [Rule] (built by the config compiler from a profile's match
+//     block) says whether a Device fits and, if not, which attribute did not.
+//  3. Safety: a [Guard] refuses anything that is not a whole, writable,
+//     non-empty disk on an allowed bus with no holders, mounts or swap.
+//     [Baseline] remembers the disks present at start (the station writes
+//     only to disks inserted later) and [Recheck] re-reads a disk right before
+//     the first write to make sure it is still the same insertion.
+//
+// Fixtures in testdata/sysfs/*.txtar model real sysfs layouts; package
+// matchers/sysfstest loads them (see its doc for the symlink notation).
+//
+// Known limits: filesystems whose mountinfo major:minor is an anonymous
+// device (btrfs, overlay on top of a disk) are not tied to their disk by
+// mountinfo; a disk used that way is still refused when it has holders, but a
+// plain btrfs on a partition is not seen as mounted. Swap is matched by the
+// device name in /proc/swaps; a swap file is covered by its filesystem's
+// mount.
+package matchers

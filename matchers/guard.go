@@ -1,0 +1,124 @@
+package matchers
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"slices"
+	"strings"
+)
+
+// Refusal is the error the safety checks return: the station must not write
+// to Device, for Reason (a sentence for the operator).
+type Refusal struct {
+	Device string // kernel name, "sdb"
+	Reason string // "sdb1 is mounted at /boot (vfat)"
+}
+
+func (r *Refusal) Error() string {
+	return fmt.Sprintf("refusing to write to %s: %s", r.Device, r.Reason)
+}
+
+// Guard holds the station's safety policy. The zero value allows USB only.
+type Guard struct {
+	// AllowedBuses lists the buses the station may write to; nil means
+	// ["usb"]. "mmc" (built-in SD slots) and "loop" (tests) are allowed only
+	// when listed.
+	AllowedBuses []string
+}
+
+// DefaultBuses is the bus list a zero Guard allows.
+var DefaultBuses = []string{"usb"}
+
+func (g Guard) buses() []string {
+	if g.AllowedBuses == nil {
+		return DefaultBuses
+	}
+	return g.AllowedBuses
+}
+
+// Check returns a *Refusal when d must not be written to, or nil. It
+// refuses partitions, disks on buses not allowed, empty or read-only disks,
+// disks with holders (device mapper, md RAID, LVM) and disks with anything
+// mounted or swapped on them. d must come from [Read] with the real
+// mountinfo and swaps.
+func (g Guard) Check(d *Device) error {
+	refuse := func(format string, args ...any) error {
+		return &Refusal{Device: d.Name, Reason: fmt.Sprintf(format, args...)}
+	}
+	switch {
+	case !d.WholeDisk:
+		return refuse("%s is a partition, not a whole disk", d.Name)
+	case d.Bus == "":
+		return refuse("its bus is unknown (sysfs path %s); allowed buses: %s", d.SysPath, strings.Join(g.buses(), ", "))
+	case !slices.Contains(g.buses(), d.Bus):
+		return refuse("it is on the %s bus; allowed buses: %s", d.Bus, strings.Join(g.buses(), ", "))
+	case d.Size <= 0:
+		return refuse("it reports no capacity (no medium in the reader?)")
+	case d.ReadOnly:
+		return refuse("it is read-only (write-protect switch?)")
+	case len(d.Holders) > 0:
+		return refuse("it is in use by %s (device mapper, RAID or LVM)", strings.Join(d.Holders, ", "))
+	}
+	for _, m := range d.Mounts {
+		if m.FSType == "swap" {
+			return refuse("%s is in use as swap", m.Device)
+		}
+		return refuse("%s is mounted at %s (%s)", m.Device, m.MountPoint, m.FSType)
+	}
+	return nil
+}
+
+// Baseline records the disks present when the station started, so that only
+// disks inserted later are written to.
+type Baseline struct {
+	present map[string]uint64 // name → diskseq
+}
+
+// NewBaseline records the (name, diskseq) of every device in devs.
+func NewBaseline(devs []*Device) *Baseline {
+	b := &Baseline{present: make(map[string]uint64, len(devs))}
+	for _, d := range devs {
+		b.present[d.Name] = d.DiskSeq
+	}
+	return b
+}
+
+// Present reports whether d is one of the disks recorded at start: same
+// name and same diskseq. A disk re-plugged under the same name has a new
+// diskseq and is not present. Without diskseq (Linux < 5.15, or 0 on either
+// side) the name alone decides, which errs on the side of not writing.
+func (b *Baseline) Present(d *Device) bool {
+	seq, ok := b.present[d.Name]
+	if !ok {
+		return false
+	}
+	return seq == 0 || d.DiskSeq == 0 || seq == d.DiskSeq
+}
+
+// Recheck re-reads want.Name from sysfs and returns a *Refusal if the disk
+// vanished or is not the same insertion any more (diskseq, dev, serial or
+// size differ). The station calls it right before the first write.
+func Recheck(sysfs fs.FS, want *Device) error {
+	refuse := func(format string, args ...any) error {
+		return &Refusal{Device: want.Name, Reason: fmt.Sprintf(format, args...)}
+	}
+	got, err := Read(sysfs, nil, nil, want.Name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return refuse("it vanished before the first write")
+	}
+	if err != nil {
+		return fmt.Errorf("recheck %s: %w", want.Name, err)
+	}
+	switch {
+	case got.DiskSeq != want.DiskSeq:
+		return refuse("it changed before the first write: diskseq %d, was %d (another disk took its name)", got.DiskSeq, want.DiskSeq)
+	case got.Dev != want.Dev:
+		return refuse("it changed before the first write: device number %s, was %s", got.Dev, want.Dev)
+	case got.Serial != want.Serial:
+		return refuse("it changed before the first write: serial %q, was %q", got.Serial, want.Serial)
+	case got.Size != want.Size:
+		return refuse("it changed before the first write: size %s, was %s", FormatSize(got.Size), FormatSize(want.Size))
+	}
+	return nil
+}

@@ -1,0 +1,145 @@
+package matchers
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// member is the disk or one of its partitions: what holders, mounts and
+// swap are looked up for.
+type member struct {
+	name, dir, dev string
+}
+
+func (d *Device) members(sysfs fs.FS) []member {
+	ms := []member{{d.Name, d.SysPath, d.Dev}}
+	for _, p := range d.Partitions {
+		dir := path.Join(d.SysPath, p)
+		dev, _, _ := attr(sysfs, dir, "dev")
+		ms = append(ms, member{p, dir, dev})
+	}
+	return ms
+}
+
+// readUse fills Holders and Mounts.
+func (d *Device) readUse(sysfs fs.FS, mountinfo, swaps io.Reader) error {
+	ms := d.members(sysfs)
+	seen := map[string]bool{}
+	for _, m := range ms {
+		ents, err := fs.ReadDir(sysfs, path.Join(m.dir, "holders"))
+		if err != nil {
+			continue // no holders directory: nothing holds it
+		}
+		for _, e := range ents {
+			if !seen[e.Name()] {
+				seen[e.Name()] = true
+				d.Holders = append(d.Holders, e.Name())
+			}
+		}
+	}
+	sort.Strings(d.Holders)
+	if mountinfo != nil {
+		mounts, err := parseMountinfo(mountinfo, ms)
+		if err != nil {
+			return err
+		}
+		d.Mounts = append(d.Mounts, mounts...)
+	}
+	if swaps != nil {
+		sw, err := parseSwaps(swaps, ms)
+		if err != nil {
+			return err
+		}
+		d.Mounts = append(d.Mounts, sw...)
+	}
+	return nil
+}
+
+// parseMountinfo returns the mounts whose major:minor, or whose /dev/ source,
+// is one of ms. Format (proc(5)):
+//
+//	36 35 98:0 /mnt1 /mnt/parent rw,noatime master:1 - ext3 /dev/root rw
+func parseMountinfo(r io.Reader, ms []member) ([]Mount, error) {
+	var out []Mount
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for line := 1; sc.Scan(); line++ {
+		f := strings.Fields(sc.Text())
+		if len(f) == 0 {
+			continue
+		}
+		sep := -1
+		for i := 6; i < len(f); i++ {
+			if f[i] == "-" {
+				sep = i
+				break
+			}
+		}
+		if len(f) < 7 || sep < 0 || sep+2 >= len(f) {
+			return nil, fmt.Errorf("mountinfo line %d: malformed: %q", line, sc.Text())
+		}
+		fstype, source := unescape(f[sep+1]), unescape(f[sep+2])
+		for _, m := range ms {
+			if f[2] == m.dev || source == "/dev/"+m.name {
+				out = append(out, Mount{Device: m.name, MountPoint: unescape(f[4]), FSType: fstype, Source: source})
+				break
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read mountinfo: %w", err)
+	}
+	return out, nil
+}
+
+// parseSwaps returns the swap areas on ms. Format:
+//
+//	Filename    Type        Size    Used    Priority
+//	/dev/sdb2   partition   1048572 0       -2
+func parseSwaps(r io.Reader, ms []member) ([]Mount, error) {
+	var out []Mount
+	sc := bufio.NewScanner(r)
+	for line := 1; sc.Scan(); line++ {
+		f := strings.Fields(sc.Text())
+		if len(f) == 0 || (line == 1 && f[0] == "Filename") {
+			continue
+		}
+		name := unescape(f[0])
+		for _, m := range ms {
+			if name == "/dev/"+m.name {
+				out = append(out, Mount{Device: m.name, MountPoint: name, FSType: "swap", Source: name})
+				break
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read swaps: %w", err)
+	}
+	return out, nil
+}
+
+// unescape undoes the octal escapes (\040 for space) the kernel writes in
+// mountinfo and swaps.
+func unescape(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+4 <= len(s) {
+			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(v))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
