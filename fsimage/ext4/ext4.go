@@ -380,4 +380,3 @@ func dataRanges(fd int, size int64) ([]span, error) {
 	}
 	return out, nil
 }
-
