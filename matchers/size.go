@@ -140,16 +140,19 @@ func ParseSizeRange(s string) (minSize, maxSize int64, err error) {
 	return minSize, maxSize, nil
 }
 
-// FormatSize renders a byte count for people: exact binary units when the
-// count is a whole number of them ("8 GiB"), else decimal with one
+// FormatSize renders a byte count for people: the largest binary unit when
+// the count is a whole number of it ("8 GiB"), else decimal with one
 // fraction digit and the byte count ("7.8 GB (7801405440 bytes)").
 func FormatSize(n int64) string {
 	for _, u := range []struct {
 		name string
 		size int64
 	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
-		if n >= u.size && n%u.size == 0 {
-			return fmt.Sprintf("%d %s", n/u.size, u.name)
+		if n >= u.size {
+			if n%u.size == 0 {
+				return fmt.Sprintf("%d %s", n/u.size, u.name)
+			}
+			break
 		}
 	}
 	for _, u := range []struct {

@@ -1,0 +1,123 @@
+package matchers_test
+
+import (
+	"errors"
+	"testing"
+	"testing/fstest"
+
+	"github.com/flashpipe/flashpipe/matchers"
+)
+
+func TestGuardCheck(t *testing.T) {
+	usbOnly := matchers.Guard{}
+	permissive := matchers.Guard{AllowedBuses: []string{"usb", "mmc", "loop", "ata", "nvme", "virtual"}}
+	tests := []struct {
+		fixture, name string
+		guard         matchers.Guard
+		reason        string // "" = allowed
+	}{
+		{"usb-stick-behind-hub", "sdb", usbOnly, ""},
+		{"usb-stick-behind-hub", "sdb1", usbOnly, "sdb1 is a partition, not a whole disk"},
+		{"card-reader-multi-lun", "sdc", usbOnly, ""},
+		{"card-reader-multi-lun", "sdd", usbOnly, "it reports no capacity (no medium in the reader?)"},
+		{"sata-disk", "sda", usbOnly, "it is on the ata bus; allowed buses: usb"},
+		{"sata-disk", "sda", permissive, ""},
+		{"nvme-disk", "nvme0n1", usbOnly, "it is on the nvme bus; allowed buses: usb"},
+		{"loop-device", "loop0", usbOnly, "it is on the loop bus; allowed buses: usb"},
+		{"loop-device", "loop0", matchers.Guard{AllowedBuses: []string{"usb", "loop"}}, ""},
+		{"mmc-slot", "mmcblk1", usbOnly, "it is on the mmc bus; allowed buses: usb"},
+		{"mmc-slot", "mmcblk1", matchers.Guard{AllowedBuses: []string{"usb", "mmc"}}, ""},
+		{"usb-root-disk", "sda", permissive, "sda2 is mounted at / (ext4)"},
+		{"usb-stick-dm-holder", "sde", permissive, "it is in use by dm-0 (device mapper, RAID or LVM)"},
+		{"usb-stick-dm-holder", "dm-0", permissive, "dm-0 is mounted at /media/secret (ext4)"},
+	}
+	for _, tt := range tests {
+		d := read(t, load(t, tt.fixture), tt.name)
+		err := tt.guard.Check(d)
+		var r *matchers.Refusal
+		switch {
+		case tt.reason == "" && err != nil:
+			t.Errorf("%v.Check(%s in %s) = %v, want nil", tt.guard, tt.name, tt.fixture, err)
+		case tt.reason != "" && (!errors.As(err, &r) || r.Reason != tt.reason || r.Device != tt.name):
+			t.Errorf("%v.Check(%s in %s) = %v, want a refusal of %s: %s", tt.guard, tt.name, tt.fixture, err, tt.name, tt.reason)
+		}
+	}
+}
+
+func TestGuardCheckMountsAndFlags(t *testing.T) {
+	base := read(t, load(t, "usb-stick-behind-hub"), "sdb")
+	tests := []struct {
+		edit   func(d *matchers.Device)
+		reason string
+	}{
+		{func(d *matchers.Device) { d.ReadOnly = true }, "it is read-only (write-protect switch?)"},
+		{func(d *matchers.Device) { d.Bus = "" }, "its bus is unknown (sysfs path " + base.SysPath + "); allowed buses: usb"},
+		{func(d *matchers.Device) {
+			d.Mounts = []matchers.Mount{{Device: "sdb2", MountPoint: "/dev/sdb2", FSType: "swap", Source: "/dev/sdb2"}}
+		}, "sdb2 is in use as swap"},
+		{func(d *matchers.Device) {
+			d.Mounts = []matchers.Mount{{Device: "sdb1", MountPoint: "/boot", FSType: "vfat", Source: "/dev/sdb1"}}
+		}, "sdb1 is mounted at /boot (vfat)"},
+	}
+	for _, tt := range tests {
+		d := *base
+		tt.edit(&d)
+		var r *matchers.Refusal
+		if err := (matchers.Guard{}).Check(&d); !errors.As(err, &r) || r.Reason != tt.reason {
+			t.Errorf("Check(%+v) = %v, want reason %q", d, err, tt.reason)
+		}
+	}
+}
+
+func TestBaseline(t *testing.T) {
+	fx := load(t, "card-reader-multi-lun")
+	sdc, sdd := read(t, fx, "sdc"), read(t, fx, "sdd")
+	b := matchers.NewBaseline([]*matchers.Device{sdc})
+	if !b.Present(sdc) {
+		t.Errorf("Present(sdc diskseq %d) = false, want true", sdc.DiskSeq)
+	}
+	if b.Present(sdd) {
+		t.Errorf("Present(sdd) = true, want false (not recorded)")
+	}
+	replugged := *sdc
+	replugged.DiskSeq++
+	if b.Present(&replugged) {
+		t.Errorf("Present(sdc diskseq %d) = true, want false (re-plugged under the same name)", replugged.DiskSeq)
+	}
+	old := *sdc
+	old.DiskSeq = 0
+	if !matchers.NewBaseline([]*matchers.Device{&old}).Present(&replugged) {
+		t.Errorf("Present without a recorded diskseq = false, want true (the name alone decides)")
+	}
+}
+
+func TestRecheck(t *testing.T) {
+	const disk = hubStick + "/1-1.4:1.0/host6/target6:0:0/6:0:0:0/block/sdb/"
+	tests := []struct {
+		name   string
+		edit   func(fstest.MapFS)
+		reason string
+	}{
+		{"unchanged", func(fstest.MapFS) {}, ""},
+		{"vanished", func(m fstest.MapFS) { delete(m, "block/sdb"); delete(m, "class/block/sdb") }, "it vanished before the first write"},
+		{"new insertion", func(m fstest.MapFS) { m[disk+"diskseq"] = &fstest.MapFile{Data: []byte("15\n")} },
+			"it changed before the first write: diskseq 15, was 14 (another disk took its name)"},
+		{"other stick", func(m fstest.MapFS) { m[hubStick+"/serial"] = &fstest.MapFile{Data: []byte("OTHER\n")} },
+			`it changed before the first write: serial "OTHER", was "4C530001230815117432"`},
+		{"medium gone", func(m fstest.MapFS) { m[disk+"size"] = &fstest.MapFile{Data: []byte("0\n")} },
+			"it changed before the first write: size 0 B, was 15.4 GB (15376318464 bytes)"},
+	}
+	for _, tt := range tests {
+		fx := load(t, "usb-stick-behind-hub")
+		want := read(t, fx, "sdb")
+		tt.edit(fx.Sys)
+		err := matchers.Recheck(fx.Sys, want)
+		var r *matchers.Refusal
+		switch {
+		case tt.reason == "" && err != nil:
+			t.Errorf("%s: Recheck(sdb) = %v, want nil", tt.name, err)
+		case tt.reason != "" && (!errors.As(err, &r) || r.Reason != tt.reason):
+			t.Errorf("%s: Recheck(sdb) = %v, want reason %q", tt.name, err, tt.reason)
+		}
+	}
+}

@@ -1,0 +1,105 @@
+package matchers_test
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/flashpipe/flashpipe/matchers"
+)
+
+// attachLoop attaches a fresh image file of size bytes to a free loop
+// device and returns its kernel name ("loop3") and a detach function.
+func attachLoop(t *testing.T, size int64) (name string, detach func()) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to attach a loop device (losetup)")
+	}
+	if _, err := exec.LookPath("losetup"); err != nil {
+		t.Skip("needs losetup (Debian package util-linux)")
+	}
+	img := filepath.Join(t.TempDir(), "img")
+	if err := os.WriteFile(img, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(img, size); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("losetup", "-f", "--show", img).CombinedOutput()
+	if err != nil {
+		t.Skipf("losetup -f --show failed (no loop device support?): %v: %s", err, out)
+	}
+	dev := strings.TrimSpace(string(out))
+	done := false
+	detach = func() {
+		if !done {
+			done = true
+			if out, err := exec.Command("losetup", "-d", dev).CombinedOutput(); err != nil {
+				t.Errorf("losetup -d %s: %v: %s", dev, err, out)
+			}
+		}
+	}
+	t.Cleanup(detach)
+	return filepath.Base(dev), detach
+}
+
+// TestLiveLoopDevice reads a real loop device, mounts a real filesystem
+// on it and detaches it: the guard and Recheck must see each change.
+func TestLiveLoopDevice(t *testing.T) {
+	name, detach := attachLoop(t, 64<<20)
+	sys, proc := matchers.OSRoots()
+	d, err := matchers.ReadFrom(sys, proc, name)
+	if err != nil {
+		t.Fatalf("ReadFrom(%s) error: %v", name, err)
+	}
+	if d.Bus != "loop" || d.Size != 64<<20 || !d.WholeDisk || d.LogicalSectorSize != 512 {
+		t.Errorf("ReadFrom(%s) = bus %q size %d whole %v lss %d, want loop, %d, true, 512", name, d.Bus, d.Size, d.WholeDisk, d.LogicalSectorSize, 64<<20)
+	}
+	loopOK := matchers.Guard{AllowedBuses: []string{"loop"}}
+	if err := loopOK.Check(d); err != nil {
+		t.Errorf("Guard{loop}.Check(%s) = %v, want nil", name, err)
+	}
+	if err := (matchers.Guard{}).Check(d); err == nil {
+		t.Errorf("Guard{}.Check(%s) = nil, want a refusal (loop not allowed by default)", name)
+	}
+	if err := matchers.Recheck(sys, d); err != nil {
+		t.Errorf("Recheck(%s) = %v, want nil", name, err)
+	}
+	t.Run("mounted", func(t *testing.T) { checkMounted(t, name, loopOK) })
+	detach()
+	var r *matchers.Refusal
+	if err := matchers.Recheck(sys, d); !errors.As(err, &r) {
+		t.Errorf("Recheck(%s) after detach = %v, want a refusal", name, err)
+	}
+}
+
+func checkMounted(t *testing.T, name string, g matchers.Guard) {
+	if _, err := exec.LookPath("mkfs.ext4"); err != nil {
+		t.Skip("needs mkfs.ext4 (Debian package e2fsprogs)")
+	}
+	if out, err := exec.Command("mkfs.ext4", "-q", "-F", "/dev/"+name).CombinedOutput(); err != nil {
+		t.Fatalf("mkfs.ext4: %v: %s", err, out)
+	}
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "/dev/"+name, dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount ext4 here: %v: %s", err, out)
+	}
+	defer func() {
+		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v: %s", dir, err, out)
+		}
+	}()
+	sys, proc := matchers.OSRoots()
+	d, err := matchers.ReadFrom(sys, proc, name)
+	if err != nil {
+		t.Fatalf("ReadFrom(%s) error: %v", name, err)
+	}
+	want := name + " is mounted at " + dir + " (ext4)"
+	var r *matchers.Refusal
+	if err := g.Check(d); !errors.As(err, &r) || r.Reason != want {
+		t.Errorf("Check(%s mounted) = %v, want reason %q", name, err, want)
+	}
+}
