@@ -1,0 +1,256 @@
+# lib.sh: helpers for e2e scenarios, sourced by /init and by each scenario
+# (busybox ash). A scenario runs in its own subshell with $NAME set (its file
+# name without .sh) and $W its scratch directory; it ends with pass or fail.
+
+GADGETS=/sys/kernel/config/usb_gadget
+STICKS=/tmp/sticks
+mkdir -p "$STICKS"
+
+say() { echo "$*" >/dev/console; }
+info() { say "E2E INFO $NAME: $*"; }
+
+# pass ends the scenario as passed.
+pass() { say "E2E PASS $NAME"; touch "$W/.verdict"; exit 0; }
+
+# fail REASON... ends the scenario as failed, with the station log tail.
+fail() {
+	say "E2E FAIL $NAME: $*"
+	touch "$W/.verdict"
+	for f in "$W"/station*.log "$W"/hook.log; do
+		[ -s "$f" ] || continue
+		say "E2E LOG $NAME: ---- $(basename "$f") (last 60 lines)"
+		tail -n 60 "$f" | while IFS= read -r l; do say "E2E LOG $NAME: $l"; done
+	done
+	for f in "$W"/*.jsonl; do
+		[ -s "$f" ] || continue
+		say "E2E LOG $NAME: ---- $(basename "$f")"
+		while IFS= read -r l; do say "E2E LOG $NAME: $l"; done <"$f"
+	done
+	exit 1
+}
+
+# expect_eq WHAT GOT WANT fails with "WHAT = GOT, want WANT" unless equal.
+expect_eq() { [ "$2" = "$3" ] || fail "$1 = '$2', want '$3'"; }
+
+# now prints seconds since boot (integer).
+now() { cut -d. -f1 /proc/uptime; }
+
+# wait_for SECONDS CMD... polls CMD every 0.2 s until it succeeds; 1 on timeout.
+wait_for() {
+	_wf_end=$(($(now) + $1)); shift
+	until "$@"; do
+		[ "$(now)" -lt "$_wf_end" ] || return 1
+		usleep 200000
+	done
+}
+
+# ---- sticks ------------------------------------------------------------------
+
+# free_udc prints a UDC no gadget is bound to.
+free_udc() {
+	local u
+	for u in $(ls /sys/class/udc); do
+		grep -qx "$u" "$GADGETS"/*/UDC 2>/dev/null || { echo "$u"; return 0; }
+	done
+	return 1
+}
+
+# stick_dev_of SERIAL prints the sdX whose USB device carries SERIAL.
+stick_dev_of() {
+	local b d
+	for b in /sys/block/sd*; do
+		[ -e "$b" ] || continue
+		d=$(readlink -f "$b")
+		while [ "$d" != /sys ] && [ -n "$d" ]; do
+			if [ -f "$d/idVendor" ] && [ -f "$d/serial" ]; then
+				if [ "$(cat "$d/serial")" = "$1" ]; then
+					echo "${b##*/} ${d##*/}"
+					return 0
+				fi
+				break
+			fi
+			d=${d%/*}
+		done
+	done
+	return 1
+}
+
+_stick_ready() {
+	set -- $(stick_dev_of "$1") || return 1
+	[ -n "$1" ] && [ -b "/dev/$1" ] && [ "$(cat "/sys/block/$1/size" 2>/dev/null || echo 0)" -gt 0 ]
+}
+
+# plug NAME VID PID SERIAL MANUFACTURER PRODUCT SIZE_MB [UDC]
+# creates (once) a backing file on tmpfs (random first 4 MiB and last 1 MiB,
+# sparse in between) and a configfs mass-storage gadget with those ids
+# (removable=1), binds it to UDC or a free one, waits for /dev/sdX and prints
+# sdX. plug NAME alone re-plugs an existing gadget. Port in $STICKS/NAME.port.
+plug() {
+	local n g img udc ser
+	n=$1 g=$GADGETS/$1 img=$STICKS/$1.img
+	if [ ! -d "$g" ]; then
+		[ $# -ge 7 ] || { say "plug: usage: plug NAME VID PID SERIAL MANUFACTURER PRODUCT SIZE_MB [UDC]"; return 2; }
+		if [ ! -f "$img" ]; then
+			truncate -s "${7}M" "$img"
+			dd if=/dev/urandom of="$img" bs=1M count=4 conv=notrunc 2>/dev/null
+			dd if=/dev/urandom of="$img" bs=1M count=1 seek=$(($7 - 1)) conv=notrunc 2>/dev/null
+		fi
+		mkdir "$g" "$g/strings/0x409" "$g/functions/mass_storage.0" "$g/configs/c.1" "$g/configs/c.1/strings/0x409"
+		echo "0x$2" >"$g/idVendor"
+		echo "0x$3" >"$g/idProduct"
+		echo "$4" >"$g/strings/0x409/serialnumber"
+		echo "$5" >"$g/strings/0x409/manufacturer"
+		echo "$6" >"$g/strings/0x409/product"
+		echo "e2e" >"$g/configs/c.1/strings/0x409/configuration"
+		echo 1 >"$g/functions/mass_storage.0/lun.0/removable"
+		echo "$img" >"$g/functions/mass_storage.0/lun.0/file"
+		ln -s "$g/functions/mass_storage.0" "$g/configs/c.1/"
+		echo "$4" >"$STICKS/$n.serial"
+		echo "${8:-}" >"$STICKS/$n.udc"
+	fi
+	udc=$(cat "$STICKS/$n.udc")
+	[ -n "$udc" ] || udc=$(free_udc) || { say "plug $n: no free UDC"; return 1; }
+	echo "$udc" >"$g/UDC" || { say "plug $n: cannot bind to $udc"; return 1; }
+	ser=$(cat "$STICKS/$n.serial")
+	wait_for 60 _stick_ready "$ser" || { say "plug $n: no /dev/sdX for serial $ser after 60s"; return 1; }
+	set -- $(stick_dev_of "$ser")
+	echo "$1" >"$STICKS/$n.dev"
+	echo "$2" >"$STICKS/$n.port"
+	echo "$1"
+}
+
+# unplug NAME unbinds the gadget (the USB cable is pulled) and waits for the
+# block device to go away.
+unplug() {
+	echo "" >"$GADGETS/$1/UDC" 2>/dev/null
+	wait_for 30 _unplugged "$(cat "$STICKS/$1.serial")"
+}
+_unplugged() { ! stick_dev_of "$1" >/dev/null; }
+
+# stick_dev NAME / stick_port NAME / stick_img NAME print what plug recorded.
+stick_dev() { cat "$STICKS/$1.dev"; }
+stick_port() { cat "$STICKS/$1.port"; }
+stick_img() { echo "$STICKS/$1.img"; }
+
+# remove_stick NAME unplugs and deletes the gadget and its backing file.
+remove_stick() {
+	local g
+	g=$GADGETS/$1
+	[ -d "$g" ] || return 0
+	[ -z "$(cat "$g/UDC" 2>/dev/null)" ] || unplug "$1"
+	rm -f "$g/configs/c.1/mass_storage.0"
+	rmdir "$g/configs/c.1/strings/0x409" "$g/configs/c.1" "$g/functions/mass_storage.0" "$g/strings/0x409" "$g" 2>/dev/null
+	rm -f "$STICKS/$1".*
+}
+
+remove_all_sticks() {
+	local g
+	for g in "$GADGETS"/*; do
+		[ -d "$g" ] && remove_stick "${g##*/}"
+	done
+}
+
+# mount_stick NAME FSTYPE DIR re-plugs NAME as a fresh device (no cached
+# pages) and mounts its first partition read-only at DIR.
+mount_stick() {
+	local d opts
+	unplug "$1"
+	d=$(plug "$1") || return 1
+	wait_for 20 test -b "/dev/${d}1" || { say "mount_stick $1: no /dev/${d}1"; return 1; }
+	mkdir -p "$3"
+	opts=ro
+	[ "$2" = vfat ] && opts=ro,iocharset=utf8,shortname=mixed
+	[ "$2" = exfat ] && opts=ro,iocharset=utf8
+	mount -t "$2" -o "$opts" "/dev/${d}1" "$3"
+}
+
+# tree_sums DIR [EXCLUDE_GLOB] prints "sha1  ./path" for every file under DIR
+# and "dir ./path" for every directory, sorted.
+tree_sums() {
+	(
+		cd "$1" || exit 1
+		if [ -n "${2:-}" ]; then
+			find . -type f ! -name "$2" -exec sha1sum {} +
+		else
+			find . -type f -exec sha1sum {} +
+		fi
+		find . -mindepth 1 -type d | sed 's/^/dir /'
+	) | sort
+}
+
+# check_tree SRC MNT [EXCLUDE_GLOB] fails unless MNT holds exactly SRC's files
+# (minus EXCLUDE_GLOB) with equal SHA1s.
+check_tree() {
+	tree_sums "$1" "${3:-}" >"$W/want.sums"
+	tree_sums "$2" >"$W/got.sums"
+	if ! diff "$W/want.sums" "$W/got.sums" >"$W/tree.diff"; then
+		info "tree $2 differs from $1 (- want, + got):"
+		head -n 30 "$W/tree.diff" | while IFS= read -r l; do say "E2E INFO $NAME:   $l"; done
+		return 1
+	fi
+}
+
+# expect_label LABEL DEV fails unless busybox findfs maps LABEL to DEV.
+expect_label() {
+	got=$(findfs "LABEL=$1" 2>/dev/null)
+	expect_eq "findfs LABEL=$1" "$got" "$2"
+}
+
+# ---- station -------------------------------------------------------------------
+
+# station_start ARGS... starts `flashpipe ARGS...` in the background with its
+# log in $W/station.log and waits until it listens to kernel uevents.
+station_start() {
+	flashpipe "$@" >"$W/station.log" 2>&1 &
+	STATION_PID=$!
+	echo "$STATION_PID" >"$W/station.pid"
+	wait_for 60 _listening "$STATION_PID" || {
+		kill -0 "$STATION_PID" 2>/dev/null || fail "flashpipe $* exited at start"
+		fail "flashpipe never opened a NETLINK_KOBJECT_UEVENT socket"
+	}
+	sleep 1
+}
+
+# _listening PID: PID owns a bound netlink socket of protocol 15 (uevents).
+_listening() {
+	kill -0 "$1" 2>/dev/null || return 1
+	inodes=$(ls -l "/proc/$1/fd" 2>/dev/null | sed -n 's/.*socket:\[\([0-9]*\)\].*/\1/p')
+	[ -n "$inodes" ] || return 1
+	for i in $inodes; do
+		awk -v i="$i" 'NR > 1 && $2 == 15 && $4 != "00000000" && $NF == i {f=1} END {exit !f}' /proc/net/netlink && return 0
+	done
+	return 1
+}
+
+# station_alive succeeds while the station runs (a zombie counts as exited).
+station_alive() { ! _exited "$STATION_PID"; }
+_exited() { ! kill -0 "$1" 2>/dev/null || awk '{exit $3 != "Z"}' "/proc/$1/stat" 2>/dev/null; }
+
+# station_stop sends SIGTERM, waits up to 120 s, and fails unless it exits 0.
+station_stop() {
+	kill -TERM "$STATION_PID" 2>/dev/null || fail "station (pid $STATION_PID) was not running at stop"
+	if ! wait_for 120 _exited "$STATION_PID"; then
+		kill -KILL "$STATION_PID" 2>/dev/null
+		fail "station did not exit within 120s of SIGTERM"
+	fi
+	wait "$STATION_PID"
+	rc=$?
+	expect_eq "station exit status after SIGTERM" "$rc" 0
+}
+
+# ---- receipts -----------------------------------------------------------------
+
+# receipt FILE SERIAL FIELD prints FIELD (dotted path) of the last receipt for SERIAL.
+receipt() { e2etool get "$1" "$2" "$3"; }
+
+# receipt_count FILE [SERIAL]
+receipt_count() { e2etool count "$@"; }
+
+_has_receipts() { [ "$(e2etool count "$1" $2 2>/dev/null || echo 0)" -ge "$3" ]; }
+
+# wait_receipts FILE SERIAL N SECONDS waits until SERIAL has N receipts.
+wait_receipts() {
+	wait_for "$4" _has_receipts "$1" "$2" "$3" && return 0
+	station_alive || fail "station exited while waiting for a receipt for $2"
+	fail "no receipt #$3 for serial $2 after $4s"
+}

@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# run.sh boots a virtual station under qemu (TCG) with a real USB stack
+# (dummy_hcd + configfs mass-storage gadgets) and runs the e2e scenarios
+# in e2e/scenarios/ against a static flashpipe. It exits 0 only when every
+# scenario printed "E2E PASS <name>" and the guest printed "E2E DONE".
+#
+# Usage: e2e/run.sh [SCENARIO...]     (default: every e2e/scenarios/*.sh)
+# Env:   E2E_TIMEOUT  seconds qemu may run (default 720)
+#        E2E_MEM      guest memory (default 2048M)
+#        E2E_SMP      guest CPUs (default 2)
+#        E2E_KERNEL_PKG  e.g. linux-image-6.1.0-56-amd64 (default: what
+#                        linux-image-amd64 depends on for this Debian release)
+#        E2E_FLASHPIPE   use this prebuilt static binary instead of building
+#        E2E_STUB=1      run the harness self-test scenario with no flashpipe
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+top=$(cd "$here/.." && pwd)
+cache=$here/.cache
+timeout_s=${E2E_TIMEOUT:-720}
+mem=${E2E_MEM:-2048M}
+smp=${E2E_SMP:-2}
+t0=$(date +%s)
+
+log() { printf 'e2e: %s\n' "$*" >&2; }
+die() { log "ERROR: $*"; exit 2; }
+
+# --- host tools -------------------------------------------------------------
+need_pkgs=()
+command -v qemu-system-x86_64 >/dev/null || need_pkgs+=(qemu-system-x86)
+[ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx findfs || need_pkgs+=(busybox-static)
+command -v cpio >/dev/null || need_pkgs+=(cpio)
+command -v depmod >/dev/null && command -v modprobe >/dev/null || need_pkgs+=(kmod)
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+	[ "$(id -u)" = 0 ] || die "missing ${need_pkgs[*]} and not root to install them"
+	log "installing ${need_pkgs[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt_opts=(-o DPkg::Lock::Timeout=600 -y --no-install-recommends)
+	apt-get install "${apt_opts[@]}" "${need_pkgs[@]}" >/dev/null ||
+		{ apt-get -o DPkg::Lock::Timeout=600 update >/dev/null && apt-get install "${apt_opts[@]}" "${need_pkgs[@]}" >/dev/null; } ||
+		die "apt-get install ${need_pkgs[*]} failed"
+fi
+file /bin/busybox 2>/dev/null | grep -q 'dynamically' && die "/bin/busybox is not static (install busybox-static)"
+
+# --- kernel -----------------------------------------------------------------
+mkdir -p "$cache"
+kpkg=${E2E_KERNEL_PKG:-}
+if [ -z "$kpkg" ]; then
+	kpkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/{print $2; exit}')
+	if [ -z "$kpkg" ]; then
+		apt-get -o DPkg::Lock::Timeout=600 update >/dev/null || true
+		kpkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/{print $2; exit}')
+	fi
+	# Offline fallback: reuse whatever kernel is already cached.
+	if [ -z "$kpkg" ]; then
+		kpkg=$(ls -1 "$cache"/kernel 2>/dev/null | sort -V | tail -n 1)
+	fi
+	[ -n "$kpkg" ] || die "cannot tell which linux-image-*-amd64 to use (apt-cache depends linux-image-amd64)"
+fi
+kdir=$cache/kernel/$kpkg
+if [ ! -f "$kdir/.ok" ]; then
+	log "fetching $kpkg"
+	rm -rf "$kdir"; mkdir -p "$kdir/deb"
+	(cd "$kdir/deb" && apt-get download "$kpkg" >/dev/null 2>&1) ||
+		{ apt-get -o DPkg::Lock::Timeout=600 update >/dev/null && (cd "$kdir/deb" && apt-get download "$kpkg" >/dev/null 2>&1); } ||
+		die "apt-get download $kpkg failed"
+	dpkg-deb -x "$kdir"/deb/*.deb "$kdir/root"
+	rm -rf "$kdir/deb"
+	touch "$kdir/.ok"
+fi
+kver=$(ls -1 "$kdir/root/lib/modules" | head -n 1)
+vmlinuz=$kdir/root/boot/vmlinuz-$kver
+[ -f "$vmlinuz" ] || die "no $vmlinuz in $kpkg"
+[ -f "$kdir/root/lib/modules/$kver/modules.dep" ] || depmod -b "$kdir/root" "$kver"
+
+# --- flashpipe and the guest tool ---------------------------------------------
+export CGO_ENABLED=0
+if [ -n "${E2E_FLASHPIPE:-}" ]; then
+	cp "$E2E_FLASHPIPE" "$cache/flashpipe"
+elif [ "${E2E_STUB:-}" != 1 ]; then
+	log "building flashpipe"
+	(cd "$top" && go build -trimpath -o "$cache/flashpipe" ./cmd/flashpipe) || die "go build ./cmd/flashpipe failed"
+fi
+(cd "$top" && go build -trimpath -o "$cache/e2etool" ./e2e/e2etool) || die "go build ./e2e/e2etool failed"
+
+# --- initramfs ----------------------------------------------------------------
+stage=$cache/stage
+rm -rf "$stage"
+mkdir -p "$stage"/{bin,sbin,dev,proc,sys,tmp,etc,content,e2e,lib/modules/"$kver"}
+cp /bin/busybox "$stage/bin/busybox"
+for a in $(/bin/busybox --list); do
+	[ "$a" = busybox ] || ln -sf busybox "$stage/bin/$a"
+done
+mods=(dummy_hcd libcomposite usb_f_mass_storage usb-storage sd_mod vfat exfat
+	nls_cp437 nls_iso8859-1 nls_utf8 nls_ascii loop)
+: >"$stage/e2e/modules.order"
+for m in "${mods[@]}"; do
+	modprobe -d "$kdir/root" -S "$kver" --show-depends "$m" || die "module $m not in $kpkg"
+done | awk '$1 == "insmod" && !seen[$2]++ {print $2}' | while read -r ko; do
+	rel=${ko#"$kdir/root/"}
+	rel=${rel#./}
+	mkdir -p "$stage/$(dirname "$rel")"
+	cp "$ko" "$stage/$rel"
+	echo "/$rel" >>"$stage/e2e/modules.order"
+done
+[ -s "$stage/e2e/modules.order" ] || die "no kernel modules resolved"
+cp "$here/guest/init" "$stage/init"
+cp "$here"/guest/*.sh "$stage/e2e/"
+cp "$cache/e2etool" "$stage/bin/e2etool"
+[ -f "$cache/flashpipe" ] && [ "${E2E_STUB:-}" != 1 ] && cp "$cache/flashpipe" "$stage/bin/flashpipe"
+mkdir -p "$stage/e2e/scenarios" "$stage/e2e/profiles"
+cp "$here"/profiles/*.hcl "$stage/e2e/profiles/" 2>/dev/null || true
+if [ $# -gt 0 ]; then
+	for s in "$@"; do
+		f=$(ls "$here"/scenarios/"$s"*.sh 2>/dev/null | head -n 1)
+		[ -n "$f" ] || die "no scenario matching $s"
+		cp "$f" "$stage/e2e/scenarios/"
+	done
+elif [ "${E2E_STUB:-}" = 1 ]; then
+	cp "$here"/scenarios/00-*.sh "$stage/e2e/scenarios/" 2>/dev/null || true
+else
+	cp "$here"/scenarios/[0-9]*.sh "$stage/e2e/scenarios/"
+fi
+[ "${E2E_STUB:-}" = 1 ] && echo 1 >"$stage/e2e/stub"
+bash "$here/mkcontent.sh" "$stage/content"
+chmod +x "$stage/init" "$stage"/e2e/*.sh
+(cd "$stage" && find . -print0 | cpio --null -o -H newc --quiet | gzip -1) >"$cache/initramfs.gz"
+
+expected=()
+for f in "$stage"/e2e/scenarios/*.sh; do
+	[ -e "$f" ] || continue
+	n=$(basename "$f" .sh)
+	expected+=("$n")
+done
+[ ${#expected[@]} -gt 0 ] || die "no scenarios to run"
+log "prepared in $(($(date +%s) - t0))s: kernel $kver, scenarios: ${expected[*]}"
+
+# --- boot -------------------------------------------------------------------
+guestlog=$cache/guest.log
+: >"$guestlog"
+t1=$(date +%s)
+set +e
+timeout -k 10 "$timeout_s" qemu-system-x86_64 \
+	-accel tcg -cpu max -smp "$smp" -m "$mem" \
+	-kernel "$vmlinuz" -initrd "$cache/initramfs.gz" \
+	-append "console=ttyS0 rdinit=/init panic=-1 loglevel=4 e2e.smp=$smp" \
+	-nographic -no-reboot -serial stdio -monitor none -nodefaults \
+	</dev/null 2>&1 | tr -d '\r' | tee "$guestlog" | grep --line-buffered -E 'E2E (PASS|FAIL|SKIP|INFO|DONE)'
+rc=${PIPESTATUS[0]}
+set -e
+boot_s=$(($(date +%s) - t1))
+
+# --- verdict ------------------------------------------------------------------
+fail=0
+if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+	log "FAIL: qemu timed out after ${timeout_s}s"
+	fail=1
+elif [ "$rc" != 0 ]; then
+	log "FAIL: qemu exited with status $rc"
+	fail=1
+fi
+for n in "${expected[@]}"; do
+	if grep -qE "E2E PASS $n( |\$)" "$guestlog"; then
+		:
+	elif grep -qE "E2E FAIL $n" "$guestlog"; then
+		fail=1
+	else
+		log "FAIL: scenario $n reported no result"
+		fail=1
+	fi
+done
+grep -q 'E2E FAIL' "$guestlog" && fail=1
+grep -q '^E2E DONE' "$guestlog" || { log "FAIL: guest never printed E2E DONE"; fail=1; }
+npass=$(grep -cE 'E2E PASS ' "$guestlog" || true)
+nfail=$(grep -cE 'E2E FAIL ' "$guestlog" || true)
+if [ "$fail" != 0 ]; then
+	log "---- tail of $guestlog ----"
+	tail -n 80 "$guestlog" >&2
+	log "---- failures ----"
+	grep -E 'E2E FAIL' "$guestlog" >&2 || true
+fi
+log "guest ran ${boot_s}s, total $(($(date +%s) - t0))s"
+echo "e2e: $npass passed, $nfail failed"
+exit "$fail"
