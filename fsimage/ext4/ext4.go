@@ -215,7 +215,7 @@ func mkfs(img, staging string, size int64, vol fsimage.Volume, opts Options) err
 		return err
 	}
 	uuid := deriveUUID(vol.Serial)
-	args := []string{"-q", "-F", "-t", "ext4", "-b", strconv.Itoa(BlockSize), "-L", vol.Label, "-U", uuid,
+	args := []string{"-q", "-F", "-t", "ext4", "-b", strconv.Itoa(BlockSize), "-m", "0", "-L", vol.Label, "-U", uuid,
 		"-E", "lazy_itable_init=0,lazy_journal_init=0,nodiscard,root_owner=0:0,hash_seed=" + uuid,
 		"-d", staging, img}
 	cmd := exec.Command(opts.tool("mke2fs"), args...)

@@ -200,3 +200,33 @@ func TestBuildNoSpace(t *testing.T) {
 		t.Errorf("Build(17-byte label) error = %v, want BadNamesError", err)
 	}
 }
+
+func TestMinSize(t *testing.T) {
+	needTools(t)
+	src := t.TempDir()
+	for i := 0; i < 300; i++ {
+		os.WriteFile(filepath.Join(src, strings.Repeat("f", 1+i%40)+string(rune('a'+i%26))+strings.Repeat("x", i/26)), bytes.Repeat([]byte{byte(i)}, i*997), 0o644)
+	}
+	os.WriteFile(filepath.Join(src, "big"), bytes.Repeat([]byte{1}, 20<<20), 0o644)
+	es, err := manifest.Scan([]manifest.Source{{Paths: []string{src}, Dest: "d"}}, manifest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	min, err := MinSize(es, Options{TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatalf("MinSize() error = %v", err)
+	}
+	_, cleanup, err := Build(fsimage.Volume{Size: min, Entries: es}, Options{TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatalf("Build(MinSize() = %d) error = %v, want it to fit", min, err)
+	}
+	cleanup()
+	var content int64
+	for _, e := range es {
+		content += e.Size
+	}
+	if min > content+content/10+8<<20 {
+		t.Errorf("MinSize() = %s for %s of content, want at most 10 %% + 8 MiB more", fsimage.HumanBytes(min), fsimage.HumanBytes(content))
+	}
+	t.Logf("MinSize() = %s", fsimage.HumanBytes(min))
+}
