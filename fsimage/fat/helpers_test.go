@@ -1,0 +1,206 @@
+package fat
+
+import (
+	"bytes"
+	"crypto/sha1"
+	"encoding/hex"
+	"io"
+	"io/fs"
+	"math/rand"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flashpipe/flashpipe/fsimage"
+)
+
+// treeFile is one path of a test tree: a directory when the path ends in
+// "/", else a file of Size bytes of seeded pseudo-random content.
+type treeFile struct {
+	Path string
+	Size int64
+}
+
+// makeTree creates files under dir and returns their manifest entries.
+func makeTree(t testing.TB, dir string, files []treeFile) []*fsimage.Entry {
+	t.Helper()
+	for i, f := range files {
+		p := filepath.Join(dir, filepath.FromSlash(strings.TrimSuffix(f.Path, "/")))
+		if strings.HasSuffix(f.Path, "/") {
+			if err := os.MkdirAll(p, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		data := make([]byte, f.Size)
+		rand.New(rand.NewSource(int64(i))).Read(data)
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return manifest(t, dir)
+}
+
+// manifest lists the tree under root as Volume entries, sorted by path.
+func manifest(t testing.TB, root string) []*fsimage.Entry {
+	t.Helper()
+	var entries []*fsimage.Entry
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == root {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		e := &fsimage.Entry{Path: filepath.ToSlash(rel), Dir: d.IsDir(), Mode: info.Mode(), ModTime: info.ModTime()}
+		if !d.IsDir() {
+			e.Source, e.Size = p, info.Size()
+		}
+		entries = append(entries, e)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Path < entries[j].Path })
+	return entries
+}
+
+// writeLayout writes a layout into a new image file of size bytes. With
+// garbage set, every byte no extent covers is filled with pseudo-random
+// junk first, which proves the layout specifies everything FAT relies on.
+func writeLayout(t testing.TB, path string, size int64, l *fsimage.Layout, garbage bool) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.Truncate(size); err != nil {
+		t.Fatal(err)
+	}
+	junk := make([]byte, 1<<20)
+	rand.New(rand.NewSource(99)).Read(junk)
+	fill := func(from, to int64) {
+		for off := from; off < to; off += int64(len(junk)) {
+			n := min(int64(len(junk)), to-off)
+			if _, err := f.WriteAt(junk[:n], off); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var prev int64
+	for _, e := range l.Extents {
+		if garbage {
+			fill(prev, e.Offset)
+		}
+		prev = e.End()
+		switch e.Kind {
+		case fsimage.Bytes:
+			_, err = f.WriteAt(e.Data, e.Offset)
+		case fsimage.Zero:
+			_, err = f.WriteAt(make([]byte, e.Length), e.Offset)
+		case fsimage.FileData:
+			var src *os.File
+			if src, err = os.Open(e.Entry.Source); err == nil {
+				_, err = io.Copy(io.NewOffsetWriter(f, e.Offset), io.NewSectionReader(src, e.SourceOffset, e.Length))
+				src.Close()
+			}
+		default:
+			t.Fatalf("extent %s has kind %v", e.What, e.Kind)
+		}
+		if err != nil {
+			t.Fatalf("write %s: %v", e.What, err)
+		}
+	}
+	if garbage {
+		fill(prev, size)
+	}
+}
+
+func needTools(t testing.TB, tools ...string) {
+	t.Helper()
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not found in PATH (Debian packages dosfstools and mtools): %v", tool, err)
+		}
+	}
+}
+
+var toolEnv = append(os.Environ(), "MTOOLS_SKIP_CHECK=1", "LANG=C.UTF-8", "LC_ALL=C.UTF-8", "TZ=UTC")
+
+func run(t testing.TB, name string, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Env = toolEnv
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return out.String(), err
+}
+
+// fsckClean runs fsck.fat -n on img and fails unless it exits 0 and
+// reports nothing beyond its banner and summary line.
+func fsckClean(t testing.TB, img string) {
+	t.Helper()
+	out, err := run(t, "fsck.fat", "-n", img)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if err != nil || len(lines) != 2 || strings.Contains(out, "Fix?") {
+		t.Fatalf("fsck.fat -n %s: %v\n%s", img, err, out)
+	}
+}
+
+// extract copies the whole filesystem in img (at byte offset off) into a
+// new directory with mcopy and returns it.
+func extract(t testing.TB, img string, off int64) string {
+	t.Helper()
+	out := t.TempDir()
+	spec := img
+	if off != 0 {
+		spec = img + "@@" + strconv.FormatInt(off, 10)
+	}
+	if msg, err := run(t, "mcopy", "-s", "-m", "-i", spec, "::/", out); err != nil {
+		t.Fatalf("mcopy -s -i %s ::/ %s: %v\n%s", spec, out, err, msg)
+	}
+	return out
+}
+
+
+// treeDigest maps every path under root to "dir" or the SHA1 of its content.
+func treeDigest(t testing.TB, root string) map[string]string {
+	t.Helper()
+	m := make(map[string]string)
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == root {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		if d.IsDir() {
+			m[filepath.ToSlash(rel)] = "dir"
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		sum := sha1.Sum(data)
+		m[filepath.ToSlash(rel)] = hex.EncodeToString(sum[:])
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+var testNow = time.Date(2024, 5, 6, 7, 8, 10, 0, time.UTC)
