@@ -175,7 +175,6 @@ func extract(t testing.TB, img string, off int64) string {
 	return out
 }
 
-
 // treeDigest maps every path under root to "dir" or the SHA1 of its content.
 func treeDigest(t testing.TB, root string) map[string]string {
 	t.Helper()
