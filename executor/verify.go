@@ -1,0 +1,198 @@
+package executor
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha1"
+	"encoding/hex"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"sort"
+
+	"github.com/flashpipe/flashpipe/blockdev"
+	"github.com/flashpipe/flashpipe/fsimage"
+	"github.com/flashpipe/flashpipe/receipts"
+)
+
+// check is one thing Verify compares: a Bytes or Zero extent, or a file run.
+type check struct {
+	span
+	ext  *fsimage.Extent // nil for a file run
+	file *fsimage.Entry  // nil for an extent
+	h    hash.Hash       // running hash of a file run
+	bad  bool            // a mismatch was already recorded
+}
+
+// Verify reads back from dev everything plan wrote and compares it: Bytes
+// and Zero extents byte for byte (a mismatch records the extent's What in
+// Metadata), each file run by SHA1 against Entry.SHA1 (a mismatch records
+// the file in FailedFiles). The result is OK only when everything matched.
+//
+// Verify first calls dev.Flush (fsync, then BLKFLSBUF on a block device),
+// and reads with O_DIRECT when blockdev probed it to work, so what it reads
+// comes from the stick, not from the page cache. On an image file without
+// O_DIRECT support, Flush's fsync plus posix_fadvise(DONTNEED) evicts the
+// file's clean pages, so the reads come from the filesystem below; nothing
+// stops another process from pulling pages back in meanwhile.
+//
+// A read error ends the verification: the result (not OK, with what was
+// found so far) is returned with the error.
+func Verify(ctx context.Context, dev *blockdev.Device, plan *fsimage.Plan, opts Options) (*receipts.Verify, error) {
+	opts = opts.withDefaults()
+	res := &receipts.Verify{}
+	if err := checkPlan(dev, plan); err != nil {
+		return res, stepError("verify", dev, err)
+	}
+	if err := dev.Flush(); err != nil {
+		return res, stepError("verify", dev, err)
+	}
+	checks := verifyChecks(plan)
+	spans := make([]span, len(checks))
+	var total int64
+	for i, c := range checks {
+		spans[i] = c.span
+		total += c.end - c.off
+	}
+	align := int64(max(blockdev.Align, dev.LogicalSectorSize))
+	windows := planWindows(spans, dev.Size, int64(opts.BufferSize), align)
+	m := newMeter("verify", total, opts)
+	v := &verifier{checks: checks, res: res}
+	var done int64
+	produce := func(j *job) error {
+		_, err := dev.ReadAt(j.buf, j.w.off)
+		return err
+	}
+	consume := func(j *job) error {
+		res.Bytes += int64(len(j.buf))
+		n, err := v.compare(j)
+		done += n
+		m.report(done, false)
+		return err
+	}
+	err := pipeline(ctx, windows, opts.Buffers, opts.BufferSize, blockdev.AlignedBuffer,
+		func(int) bool { return true }, produce, consume)
+	m.report(done, true)
+	res.OK = err == nil && len(res.FailedFiles) == 0 && len(res.Metadata) == 0
+	return res, stepError("verify", dev, err)
+}
+
+// verifyChecks lists Bytes and Zero extents and file runs by offset.
+func verifyChecks(plan *fsimage.Plan) []*check {
+	var cs []*check
+	for i := range plan.Extents {
+		e := &plan.Extents[i]
+		if e.Kind == fsimage.Bytes || e.Kind == fsimage.Zero {
+			cs = append(cs, &check{span: span{e.Offset, e.End()}, ext: e})
+		}
+	}
+	for _, r := range plan.Files {
+		if r.Entry.Size > 0 {
+			cs = append(cs, &check{span: span{r.Offset, r.Offset + r.Entry.Size}, file: r.Entry, h: sha1.New()})
+		}
+	}
+	sort.SliceStable(cs, func(i, j int) bool { return cs[i].off < cs[j].off })
+	return cs
+}
+
+// verifier compares windows with the checks that overlap them.
+type verifier struct {
+	checks []*check
+	next   int
+	res    *receipts.Verify
+}
+
+// compare checks one window and returns how many checked bytes it held.
+func (v *verifier) compare(j *job) (int64, error) {
+	for v.next < len(v.checks) && v.checks[v.next].end <= j.w.off {
+		v.next++
+	}
+	var n int64
+	for k := v.next; k < len(v.checks) && v.checks[k].off < j.w.end; k++ {
+		c := v.checks[k]
+		lo, hi := max(c.off, j.w.off), min(c.end, j.w.end)
+		if hi <= lo {
+			continue
+		}
+		got := j.buf[lo-j.w.off : hi-j.w.off]
+		n += hi - lo
+		switch {
+		case c.file != nil:
+			c.h.Write(got)
+			if hi == c.end {
+				if err := v.finishFile(c); err != nil {
+					return n, err
+				}
+			}
+		case c.bad:
+		case c.ext.Kind == fsimage.Bytes:
+			if !bytes.Equal(got, c.ext.Data[lo-c.off:hi-c.off]) {
+				v.mismatch(c)
+			}
+		default: // Zero
+			if !allZero(got) {
+				v.mismatch(c)
+			}
+		}
+	}
+	return n, nil
+}
+
+func (v *verifier) mismatch(c *check) {
+	c.bad = true
+	what := c.ext.What
+	if what == "" {
+		what = fmt.Sprintf("%s extent at %d", c.ext.Kind, c.ext.Offset)
+	}
+	v.res.Metadata = append(v.res.Metadata, what)
+}
+
+// finishFile compares a file run's hash with the manifest's, or with the
+// source's when the manifest has none.
+func (v *verifier) finishFile(c *check) error {
+	v.res.Files++
+	want := c.file.SHA1
+	if want == ([20]byte{}) {
+		var err error
+		if want, err = hashFile(c.file.Source); err != nil {
+			v.res.FailedFiles = append(v.res.FailedFiles, receipts.FailedFile{Path: c.file.Path, Err: err.Error()})
+			return nil
+		}
+	}
+	var got [20]byte
+	c.h.Sum(got[:0])
+	if got != want {
+		v.res.FailedFiles = append(v.res.FailedFiles, receipts.FailedFile{
+			Path: c.file.Path, Want: hex.EncodeToString(want[:]), Got: hex.EncodeToString(got[:])})
+	}
+	return nil
+}
+
+func hashFile(path string) ([20]byte, error) {
+	var sum [20]byte
+	f, err := os.Open(path)
+	if err != nil {
+		return sum, err
+	}
+	defer f.Close()
+	h := sha1.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return sum, err
+	}
+	h.Sum(sum[:0])
+	return sum, nil
+}
+
+var zeros [64 << 10]byte
+
+func allZero(b []byte) bool {
+	for len(b) > 0 {
+		n := min(len(b), len(zeros))
+		if !bytes.Equal(b[:n], zeros[:n]) {
+			return false
+		}
+		b = b[n:]
+	}
+	return true
+}
