@@ -117,7 +117,7 @@ if [ $# -gt 0 ]; then
 		cp "$f" "$stage/e2e/scenarios/"
 	done
 elif [ "${E2E_STUB:-}" = 1 ]; then
-	cp "$here"/scenarios/00-*.sh "$stage/e2e/scenarios/" 2>/dev/null || true
+	cp "$here"/scenarios/0-harness.sh "$stage/e2e/scenarios/" 2>/dev/null || true
 else
 	cp "$here"/scenarios/[0-9]*.sh "$stage/e2e/scenarios/"
 fi

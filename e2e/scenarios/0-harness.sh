@@ -1,4 +1,4 @@
-# 00-harness: the harness itself, no flashpipe: three sticks on three buses
+# 0-harness: the harness itself, no flashpipe: three sticks on three buses
 # carry the ids we gave them, bytes written to /dev/sdX land in the backing
 # file, unplug removes the disk, a re-plug shows the same bytes, and
 # busybox findfs reads a FAT label (the label oracle later scenarios use).
