@@ -121,19 +121,19 @@ func timestamp(t time.Time) (uint32, uint8) {
 }
 
 // appendRootEntries appends the root directory's critical entries: the
-// volume label (when there is one), the allocation bitmap and the up-case
-// table.
+// volume label, the allocation bitmap and the up-case table. An empty label
+// still gets its entry, with no characters, as mkfs.exfat writes it
+// (exfatlabel fails on a volume without one).
 func appendRootEntries(b []byte, label []uint16, bitmapCluster uint32, bitmapLen uint64, t *upcase, upcaseCluster uint32) []byte {
-	if len(label) > 0 {
-		e := make([]byte, entrySize)
-		e[0] = typeLabel
-		e[1] = byte(len(label))
-		for i, u := range label {
-			binary.LittleEndian.PutUint16(e[2+2*i:], u)
-		}
-		b = append(b, e...)
-	}
 	e := make([]byte, entrySize)
+	e[0] = typeLabel
+	e[1] = byte(len(label))
+	for i, u := range label {
+		binary.LittleEndian.PutUint16(e[2+2*i:], u)
+	}
+	b = append(b, e...)
+
+	e = make([]byte, entrySize)
 	e[0] = typeBitmap
 	binary.LittleEndian.PutUint32(e[20:], bitmapCluster)
 	binary.LittleEndian.PutUint64(e[24:], bitmapLen)

@@ -62,7 +62,7 @@ func Build(vol fsimage.Volume) (*fsimage.Layout, error) {
 		return nil, err
 	}
 	up := theUpcase()
-	t, err := buildTree(vol.Entries, up, len(label) > 0)
+	t, err := buildTree(vol.Entries, up)
 	if err != nil {
 		return nil, err
 	}
@@ -150,7 +150,7 @@ type tree struct {
 }
 
 // buildTree arranges entries into directories, checking every name.
-func buildTree(entries []*fsimage.Entry, up *upcase, hasLabel bool) (*tree, error) {
+func buildTree(entries []*fsimage.Entry, up *upcase) (*tree, error) {
 	root := &node{}
 	t := &tree{root: root, dirs: []*node{root}}
 	byPath := map[string]*node{"": root}
@@ -200,10 +200,7 @@ func buildTree(entries []*fsimage.Entry, up *upcase, hasLabel bool) (*tree, erro
 			t.files = append(t.files, n)
 		}
 	}
-	root.dirBytes += 2 * entrySize // allocation bitmap, up-case table
-	if hasLabel {
-		root.dirBytes += entrySize
-	}
+	root.dirBytes += 3 * entrySize // volume label, allocation bitmap, up-case table
 	for _, d := range t.dirs {
 		if d.dirBytes > maxDirBytes {
 			path := "/"

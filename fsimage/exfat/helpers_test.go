@@ -5,6 +5,7 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -23,10 +24,14 @@ const (
 	seekHole = 4
 )
 
-// writeImage writes a Layout into a new sparse image of size bytes: Bytes
-// extents as given, Zero extents as holes, FileData extents copied from the
-// source, skipping the source's holes so that a sparse source stays sparse.
-func writeImage(t testing.TB, path string, size int64, lay *fsimage.Layout) {
+// writeImage writes a Layout into a new image of size bytes holding the
+// volume that starts at device offset base. With garbage false, Zero extents
+// and uncovered bytes are holes, and FileData extents skip the source's
+// holes, so sparse stays sparse. With garbage true, the image is first
+// filled with a non-zero pattern and Zero extents are written as zeros: the
+// filesystem must then still be clean, which proves that the Layout covers
+// every byte the filesystem relies on.
+func writeImage(t testing.TB, path string, base, size int64, lay *fsimage.Layout, garbage bool) {
 	t.Helper()
 	f, err := os.Create(path)
 	if err != nil {
@@ -36,25 +41,54 @@ func writeImage(t testing.TB, path string, size int64, lay *fsimage.Layout) {
 	if err := f.Truncate(size); err != nil {
 		t.Fatal(err)
 	}
+	if garbage {
+		fillGarbage(t, f, size)
+	}
 	for _, e := range lay.Extents {
+		e.Offset -= base
+		if e.Offset < 0 || e.End() > size {
+			t.Fatalf("extent %s [%d, %d) lies outside the volume [%d, %d)", e.What, e.Offset+base, e.End()+base, base, base+size)
+		}
+		var err error
 		switch e.Kind {
 		case fsimage.Bytes:
-			if _, err := f.WriteAt(e.Data, e.Offset); err != nil {
-				t.Fatal(err)
-			}
+			_, err = f.WriteAt(e.Data, e.Offset)
 		case fsimage.Zero:
-			// A new sparse file reads back zeros.
-		case fsimage.FileData:
-			if err := copySparse(f, e); err != nil {
-				t.Fatalf("write %s: %v", e.What, err)
+			if garbage {
+				_, err = io.Copy(io.NewOffsetWriter(f, e.Offset), io.LimitReader(zeroReader{}, e.Length))
 			}
+		case fsimage.FileData:
+			err = copySparse(f, e)
 		default:
 			t.Fatalf("extent %s has kind %v", e.What, e.Kind)
+		}
+		if err != nil {
+			t.Fatalf("write %s: %v", e.What, err)
 		}
 	}
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// fillGarbage fills f's first size bytes with a pattern that no valid
+// structure is made of.
+func fillGarbage(t testing.TB, f *os.File, size int64) {
+	t.Helper()
+	chunk := bytes.Repeat([]byte{0xA5, 0x5A, 0xC3, 0x3C, 0xFF, 0x81, 0x85, 0xC0}, 1<<17)
+	for off := int64(0); off < size; off += int64(len(chunk)) {
+		n := min(int64(len(chunk)), size-off)
+		if _, err := f.WriteAt(chunk[:n], off); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+type zeroReader struct{}
+
+func (zeroReader) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
 }
 
 // copySparse copies a FileData extent's data regions into w.
@@ -108,13 +142,15 @@ func needRoot(t testing.TB) {
 	need(t, "losetup", "mount.exfat-fuse", "fusermount")
 }
 
-// fsck runs fsck.exfat -n on img and fails the test if it is not clean.
-func fsck(t testing.TB, img string) {
+// fsck runs fsck.exfat -n on img, fails the test unless it reports the
+// volume clean with dirs directories (the root included) and files files.
+func fsck(t testing.TB, img string, dirs, files int) {
 	t.Helper()
 	need(t, "fsck.exfat")
 	out, err := exec.Command("fsck.exfat", "-n", "-v", img).CombinedOutput()
-	if err != nil || !bytes.Contains(out, []byte("clean")) {
-		t.Fatalf("fsck.exfat -n %s = %v, want clean; output:\n%s", img, err, out)
+	want := fmt.Sprintf("clean. directories %d, files %d", dirs, files)
+	if err != nil || !bytes.Contains(out, []byte(want)) {
+		t.Fatalf("fsck.exfat -n %s = %v, want %q; output:\n%s", img, err, want, out)
 	}
 }
 
@@ -147,9 +183,10 @@ func entriesOf(t testing.TB, root string) []*fsimage.Entry {
 
 // fileInfo is what the round trip compares for one path.
 type fileInfo struct {
-	Dir  bool
-	Size int64
-	Hash string // SHA1, or for sparse giants of the first and last MiB
+	Dir   bool
+	Size  int64
+	Hash  string    // SHA1, or for sparse giants of the first and last MiB
+	MTime time.Time // to the second, in UTC
 }
 
 // bigFile is the size from which a file's hash covers only its first and
@@ -165,16 +202,17 @@ func snapshot(t testing.TB, root string) map[string]fileInfo {
 			return err
 		}
 		rel, _ := filepath.Rel(root, p)
-		if d.IsDir() {
-			m[rel] = fileInfo{Dir: true}
-			return nil
-		}
 		info, err := d.Info()
 		if err != nil {
 			return err
 		}
+		mt := info.ModTime().UTC().Truncate(time.Second)
+		if d.IsDir() {
+			m[rel] = fileInfo{Dir: true, MTime: mt}
+			return nil
+		}
 		h, err := hashFile(p, info.Size())
-		m[rel] = fileInfo{Size: info.Size(), Hash: h}
+		m[rel] = fileInfo{Size: info.Size(), Hash: h, MTime: mt}
 		return err
 	})
 	if err != nil {
