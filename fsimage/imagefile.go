@@ -1,19 +1,59 @@
 package fsimage
 
 import (
+	"bytes"
+	"context"
+	"crypto/sha1"
+	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
+	"path/filepath"
+	"slices"
 )
 
-// WriteImage writes the extents of a plan into a new image file at path,
-// sized to size bytes. Zero extents and don't-care bytes are left as holes,
-// so the file is sparse. Source files are read, never written.
+const (
+	// imageChunk is the size of each write: extents are gathered into
+	// buffers of this size, so small adjacent extents become one write.
+	imageChunk = 4 << 20
+	// imageGapFill is the largest don't-care gap between two extents that
+	// the writer fills with zeros to keep one write going instead of
+	// starting another (cluster slack after small files, mostly).
+	imageGapFill = 64 << 10
+	// imageBuffers is how many chunks are in flight between the reading
+	// and the writing goroutine.
+	imageBuffers = 4
+)
+
+// WriteImage writes the extents into a new image file at path, sized to
+// size bytes; it is WriteImagePlan for a plan of just those extents (they
+// are sorted first).
+func WriteImage(path string, size int64, extents []Extent) error {
+	xs := slices.Clone(extents)
+	SortExtents(xs)
+	return WriteImagePlan(context.Background(), &Plan{DeviceSize: size, Extents: xs}, path, nil)
+}
+
+// WriteImagePlan writes a plan into an image file of plan.DeviceSize bytes
+// at path. The file is sparse: Zero extents and don't-care bytes are holes
+// (short don't-care gaps between extents may be written as zeros). Data is
+// gathered into 4 MiB sequential writes, read and written by two
+// goroutines.
 //
-// This is the simple reference writer; it is what tests use to turn a
-// Layout into something fsck can read.
-func WriteImage(path string, size int64, extents []Extent) (err error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+// Each source file is checked while it is read: its size and modification
+// time must still be those of its Entry, and, when Entry.SHA1 is set and
+// the plan reads the file from start to end in order, the SHA1 of what was
+// read must match. Any mismatch fails with an error naming the file. The
+// image is written to path+".part" and renamed to path only on success,
+// so path never holds mixed content. progress, when not nil, is called
+// with bytes of extents done and in total. Source files are only read.
+func WriteImagePlan(ctx context.Context, plan *Plan, path string, progress func(done, total int64)) (err error) {
+	if err := plan.Check(); err != nil {
+		return fmt.Errorf("write image %s: %w", path, err)
+	}
+	tmp := path + ".part"
+	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return err
 	}
@@ -21,36 +61,244 @@ func WriteImage(path string, size int64, extents []Extent) (err error) {
 		if cerr := f.Close(); err == nil {
 			err = cerr
 		}
+		if err != nil {
+			os.Remove(tmp)
+		}
 	}()
-	if err := f.Truncate(size); err != nil {
+	if err := f.Truncate(plan.DeviceSize); err != nil {
 		return err
 	}
-	for _, e := range extents {
-		if err := writeExtent(f, e); err != nil {
-			return fmt.Errorf("write %s at %d: %w", e.What, e.Offset, err)
-		}
+	if err := copyPlan(ctx, plan, f, progress); err != nil {
+		return err
 	}
-	return f.Sync()
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
 }
 
-func writeExtent(w io.WriterAt, e Extent) error {
-	switch e.Kind {
-	case Bytes:
-		_, err := w.WriteAt(e.Data, e.Offset)
-		return err
-	case Zero:
-		return nil // a new sparse file reads back zeros
-	case FileData:
-		src, err := os.Open(e.Entry.Source)
-		if err != nil {
-			return err
+// chunk is a run of bytes to write at off; done is the progress count
+// once it is written.
+type chunk struct {
+	off  int64
+	buf  []byte
+	done int64
+}
+
+// copyPlan streams the plan's extents into w: this goroutine reads and
+// hashes, a second one writes.
+func copyPlan(ctx context.Context, plan *Plan, w io.WriterAt, progress func(done, total int64)) error {
+	free := make(chan []byte, imageBuffers)
+	for range imageBuffers {
+		free <- make([]byte, imageChunk)
+	}
+	full := make(chan chunk, imageBuffers)
+	werr := make(chan error, 1)
+	total := plan.Bytes()
+	go func() {
+		var err error
+		for c := range full {
+			if err == nil {
+				_, err = w.WriteAt(c.buf, c.off)
+				if err == nil && progress != nil {
+					progress(c.done, total)
+				}
+			}
+			free <- c.buf[:cap(c.buf)]
 		}
-		defer src.Close()
-		n, err := io.Copy(io.NewOffsetWriter(w, e.Offset), io.NewSectionReader(src, e.SourceOffset, e.Length))
-		if err == nil && n != e.Length {
-			err = fmt.Errorf("source %s: read %d bytes, want %d (changed since the manifest?)", e.Entry.Source, n, e.Length)
-		}
+		werr <- err
+	}()
+	r := &planReader{ctx: ctx, free: free, full: full, open: map[*Entry]*source{}}
+	rerr := r.run(plan.Extents)
+	close(full)
+	if err := <-werr; err != nil {
 		return err
 	}
-	return fmt.Errorf("invalid extent kind %v", e.Kind)
+	if rerr != nil {
+		return rerr
+	}
+	if progress != nil {
+		progress(total, total)
+	}
+	return nil
+}
+
+// source is a file being read for the plan.
+type source struct {
+	f       *os.File
+	h       hash.Hash
+	next    int64 // source offset the next in-order extent starts at
+	inOrder bool  // every extent so far followed the previous one
+}
+
+// planReader gathers extents into chunks.
+type planReader struct {
+	ctx  context.Context
+	free chan []byte
+	full chan chunk
+	buf  []byte // current chunk buffer
+	off  int64  // device offset of buf[0]
+	n    int    // bytes used in buf
+	done int64  // progress: bytes of extents handled
+	open map[*Entry]*source
+}
+
+func (r *planReader) run(xs []Extent) (err error) {
+	defer func() {
+		for e, s := range r.open {
+			if cerr := r.finish(e, s); err == nil {
+				err = cerr
+			}
+		}
+	}()
+	for _, x := range xs {
+		if err := r.ctx.Err(); err != nil {
+			return err
+		}
+		switch x.Kind {
+		case Zero:
+			// A hole in the new sparse file reads as zeros.
+		case Bytes:
+			r.put(x.Offset, x.Data)
+		case FileData:
+			if err := r.file(x); err != nil {
+				return err
+			}
+		}
+		r.done += x.Length
+	}
+	r.flush()
+	return nil
+}
+
+// room makes the current buffer take bytes at device offset off and
+// returns the free part of it.
+func (r *planReader) room(off int64) []byte {
+	if r.buf != nil && r.n > 0 {
+		end := r.off + int64(r.n)
+		if off == end && r.n < len(r.buf) {
+			return r.buf[r.n:]
+		}
+		if off > end && off-end <= imageGapFill && off-r.off < int64(len(r.buf)) {
+			clear(r.buf[r.n : off-r.off])
+			r.n = int(off - r.off)
+			return r.buf[r.n:]
+		}
+		r.flush()
+	}
+	if r.buf == nil {
+		r.buf = <-r.free
+	}
+	r.off, r.n = off, 0
+	return r.buf
+}
+
+func (r *planReader) flush() {
+	if r.buf == nil || r.n == 0 {
+		return
+	}
+	r.full <- chunk{off: r.off, buf: r.buf[:r.n], done: r.done}
+	r.buf, r.n = nil, 0
+}
+
+func (r *planReader) put(off int64, data []byte) {
+	for len(data) > 0 {
+		k := copy(r.room(off), data)
+		r.n += k
+		off += int64(k)
+		data = data[k:]
+	}
+}
+
+// file copies a FileData extent, hashing what it reads.
+func (r *planReader) file(x Extent) error {
+	s, err := r.source(x.Entry)
+	if err != nil {
+		return err
+	}
+	if x.SourceOffset != s.next {
+		s.inOrder = false
+	}
+	off, src, left := x.Offset, x.SourceOffset, x.Length
+	for left > 0 {
+		room := r.room(off)
+		room = room[:min(int64(len(room)), left)]
+		k, err := s.f.ReadAt(room, src)
+		if k < len(room) {
+			if err == nil || err == io.EOF {
+				err = fmt.Errorf("it is shorter than the manifest's %d bytes: it changed since the manifest was made", x.Entry.Size)
+			}
+			return fmt.Errorf("read %s: %w", x.Entry.Source, err)
+		}
+		if s.inOrder {
+			s.h.Write(room)
+		}
+		r.n += k
+		off, src, left = off+int64(k), src+int64(k), left-int64(k)
+		if err := r.ctx.Err(); err != nil {
+			return err
+		}
+	}
+	s.next = x.SourceOffset + x.Length
+	if s.next == x.Entry.Size {
+		delete(r.open, x.Entry)
+		return r.finish(x.Entry, s)
+	}
+	return nil
+}
+
+// source opens an entry's file, checking it is the file the manifest saw.
+func (r *planReader) source(e *Entry) (*source, error) {
+	if s, ok := r.open[e]; ok {
+		return s, nil
+	}
+	f, err := os.Open(e.Source)
+	if err != nil {
+		return nil, err
+	}
+	s := &source{f: f, h: sha1.New(), inOrder: true}
+	if err := unchanged(e, f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	r.open[e] = s
+	return s, nil
+}
+
+// finish closes an entry's file, checking it did not change while it was
+// read and that its content has the manifest's SHA1.
+func (r *planReader) finish(e *Entry, s *source) error {
+	defer s.f.Close()
+	if err := unchanged(e, s.f); err != nil {
+		return err
+	}
+	if s.inOrder && s.next == e.Size && e.SHA1 != [20]byte{} {
+		if sum := s.h.Sum(nil); !bytes.Equal(sum, e.SHA1[:]) {
+			return fmt.Errorf("source %s: SHA1 %x, the manifest says %x: it changed since the manifest was made", e.Source, sum, e.SHA1)
+		}
+	}
+	return nil
+}
+
+// errChanged is wrapped by errors about sources that differ from their
+// manifest entries.
+var errChanged = errors.New("it changed since the manifest was made")
+
+func unchanged(e *Entry, f *os.File) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if fi.Size() != e.Size || (!e.ModTime.IsZero() && !fi.ModTime().Equal(e.ModTime)) {
+		return fmt.Errorf("source %s: size %d modified %s, the manifest says %d modified %s: %w",
+			e.Source, fi.Size(), fi.ModTime().Format("2006-01-02 15:04:05.999999999"), e.Size, e.ModTime.Format("2006-01-02 15:04:05.999999999"), errChanged)
+	}
+	return nil
 }
