@@ -1,0 +1,41 @@
+# flashpipe — see README.md. Every target installs what it needs.
+GO      ?= go
+BIN     := bin/flashpipe
+PKGS    := ./...
+
+.PHONY: all build test lint deps demo bench e2e validate-examples clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/flashpipe
+
+# The README's test command: installs the oracles (fsck.fat, fsck.exfat,
+# mtools, sgdisk, ...), then runs every test, lint and the examples check.
+test: deps lint validate-examples
+	$(GO) test -count=1 -timeout 30m $(PKGS)
+
+deps:
+	@bash scripts/deps.sh
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+validate-examples: build
+	$(BIN) validate examples/*.hcl
+	$(BIN) fmt -check examples/
+
+# The README's run command for a newcomer: three virtual sticks, no root.
+demo:
+	$(GO) run ./cmd/flashpipe demo
+
+bench: deps
+	bash bench/run.sh
+
+e2e:
+	bash e2e/run.sh
+
+clean:
+	rm -rf bin

@@ -1,0 +1,204 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/flashpipe/flashpipe/matchers"
+	"github.com/flashpipe/flashpipe/pipeline"
+	"github.com/flashpipe/flashpipe/steps"
+	"github.com/hashicorp/hcl/v2"
+	"github.com/spf13/cobra"
+)
+
+func newPlanCmd() *cobra.Command {
+	var lo loadOptions
+	var legacy legacyFlags
+	cmd := &cobra.Command{
+		Use:   "plan [FILE|DIR... | -c DIR [-x EXT] [--label L] [-n N]]",
+		Short: "Show each profile's match and its compiled steps",
+		Long: `plan loads station files (or builds the implicit profile from the original
+tool's flags) and prints, for each profile in routing order, what it matches
+and the stages it compiles to. Steps the engine fuses into one sequential
+write are shown as fused.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			l, cfg, diags, err := loadOrLegacy(cmd, &lo, &legacy, args, true)
+			if err != nil {
+				return err
+			}
+			printDiags(cmd.ErrOrStderr(), l, diags)
+			if diags.HasErrors() {
+				return exitError{1}
+			}
+			writePlan(cmd.OutOrStdout(), l.Parser.Files(), cfg)
+			return nil
+		},
+	}
+	lo.register(cmd)
+	legacy.register(cmd, false)
+	cmd.Flags().IntVarP(&legacy.concurrent, "concurrent", "n", 0, "sticks written at once (with -c)")
+	return cmd
+}
+
+// loadOrLegacy loads the files in args, or, with -c, the implicit profile.
+func loadOrLegacy(cmd *cobra.Command, lo *loadOptions, legacy *legacyFlags, args []string, eject bool) (*pipeline.Loader, *pipeline.Config, hcl.Diagnostics, error) {
+	if legacy.active() {
+		if len(args) > 0 {
+			return nil, nil, nil, fmt.Errorf("give either station files or -c PATH, not both")
+		}
+		src, err := legacy.config(eject)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		l, err := lo.loader()
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		cfg, diags := l.LoadSource("<command line>", src)
+		return l, cfg, diags, nil
+	}
+	if len(args) == 0 {
+		return nil, nil, nil, fmt.Errorf("give station files (FILE.hcl or a directory), or -c PATH for the implicit profile")
+	}
+	return lo.load(cmd, args)
+}
+
+func writePlan(w io.Writer, files map[string]*hcl.File, cfg *pipeline.Config) {
+	st := cfg.Station
+	fmt.Fprintf(w, "station %q: concurrency %d, buses %s, receipts %s\n", st.Name, st.Concurrency, strings.Join(st.AllowBuses, ","), st.Receipts)
+	for i, p := range cfg.Profiles {
+		fmt.Fprintf(w, "\nprofile %q (priority %d, routing order %d) at %s\n", p.Name, p.Priority, i+1, p.DeclRange)
+		fmt.Fprintf(w, "  match: %s\n", describeMatch(p))
+		for n, s := range p.Stages {
+			fmt.Fprintf(w, "  %d. %-7s", n+1, s.Name)
+			if s.Fused() {
+				var parts []string
+				for _, sb := range s.Steps {
+					parts = append(parts, sb.Kind)
+				}
+				fmt.Fprintf(w, " fused: %s", strings.Join(parts, " + "))
+			}
+			if s.Timeout > 0 {
+				fmt.Fprintf(w, " (timeout %s)", s.Timeout)
+			}
+			if s.Retries > 0 {
+				fmt.Fprintf(w, " (retries %d)", s.Retries)
+			}
+			fmt.Fprintln(w)
+			for _, sb := range s.Steps {
+				if d := describeStep(sb, p.Layout, files); d != "" {
+					fmt.Fprintf(w, "       %-9s %s\n", sb.DisplayName(), d)
+				}
+			}
+		}
+	}
+	if len(cfg.Profiles) == 0 {
+		fmt.Fprintln(w, "\nno profiles: every stick would be left untouched")
+	}
+}
+
+func describeMatch(p *pipeline.Profile) string {
+	if p.MatchSrc == nil || len(p.MatchSrc.Text) == 0 {
+		return "any stick on an allowed bus"
+	}
+	var keys []string
+	for k := range p.MatchSrc.Text {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s = %s", k, p.MatchSrc.Text[k]))
+	}
+	if p.Match.MinSize > 0 || p.Match.MaxSize > 0 {
+		parts = append(parts, fmt.Sprintf("(size %s..%s)", sizeOrDots(p.Match.MinSize), sizeOrDots(p.Match.MaxSize)))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func sizeOrDots(n int64) string {
+	if n == 0 {
+		return ""
+	}
+	return matchers.FormatSize(n)
+}
+
+// describeStep summarises one step's settings for plan output.
+func describeStep(sb *pipeline.StepBlock, l *pipeline.Layout, files map[string]*hcl.File) string {
+	switch s := sb.Step.(type) {
+	case *steps.Wipe:
+		return "mode " + s.Mode
+	case *steps.Partition:
+		d := "table " + s.Table
+		if s.Name != "" {
+			d += fmt.Sprintf(", name %q", s.Name)
+		}
+		return d
+	case *steps.Mkfs:
+		d := "type " + s.Type
+		if l != nil && l.ClusterSize > 0 {
+			d += ", cluster " + matchers.FormatSize(int64(l.ClusterSize))
+		} else {
+			d += ", cluster auto"
+		}
+		if pipeline.IsSet(s.Label) {
+			d += ", label " + exprText(s.Label, files)
+		}
+		return d
+	case *steps.Copy:
+		var parts []string
+		for _, src := range steps.Sources(&pipeline.Layout{Copies: lastCopy(l, sb)}) {
+			p := strings.Join(src.Paths, ", ")
+			if len(src.Include) > 0 {
+				p += " include " + strings.Join(src.Include, " ")
+			}
+			if len(src.Exclude) > 0 {
+				p += " exclude " + strings.Join(src.Exclude, " ")
+			}
+			parts = append(parts, p)
+		}
+		return strings.Join(parts, "; ") + " -> /" + s.Destination
+	case *steps.Label:
+		return "label " + exprText(s.Label, files)
+	case *steps.Verify:
+		d := s.Hash + ", " + s.What + ", read back from the stick with the page cache bypassed"
+		if s.Mount {
+			d += ", then mounted read-only and compared"
+		}
+		return d
+	case *steps.Eject:
+		if s.EvenIfFailed {
+			return "power off and remove from the bus, even after a failed verification"
+		}
+		return "power off and remove from the bus (not after a failed verification)"
+	}
+	return ""
+}
+
+// lastCopy returns the layout copy that a copy step contributed.
+func lastCopy(l *pipeline.Layout, sb *pipeline.StepBlock) []*pipeline.Copy {
+	if l == nil {
+		return nil
+	}
+	n := 0
+	for _, s := range l.Steps {
+		if s.Kind != "copy" {
+			continue
+		}
+		if s == sb && n < len(l.Copies) {
+			return l.Copies[n : n+1]
+		}
+		n++
+	}
+	return nil
+}
+
+func exprText(e hcl.Expression, files map[string]*hcl.File) string {
+	r := e.Range()
+	if f, ok := files[r.Filename]; ok {
+		return string(r.SliceBytes(f.Bytes))
+	}
+	return "(expression)"
+}

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/flashpipe/flashpipe/pipeline"
+	"github.com/flashpipe/flashpipe/steps"
+	"github.com/hashicorp/hcl/v2"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+)
+
+// exitError carries an exit code out of a command.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+// run is the whole program: it parses args, runs one command and returns
+// the exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	root := newRoot(stdout, stderr)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	var ee exitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee):
+		return ee.code
+	default:
+		fmt.Fprintln(stderr, "flashpipe:", err)
+		return 2
+	}
+}
+
+func newRoot(stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "flashpipe",
+		Short: "A USB stick duplication station",
+		Long: `flashpipe takes newly inserted USB sticks, matches each to a profile, and
+wipes, partitions, formats, fills, verifies (read back from the stick) and
+ejects it, many at once, keeping a receipt for every stick.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.AddCommand(
+		newValidateCmd(),
+		newPlanCmd(),
+		newFmtCmd(),
+		newBuildCmd(),
+		newRunCmd(),
+		newFlashCmd(),
+		newDevicesCmd(),
+		// newReportCmd(), -- pending
+		newDemoCmd(),
+	)
+	return root
+}
+
+// loadOptions are the flags every command that reads station files takes.
+type loadOptions struct {
+	vars []string
+}
+
+func (o *loadOptions) register(cmd *cobra.Command) {
+	cmd.Flags().StringArrayVar(&o.vars, "var", nil, "set a variable: --var name=value (repeatable)")
+}
+
+// load reads the station files and writes diagnostics to stderr. It
+// returns the loader (for rendering later diagnostics) and the config, or
+// an exitError(1) when the files have errors.
+func (o *loadOptions) load(cmd *cobra.Command, args []string) (*pipeline.Loader, *pipeline.Config, hcl.Diagnostics, error) {
+	l, err := o.loader()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	files, err := pipeline.ExpandPaths(args)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	cfg, diags := l.LoadFiles(files)
+	return l, cfg, diags, nil
+}
+
+func (o *loadOptions) loader() (*pipeline.Loader, error) {
+	l := pipeline.NewLoader(steps.Builtin())
+	l.Env = os.LookupEnv
+	l.Vars = map[string]string{}
+	for _, kv := range o.vars {
+		k, v, ok := cutEq(kv)
+		if !ok {
+			return nil, fmt.Errorf("--var %q: use --var name=value", kv)
+		}
+		l.Vars[k] = v
+	}
+	return l, nil
+}
+
+func cutEq(s string) (string, string, bool) {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '=' {
+			return s[:i], s[i+1:], i > 0
+		}
+	}
+	return "", "", false
+}
+
+// printDiags renders diagnostics with source snippets.
+func printDiags(w io.Writer, l *pipeline.Loader, diags hcl.Diagnostics) {
+	if len(diags) == 0 {
+		return
+	}
+	width, color := uint(0), false
+	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		if wd, _, err := term.GetSize(int(f.Fd())); err == nil {
+			width = uint(wd)
+		}
+		color = true
+	}
+	_ = l.WriteDiagnostics(w, diags, width, color)
+}

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/spf13/cobra"
+)
+
+func newValidateCmd() *cobra.Command {
+	var lo loadOptions
+	var format string
+	var strict bool
+	cmd := &cobra.Command{
+		Use:   "validate FILE|DIR...",
+		Short: "Check station files: exit 0 when clean, 1 with every problem",
+		Long: `validate loads station files as the station would and reports every problem
+as file:line:col with a source snippet. Per-device expressions are type-checked
+with an unknown device, so a typo such as device.serail fails here, not when a
+stick is inserted. Warnings do not fail unless --strict.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			l, cfg, diags, err := lo.load(cmd, args)
+			if err != nil {
+				return err
+			}
+			if cfg != nil && !diags.HasErrors() {
+				diags = append(diags, checkContentFit(cmd.Context(), cfg)...)
+			}
+			out := cmd.OutOrStdout()
+			switch format {
+			case "json":
+				if err := writeJSONDiags(out, diags); err != nil {
+					return err
+				}
+			case "text":
+				printDiags(cmd.ErrOrStderr(), l, diags)
+			default:
+				return fmt.Errorf("--format %q: use text or json", format)
+			}
+			failed := diags.HasErrors() || (strict && len(diags) > 0)
+			if failed {
+				return exitError{1}
+			}
+			if format == "text" {
+				fmt.Fprintf(out, "%d file(s) valid: %d profile(s)", len(cfg.Files), len(cfg.Profiles))
+				if n := len(diags); n > 0 {
+					fmt.Fprintf(out, ", %d warning(s)", n)
+				}
+				fmt.Fprintln(out)
+			}
+			return nil
+		},
+	}
+	lo.register(cmd)
+	cmd.Flags().StringVar(&format, "format", "text", "output format: text or json (for CI annotations)")
+	cmd.Flags().BoolVar(&strict, "strict", false, "fail on warnings too")
+	return cmd
+}
+
+// jsonDiag is one diagnostic in validate --format json.
+type jsonDiag struct {
+	Severity  string `json:"severity"`
+	Summary   string `json:"summary"`
+	Detail    string `json:"detail,omitempty"`
+	Filename  string `json:"filename,omitempty"`
+	Line      int    `json:"line,omitempty"`
+	Column    int    `json:"column,omitempty"`
+	EndLine   int    `json:"end_line,omitempty"`
+	EndColumn int    `json:"end_column,omitempty"`
+}
+
+func writeJSONDiags(w io.Writer, diags hcl.Diagnostics) error {
+	out := struct {
+		Valid       bool       `json:"valid"`
+		Errors      int        `json:"error_count"`
+		Warnings    int        `json:"warning_count"`
+		Diagnostics []jsonDiag `json:"diagnostics"`
+	}{Diagnostics: []jsonDiag{}}
+	for _, d := range diags {
+		jd := jsonDiag{Severity: "error", Summary: d.Summary, Detail: d.Detail}
+		if d.Severity == hcl.DiagWarning {
+			jd.Severity = "warning"
+			out.Warnings++
+		} else {
+			out.Errors++
+		}
+		if d.Subject != nil {
+			jd.Filename = d.Subject.Filename
+			jd.Line, jd.Column = d.Subject.Start.Line, d.Subject.Start.Column
+			jd.EndLine, jd.EndColumn = d.Subject.End.Line, d.Subject.End.Column
+		}
+		out.Diagnostics = append(out.Diagnostics, jd)
+	}
+	out.Valid = out.Errors == 0
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}

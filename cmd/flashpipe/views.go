@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+
+	"github.com/flashpipe/flashpipe/matchers"
+	"github.com/flashpipe/flashpipe/pipeline"
+	"github.com/flashpipe/flashpipe/status"
+	"github.com/flashpipe/flashpipe/web"
+	"github.com/hashicorp/go-hclog"
+	"github.com/spf13/cobra"
+)
+
+// startViews starts what the operator looks at: the live table on a
+// terminal (plain log lines otherwise) and, when asked, the dashboard.
+func startViews(ctx context.Context, cmd *cobra.Command, board *status.Board, cfg *pipeline.Config, sf *stationFlags, log hclog.Logger) error {
+	out := cmd.OutOrStdout()
+	tty := isTerminal(out) && !sf.noTable
+	go status.RunTerminal(ctx, board, out, tty)
+	addr, token := cfg.Station.Listen, cfg.Station.Token
+	if sf.listen != "" {
+		addr = sf.listen
+	}
+	if sf.token != "" {
+		token = sf.token
+	}
+	if addr == "" {
+		return nil
+	}
+	h := web.NewServer(board, web.Options{
+		Token:    token,
+		Metrics:  web.NewMetrics(board),
+		Profiles: func() any { return profilesJSON(cfg) },
+		Devices:  func() any { return devicesJSON() },
+	})
+	if err := web.CheckListenAddr(addr, h); err != nil {
+		return err
+	}
+	go func() {
+		if err := web.ListenAndServe(ctx, addr, h); err != nil {
+			log.Error("dashboard stopped", "error", err)
+		}
+	}()
+	log.Info("dashboard", "url", "http://"+addr+"/")
+	return nil
+}
+
+type profileJSON struct {
+	Name     string   `json:"name"`
+	Priority int      `json:"priority"`
+	Match    any      `json:"match"`
+	Stages   []string `json:"stages"`
+}
+
+func profilesJSON(cfg *pipeline.Config) []profileJSON {
+	var out []profileJSON
+	for _, p := range cfg.Profiles {
+		pj := profileJSON{Name: p.Name, Priority: p.Priority, Match: p.Match}
+		for _, s := range p.Stages {
+			pj.Stages = append(pj.Stages, s.Name)
+		}
+		out = append(out, pj)
+	}
+	return out
+}
+
+func devicesJSON() any {
+	sysfs, procfs := matchers.OSRoots()
+	names, err := matchers.List(sysfs)
+	if err != nil {
+		return map[string]string{"error": err.Error()}
+	}
+	var devs []*matchers.Device
+	for _, n := range names {
+		if d, err := matchers.ReadFrom(sysfs, procfs, n); err == nil {
+			devs = append(devs, d)
+		}
+	}
+	return devs
+}
+
+// testHookBeforeVerify returns the hook the end-to-end tests use to corrupt
+// a stick between write and verify: FLASHPIPE_TEST_BEFORE_VERIFY names a
+// program run as `program DEVPATH` with the path and device offset of the
+// plan's first non-empty file in its environment. Unset, there is no hook.
+func testHookBeforeVerify(log hclog.Logger) func(context.Context, *pipeline.Job) error {
+	prog := os.Getenv("FLASHPIPE_TEST_BEFORE_VERIFY")
+	if prog == "" {
+		return nil
+	}
+	log.Warn("test hook active: a program runs before every verify", "program", prog)
+	return func(ctx context.Context, j *pipeline.Job) error {
+		c := exec.CommandContext(ctx, prog, j.Target)
+		c.Env = os.Environ()
+		if j.Plan != nil && len(j.Plan.Files) > 0 {
+			f := j.Plan.Files[0]
+			c.Env = append(c.Env, "FLASHPIPE_TEST_FILE_PATH="+f.Entry.Path, "FLASHPIPE_TEST_FILE_OFFSET="+strconv.FormatInt(f.Offset, 10))
+		}
+		if out, err := c.CombinedOutput(); err != nil {
+			return fmt.Errorf("%s: %w: %s", prog, err, out)
+		}
+		return nil
+	}
+}

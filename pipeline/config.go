@@ -1,0 +1,174 @@
+package pipeline
+
+import (
+	"time"
+
+	"github.com/flashpipe/flashpipe/matchers"
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// Config is everything loaded from one set of station files.
+type Config struct {
+	Files    []string // the files loaded, in order
+	Digest   string   // SHA-256 over the files' names and bytes
+	Station  *Station
+	Vars     map[string]cty.Value
+	Locals   map[string]cty.Value
+	Sources  map[string]*Source
+	Profiles []*Profile // sorted by priority (highest first), then by name
+
+	static *hcl.EvalContext
+}
+
+// Station decodes the station block:
+//
+//	station {
+//	  name        = "hall-a"
+//	  concurrency = 4
+//	  receipts    = "/var/lib/flashpipe/receipts.jsonl"
+//	  log_file    = "/var/log/flashpipe.log"
+//	  allow_buses = ["usb"]
+//	  listen      = "127.0.0.1:7070"
+//	  token       = var.dashboard_token
+//	  grace       = "2m"
+//	}
+type Station struct {
+	Name        string   `hcl:"name,optional"`
+	Concurrency int      `hcl:"concurrency,optional"`
+	Receipts    string   `hcl:"receipts,optional"`
+	LogFile     string   `hcl:"log_file,optional"`
+	AllowBuses  []string `hcl:"allow_buses,optional"`
+	Listen      string   `hcl:"listen,optional"`
+	Token       string   `hcl:"token,optional"`
+	GraceRaw    string   `hcl:"grace,optional"`
+
+	Grace     time.Duration
+	DeclRange hcl.Range
+}
+
+// Station defaults.
+const (
+	DefaultStationName = "flashpipe"
+	DefaultConcurrency = 4
+	DefaultGrace       = 2 * time.Minute
+	DefaultReceipts    = "receipts.jsonl"
+)
+
+// Buses a station may allow.
+var knownBuses = []string{"usb", "mmc", "loop"}
+
+// Variable decodes a variable block:
+//
+//	variable "event" {
+//	  type        = string
+//	  default     = "EXPO"
+//	  description = "event code printed on every label"
+//	}
+type Variable struct {
+	Name        string
+	Type        cty.Type
+	Default     cty.Value
+	Description string
+	DeclRange   hcl.Range
+}
+
+// Source decodes a reusable content block:
+//
+//	source "docs" {
+//	  paths   = ["content/docs", "content/README.txt"]
+//	  include = ["**/*.pdf", "**/*.txt"]
+//	  exclude = ["**/*.jpg"]
+//	}
+//
+// Relative paths are relative to the directory of the file that declares
+// the source.
+type Source struct {
+	Name      string   `hcl:"name,label"`
+	Paths     []string `hcl:"paths"`
+	Include   []string `hcl:"include,optional"`
+	Exclude   []string `hcl:"exclude,optional"`
+	DeclRange hcl.Range
+}
+
+// Profile is one decoded and compiled profile block:
+//
+//	profile "sandisk" {
+//	  priority = 10
+//	  match { vendor_id = "0781" }
+//	  step "wipe" { mode = "quick" }
+//	  ...
+//	}
+type Profile struct {
+	Name      string
+	Priority  int
+	Match     matchers.Rule
+	MatchSrc  *MatchBlock // as written, for plan output
+	Steps     []*StepBlock
+	Stages    []*Stage // compiled: see compile.go
+	Layout    *Layout  // the fused write stage's description; nil when there is none
+	DeclRange hcl.Range
+}
+
+// MatchBlock decodes a profile's match block. Every attribute is optional;
+// an empty match takes any stick on an allowed bus.
+//
+//	match {
+//	  vendor_id    = ["0781", "0x0951"]   # one or a list, hex with or without 0x
+//	  product_id   = "5567"
+//	  serial       = "4C53*"              # glob
+//	  manufacturer = "SanDisk*"
+//	  product      = "*Cruzer*"
+//	  size         = "7GiB..64GiB"        # or ">= 4GB", "..64GiB"
+//	  port         = "1-1.*"              # USB port path glob
+//	  bus          = "usb"
+//	}
+type MatchBlock struct {
+	VendorID     hcl.Expression `hcl:"vendor_id,optional"`
+	ProductID    hcl.Expression `hcl:"product_id,optional"`
+	Serial       hcl.Expression `hcl:"serial,optional"`
+	Manufacturer hcl.Expression `hcl:"manufacturer,optional"`
+	Product      hcl.Expression `hcl:"product,optional"`
+	Size         *string        `hcl:"size,optional"`
+	Port         hcl.Expression `hcl:"port,optional"`
+	Bus          hcl.Expression `hcl:"bus,optional"`
+
+	// Text holds each attribute as written, for plan output.
+	Text map[string]string
+}
+
+// StepMeta holds the meta-arguments every step block accepts, whatever its
+// kind. The rest of the body is decoded into the kind's own struct.
+//
+//	step "copy" {
+//	  name    = "content"   # shown in logs and receipts
+//	  timeout = "10m"
+//	  retries = 1
+//	  ...kind attributes...
+//	}
+type StepMeta struct {
+	Name       string   `hcl:"name,optional"`
+	TimeoutRaw string   `hcl:"timeout,optional"`
+	Retries    int      `hcl:"retries,optional"`
+	Rest       hcl.Body `hcl:",remain"`
+
+	Timeout time.Duration
+}
+
+// StepBlock is one decoded step block.
+type StepBlock struct {
+	Kind      string
+	Meta      StepMeta
+	Step      Step // the kind's decoded struct
+	Index     int  // position in the profile, from 0
+	DeclRange hcl.Range
+	TypeRange hcl.Range // the kind label, for diagnostics
+}
+
+// DisplayName is the step's name, or its kind.
+func (s *StepBlock) DisplayName() string {
+	if s.Meta.Name != "" {
+		return s.Meta.Name
+	}
+	return s.Kind
+}

@@ -1,0 +1,504 @@
+package pipeline
+
+import (
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/bmatcuk/doublestar/v4"
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/ext/typeexpr"
+	"github.com/hashicorp/hcl/v2/gohcl"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+)
+
+var fileSchema = &hcl.BodySchema{
+	Blocks: []hcl.BlockHeaderSchema{
+		{Type: "station"},
+		{Type: "variable", LabelNames: []string{"name"}},
+		{Type: "locals"},
+		{Type: "source", LabelNames: []string{"name"}},
+		{Type: "profile", LabelNames: []string{"name"}},
+	},
+}
+
+var variableSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "type"}, {Name: "default"}, {Name: "description"}},
+}
+
+var profileSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "priority"}, {Name: "eject_failed"}},
+	Blocks: []hcl.BlockHeaderSchema{
+		{Type: "match"},
+		{Type: "step", LabelNames: []string{"kind"}},
+	},
+}
+
+// decode runs the decode and compile phases over parsed files.
+func (l *Loader) decode(files []*hcl.File, names []string) (*Config, hcl.Diagnostics) {
+	cfg := &Config{
+		Files:   names,
+		Vars:    map[string]cty.Value{},
+		Locals:  map[string]cty.Value{},
+		Sources: map[string]*Source{},
+	}
+	var diags hcl.Diagnostics
+	var stations, variables, locals, sources, profiles []*hcl.Block
+	for _, f := range files {
+		content, d := f.Body.Content(fileSchema)
+		diags = append(diags, d...)
+		for _, b := range content.Blocks {
+			switch b.Type {
+			case "station":
+				stations = append(stations, b)
+			case "variable":
+				variables = append(variables, b)
+			case "locals":
+				locals = append(locals, b)
+			case "source":
+				sources = append(sources, b)
+			case "profile":
+				profiles = append(profiles, b)
+			}
+		}
+	}
+	diags = append(diags, l.decodeVariables(cfg, variables)...)
+	diags = append(diags, decodeLocals(cfg, locals)...)
+	diags = append(diags, decodeSources(cfg, sources)...)
+	diags = append(diags, decodeStation(cfg, stations)...)
+	diags = append(diags, l.decodeProfiles(cfg, profiles)...)
+	return cfg, diags
+}
+
+func (l *Loader) decodeVariables(cfg *Config, blocks []*hcl.Block) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	seen := map[string]*hcl.Block{}
+	for _, b := range blocks {
+		name := b.Labels[0]
+		if prev, ok := seen[name]; ok {
+			diags = append(diags, duplicate("variable", name, b, prev))
+			continue
+		}
+		seen[name] = b
+		if !hclIdent(name) {
+			diags = append(diags, badName("variable", name, b))
+			continue
+		}
+		content, d := b.Body.Content(variableSchema)
+		diags = append(diags, d...)
+		v := &Variable{Name: name, Type: cty.DynamicPseudoType, DeclRange: b.DefRange}
+		if a, ok := content.Attributes["type"]; ok {
+			t, d := typeexpr.TypeConstraint(a.Expr)
+			diags = append(diags, d...)
+			v.Type = t
+		}
+		if a, ok := content.Attributes["description"]; ok {
+			diags = append(diags, gohcl.DecodeExpression(a.Expr, nil, &v.Description)...)
+		}
+		v.Default = cty.NilVal
+		if a, ok := content.Attributes["default"]; ok {
+			val, d := a.Expr.Value(nil)
+			diags = append(diags, d...)
+			if !d.HasErrors() {
+				cv, err := convert.Convert(val, v.Type)
+				if err != nil {
+					diags = append(diags, errAt(a.Expr.Range(), "Invalid default value", fmt.Sprintf("The default of variable %q does not fit its type: %s.", name, err)))
+				} else {
+					v.Default = cv
+				}
+			}
+		}
+		val, d := l.variableValue(v)
+		diags = append(diags, d...)
+		if val != cty.NilVal {
+			cfg.Vars[name] = val
+		}
+	}
+	return diags
+}
+
+// variableValue picks a variable's value: --var, then the environment, then
+// the default.
+func (l *Loader) variableValue(v *Variable) (cty.Value, hcl.Diagnostics) {
+	raw, ok := l.Vars[v.Name]
+	from := "--var " + v.Name
+	if !ok && l.Env != nil {
+		raw, ok = l.Env("FLASHPIPE_VAR_" + v.Name)
+		from = "FLASHPIPE_VAR_" + v.Name
+	}
+	if !ok {
+		if v.Default == cty.NilVal {
+			return cty.NilVal, hcl.Diagnostics{errAt(v.DeclRange, "No value for required variable",
+				fmt.Sprintf("Variable %q has no default. Give it one, or pass --var %s=VALUE (or set FLASHPIPE_VAR_%s).", v.Name, v.Name, v.Name))}
+		}
+		return v.Default, nil
+	}
+	var val cty.Value = cty.StringVal(raw)
+	if v.Type == cty.Number {
+		if _, err := strconv.ParseFloat(raw, 64); err != nil {
+			return cty.NilVal, hcl.Diagnostics{errAt(v.DeclRange, "Invalid variable value", fmt.Sprintf("%s = %q is not a number.", from, raw))}
+		}
+	}
+	cv, err := convert.Convert(val, v.Type)
+	if err != nil {
+		return cty.NilVal, hcl.Diagnostics{errAt(v.DeclRange, "Invalid variable value", fmt.Sprintf("%s = %q does not fit the variable's type: %s.", from, raw, err))}
+	}
+	return cv, nil
+}
+
+// decodeLocals evaluates locals in dependency order: each pass evaluates
+// the locals whose references are all known; what remains is a cycle or a
+// reference to something undefined.
+func decodeLocals(cfg *Config, blocks []*hcl.Block) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	pending := map[string]*hcl.Attribute{}
+	for _, b := range blocks {
+		attrs, d := b.Body.JustAttributes()
+		diags = append(diags, d...)
+		for name, a := range attrs {
+			if prev, ok := pending[name]; ok {
+				diags = append(diags, errAt(a.NameRange, "Duplicate local value",
+					fmt.Sprintf("local.%s was already defined at %s.", name, prev.NameRange)))
+				continue
+			}
+			pending[name] = a
+		}
+	}
+	for len(pending) > 0 {
+		progress := false
+		for _, name := range sortedKeys(pending) {
+			a := pending[name]
+			if !localsReady(a.Expr, pending) {
+				continue
+			}
+			cfg.static = nil
+			v, d := a.Expr.Value(cfg.staticContext())
+			diags = append(diags, d...)
+			if !d.HasErrors() {
+				cfg.Locals[name] = v
+			}
+			delete(pending, name)
+			progress = true
+		}
+		if !progress {
+			for _, name := range sortedKeys(pending) {
+				a := pending[name]
+				diags = append(diags, errAt(a.Expr.Range(), "Local value cycle",
+					fmt.Sprintf("local.%s refers, directly or through other locals, to itself.", name)))
+			}
+			break
+		}
+	}
+	cfg.static = nil
+	return diags
+}
+
+func localsReady(expr hcl.Expression, pending map[string]*hcl.Attribute) bool {
+	for _, tr := range expr.Variables() {
+		if tr.RootName() != "local" || len(tr) < 2 {
+			continue
+		}
+		if a, ok := tr[1].(hcl.TraverseAttr); ok {
+			if _, waiting := pending[a.Name]; waiting {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func decodeSources(cfg *Config, blocks []*hcl.Block) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	seen := map[string]*hcl.Block{}
+	for _, b := range blocks {
+		name := b.Labels[0]
+		if prev, ok := seen[name]; ok {
+			diags = append(diags, duplicate("source", name, b, prev))
+			continue
+		}
+		seen[name] = b
+		if !hclIdent(name) {
+			diags = append(diags, badName("source", name, b))
+		}
+		// Sources reference only variables and locals.
+		cfg.static = nil
+		var s Source
+		d := gohcl.DecodeBody(b.Body, cfg.staticContext(), &s)
+		diags = append(diags, d...)
+		if d.HasErrors() {
+			continue
+		}
+		s.Name = name
+		s.DeclRange = b.DefRange
+		if len(s.Paths) == 0 {
+			diags = append(diags, errAt(b.DefRange, "Source without paths", fmt.Sprintf("source %q needs at least one path in paths = [...].", name)))
+		}
+		attrs, _ := b.Body.JustAttributes()
+		s.Paths = ResolvePaths(b.DefRange.Filename, s.Paths)
+		diags = append(diags, checkGlobs(s.Include, attrs["include"])...)
+		diags = append(diags, checkGlobs(s.Exclude, attrs["exclude"])...)
+		diags = append(diags, warnMissingPaths(s.Paths, attrs["paths"])...)
+		cfg.Sources[name] = &s
+	}
+	cfg.static = nil
+	return diags
+}
+
+// ResolvePaths makes paths absolute relative to the declaring file's
+// directory.
+func ResolvePaths(file string, paths []string) []string {
+	base := filepath.Dir(file)
+	out := make([]string, len(paths))
+	for i, p := range paths {
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(base, p)
+		}
+		if abs, err := filepath.Abs(p); err == nil {
+			p = abs
+		}
+		out[i] = p
+	}
+	return out
+}
+
+// CheckGlob returns an error for a pattern doublestar cannot use.
+func CheckGlob(p string) error {
+	if p == "" {
+		return fmt.Errorf("the pattern is empty")
+	}
+	if !doublestar.ValidatePattern(p) {
+		return fmt.Errorf("%q is not a valid glob pattern (check [ ] and { } pairs and escapes)", p)
+	}
+	return nil
+}
+
+func checkGlobs(patterns []string, attr *hcl.Attribute) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, p := range patterns {
+		if err := CheckGlob(p); err != nil {
+			diags = append(diags, errAt(attrRange(attr), "Invalid glob pattern", err.Error()+". Patterns use doublestar syntax: * within a folder, ** across folders, e.g. \"**/*.jpg\"."))
+		}
+	}
+	return diags
+}
+
+func decodeStation(cfg *Config, blocks []*hcl.Block) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	st := &Station{}
+	for i, b := range blocks {
+		if i > 0 {
+			diags = append(diags, errAt(b.DefRange, "Duplicate station block",
+				fmt.Sprintf("Only one station block is allowed across all files; the first is at %s.", blocks[0].DefRange)))
+			continue
+		}
+		diags = append(diags, gohcl.DecodeBody(b.Body, cfg.staticContext(), st)...)
+		st.DeclRange = b.DefRange
+		attrs, _ := b.Body.JustAttributes()
+		for _, bus := range st.AllowBuses {
+			if !contains(knownBuses, bus) {
+				diags = append(diags, errAt(attrRange(attrs["allow_buses"]), "Unknown bus",
+					fmt.Sprintf("%q is not a bus flashpipe can write to.%s Valid buses: %s.", bus, DidYouMean(bus, knownBuses), strings.Join(knownBuses, ", "))))
+			}
+		}
+		if st.Concurrency < 0 {
+			diags = append(diags, errAt(attrRange(attrs["concurrency"]), "Invalid concurrency", "concurrency must be 1 or more (0 means the default)."))
+		}
+		if st.GraceRaw != "" {
+			d, err := time.ParseDuration(st.GraceRaw)
+			if err != nil || d < 0 {
+				diags = append(diags, errAt(attrRange(attrs["grace"]), "Invalid duration", fmt.Sprintf("grace = %q: use a duration such as \"90s\" or \"2m\".", st.GraceRaw)))
+			}
+			st.Grace = d
+		}
+	}
+	if st.Name == "" {
+		st.Name = DefaultStationName
+	}
+	if st.Concurrency == 0 {
+		st.Concurrency = DefaultConcurrency
+	}
+	if len(st.AllowBuses) == 0 {
+		st.AllowBuses = []string{"usb"}
+	}
+	if st.GraceRaw == "" {
+		st.Grace = DefaultGrace
+	}
+	if st.Receipts == "" {
+		st.Receipts = DefaultReceipts
+	} else if len(blocks) > 0 && !filepath.IsAbs(st.Receipts) {
+		st.Receipts = ResolvePaths(blocks[0].DefRange.Filename, []string{st.Receipts})[0]
+	}
+	cfg.Station = st
+	return diags
+}
+
+func (l *Loader) decodeProfiles(cfg *Config, blocks []*hcl.Block) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	seen := map[string]*hcl.Block{}
+	for _, b := range blocks {
+		name := b.Labels[0]
+		if prev, ok := seen[name]; ok {
+			diags = append(diags, duplicate("profile", name, b, prev))
+			continue
+		}
+		seen[name] = b
+		if name == "" {
+			diags = append(diags, badName("profile", name, b))
+			continue
+		}
+		p, d := l.decodeProfile(cfg, b)
+		diags = append(diags, d...)
+		if p != nil {
+			cfg.Profiles = append(cfg.Profiles, p)
+		}
+	}
+	sort.SliceStable(cfg.Profiles, func(i, j int) bool {
+		if cfg.Profiles[i].Priority != cfg.Profiles[j].Priority {
+			return cfg.Profiles[i].Priority > cfg.Profiles[j].Priority
+		}
+		return cfg.Profiles[i].Name < cfg.Profiles[j].Name
+	})
+	diags = append(diags, overlapWarnings(cfg.Profiles)...)
+	return diags
+}
+
+func (l *Loader) decodeProfile(cfg *Config, b *hcl.Block) (*Profile, hcl.Diagnostics) {
+	p := &Profile{Name: b.Labels[0], DeclRange: b.DefRange}
+	content, diags := b.Body.Content(profileSchema)
+	ctx := cfg.staticContext()
+	if a, ok := content.Attributes["priority"]; ok {
+		diags = append(diags, gohcl.DecodeExpression(a.Expr, ctx, &p.Priority)...)
+	}
+	var matches []*hcl.Block
+	for _, blk := range content.Blocks {
+		switch blk.Type {
+		case "match":
+			matches = append(matches, blk)
+		case "step":
+			sb, d := l.decodeStep(cfg, blk, len(p.Steps))
+			diags = append(diags, d...)
+			if sb != nil {
+				p.Steps = append(p.Steps, sb)
+			}
+		}
+	}
+	for i, m := range matches {
+		if i > 0 {
+			diags = append(diags, errAt(m.DefRange, "Duplicate match block", "A profile has at most one match block; put every condition in it."))
+			continue
+		}
+		rule, src, d := l.decodeMatch(cfg, m)
+		diags = append(diags, d...)
+		p.Match, p.MatchSrc = rule, src
+	}
+	if len(p.Steps) == 0 {
+		diags = append(diags, errAt(b.DefRange, "Profile without steps",
+			fmt.Sprintf("profile %q has no step blocks. Add steps such as step \"wipe\" {}, step \"partition\" {}, step \"mkfs\" {}, step \"copy\" {}, step \"verify\" {}.", p.Name)))
+		return p, diags
+	}
+	if diags.HasErrors() {
+		return p, diags
+	}
+	diags = append(diags, l.compile(cfg, p)...)
+	return p, diags
+}
+
+// decodeStep decodes a step block's meta-arguments, then the rest of its
+// body into the kind's own struct.
+func (l *Loader) decodeStep(cfg *Config, blk *hcl.Block, index int) (*StepBlock, hcl.Diagnostics) {
+	kindName := blk.Labels[0]
+	sb := &StepBlock{Kind: kindName, Index: index, DeclRange: blk.DefRange}
+	if len(blk.LabelRanges) > 0 {
+		sb.TypeRange = blk.LabelRanges[0]
+	}
+	kind, ok := l.Registry.Kinds[kindName]
+	if !ok {
+		names := l.Registry.Names()
+		return nil, hcl.Diagnostics{errAt(sb.TypeRange, "Unknown step kind",
+			fmt.Sprintf("There is no step kind %q.%s Valid kinds: %s.", kindName, DidYouMean(kindName, names), strings.Join(names, ", ")))}
+	}
+	ctx := cfg.staticContext()
+	diags := gohcl.DecodeBody(blk.Body, ctx, &sb.Meta)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	if sb.Meta.TimeoutRaw != "" {
+		d, err := time.ParseDuration(sb.Meta.TimeoutRaw)
+		if err != nil || d <= 0 {
+			attrs, _ := blk.Body.JustAttributes()
+			diags = append(diags, errAt(attrRange(attrs["timeout"]), "Invalid duration",
+				fmt.Sprintf("timeout = %q: use a positive duration such as \"90s\", \"10m\" or \"1h30m\".", sb.Meta.TimeoutRaw)))
+		}
+		sb.Meta.Timeout = d
+	}
+	if sb.Meta.Retries < 0 {
+		diags = append(diags, errAt(blk.DefRange, "Invalid retries", "retries must be 0 or more."))
+	}
+	step := kind.New()
+	diags = append(diags, gohcl.DecodeBody(sb.Meta.Rest, ctx, step)...)
+	sb.Step = step
+	return sb, diags
+}
+
+// duplicate reports a block declared twice.
+func duplicate(kind, name string, b, prev *hcl.Block) *hcl.Diagnostic {
+	r := b.DefRange
+	if len(b.LabelRanges) > 0 {
+		r = b.LabelRanges[0]
+	}
+	return errAt(r, fmt.Sprintf("Duplicate %s %q", kind, name),
+		fmt.Sprintf("A %s named %q was already declared at %s. Names must be unique across all loaded files.", kind, name, prev.DefRange))
+}
+
+func badName(kind, name string, b *hcl.Block) *hcl.Diagnostic {
+	r := b.DefRange
+	if len(b.LabelRanges) > 0 {
+		r = b.LabelRanges[0]
+	}
+	return errAt(r, fmt.Sprintf("Invalid %s name", kind),
+		fmt.Sprintf("%q is not a valid %s name: use letters, digits, underscores and dashes, starting with a letter.", name, kind))
+}
+
+func hclIdent(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, r := range s {
+		letter := r == '_' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z')
+		if i == 0 && !letter {
+			return false
+		}
+		if !letter && r != '-' && (r < '0' || r > '9') {
+			return false
+		}
+	}
+	return true
+}
+
+func errAt(r hcl.Range, summary, detail string) *hcl.Diagnostic {
+	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: r.Ptr()}
+}
+
+func warnAt(r hcl.Range, summary, detail string) *hcl.Diagnostic {
+	return &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: summary, Detail: detail, Subject: r.Ptr()}
+}
+
+func attrRange(a *hcl.Attribute) hcl.Range {
+	if a == nil {
+		return hcl.Range{}
+	}
+	return a.Expr.Range()
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,292 @@
+package station
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/flashpipe/flashpipe/executor"
+	"github.com/flashpipe/flashpipe/fsimage/manifest"
+	"github.com/flashpipe/flashpipe/matchers"
+	"github.com/flashpipe/flashpipe/pipeline"
+	"github.com/flashpipe/flashpipe/receipts"
+	"github.com/flashpipe/flashpipe/status"
+	"github.com/hashicorp/go-hclog"
+)
+
+// job is one stick's run through its profile.
+type job struct {
+	s       *Station
+	seq     int
+	pj      *pipeline.Job
+	dev     *matchers.Device
+	log     hclog.Logger
+	ctx     context.Context
+	cancel  context.CancelFunc
+	started time.Time
+
+	mu      sync.Mutex
+	removed bool
+	view    status.Job
+}
+
+func (s *Station) newJob(parent context.Context, cfg *pipeline.Config, p *pipeline.Profile, d *matchers.Device, seq int, log hclog.Logger) *job {
+	ctx, cancel := context.WithCancel(parent)
+	j := &job{s: s, seq: seq, dev: d, log: log, ctx: ctx, cancel: cancel, started: time.Now()}
+	j.pj = &pipeline.Job{
+		Seq: seq, Config: cfg, Profile: p, Device: d,
+		Target:    filepath.Join(s.opts.DevDir, d.Name),
+		SysfsRoot: s.opts.SysfsRoot,
+		Now:       j.started,
+		Log:       log,
+		BeforeFirstWrite: func() error {
+			return matchers.Recheck(s.opts.Sysfs, d)
+		},
+		BeforeVerify: s.opts.BeforeVerify,
+	}
+	j.pj.Progress = j.progress
+	j.view = status.Job{ID: seq, Device: d.Name, Port: d.Port, Serial: d.Serial, VendorID: hex4(d.VendorID), ProductID: hex4(d.ProductID),
+		Profile: p.Name, Size: d.Size, State: status.StateQueued, StepCount: len(p.Stages), Started: j.started, Updated: j.started}
+	s.board(j.view)
+	return j
+}
+
+func (j *job) update(f func(v *status.Job)) {
+	j.mu.Lock()
+	f(&j.view)
+	j.view.Updated = time.Now()
+	v := j.view
+	j.mu.Unlock()
+	j.s.board(v)
+}
+
+func (j *job) progress(p pipeline.Progress) {
+	j.update(func(v *status.Job) {
+		v.Done, v.Total, v.Rate, v.ETA = p.Done, p.Total, p.Rate, p.ETA
+		switch p.Stage {
+		case "write":
+			v.BytesWritten = p.Done
+		case "verify":
+			v.BytesVerified = p.Done
+		}
+	})
+	if p.Note != "" {
+		j.log.Warn(p.Note, "stage", p.Stage)
+	}
+}
+
+func (j *job) markRemoved() {
+	j.mu.Lock()
+	j.removed = true
+	j.mu.Unlock()
+	j.log.Warn("stick removed")
+	j.cancel()
+}
+
+func (j *job) wasRemoved() bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.removed
+}
+
+// runJob waits for a slot, runs every stage, writes the receipt and frees
+// the device.
+func (s *Station) runJob(j *job) {
+	defer s.wg.Done()
+	defer j.cancel()
+	rc := &receipts.Receipt{
+		Started: j.started, Station: j.pj.Config.Station.Name, Profile: j.pj.Profile.Name,
+		ConfigDigest: j.pj.Config.Digest, Job: j.seq,
+		Device: receipts.Device{Name: j.dev.Name, VendorID: hex4(j.dev.VendorID), ProductID: hex4(j.dev.ProductID),
+			Serial: j.dev.Serial, Port: j.dev.Port, Size: j.dev.Size, DiskSeq: j.dev.DiskSeq},
+	}
+	j.pj.Receipt = rc
+	select {
+	case s.slots <- struct{}{}:
+	case <-j.ctx.Done():
+		s.finish(j, rc, "", j.cause(""))
+		return
+	}
+	defer func() { <-s.slots }()
+	failedStage, err := s.runStages(j, rc)
+	s.finish(j, rc, failedStage, err)
+}
+
+// runStages runs the profile's stages in order and returns the first
+// failing stage and its error. After a failure only stages that ask to
+// (eject { even_if_failed = true }) still run.
+func (s *Station) runStages(j *job, rc *receipts.Receipt) (string, error) {
+	defer func() {
+		if err := j.pj.Close(); err != nil {
+			j.log.Warn("closing the device", "error", err)
+		}
+	}()
+	var failedStage string
+	var failure error
+	for i, st := range j.pj.Profile.Stages {
+		if failure != nil {
+			if af, ok := st.Runner.(pipeline.AfterFailure); !ok || !af.RunsAfterFailure() {
+				continue
+			}
+		}
+		j.update(func(v *status.Job) {
+			v.State, v.Step, v.StepIndex, v.Done, v.Total, v.Rate, v.ETA = status.StateRunning, st.Name, i+1, 0, 0, 0, 0
+		})
+		j.log.Info("step", "n", fmt.Sprintf("%d/%d", i+1, len(j.pj.Profile.Stages)), "stage", st.Name)
+		start := time.Now()
+		err := s.runStage(j, st)
+		step := receipts.Step{Kind: st.Name, DurationMS: time.Since(start).Milliseconds()}
+		if st.Fused() {
+			for _, sb := range st.Steps {
+				step.Fused = append(step.Fused, sb.Kind)
+			}
+		}
+		switch st.Name {
+		case "write":
+			if j.pj.Plan != nil {
+				step.Bytes = j.pj.Plan.Bytes()
+				rc.BytesWritten = step.Bytes
+				rc.Label = j.pj.Label
+				rc.ManifestDigest = manifest.Digest(j.pj.Entries)
+			}
+		case "verify":
+			if j.pj.Verified != nil {
+				rc.Verify = j.pj.Verified
+				step.Bytes = j.pj.Verified.Bytes
+				rc.BytesVerified = step.Bytes
+			}
+		}
+		if err != nil {
+			err = j.cause(st.Name, err)
+			step.Error = err.Error()
+			if failure == nil {
+				failedStage, failure = st.Name, err
+			}
+		}
+		rc.Steps = append(rc.Steps, step)
+		if j.wasRemoved() {
+			break
+		}
+	}
+	return failedStage, failure
+}
+
+// runStage runs one stage with its timeout and retries.
+func (s *Station) runStage(j *job, st *pipeline.Stage) error {
+	if st.Runner == nil {
+		return fmt.Errorf("stage %s has no runner (program bug)", st.Name)
+	}
+	var err error
+	for attempt := 0; attempt <= st.Retries; attempt++ {
+		if attempt > 0 {
+			j.log.Warn("retrying", "stage", st.Name, "attempt", attempt+1, "error", err)
+		}
+		ctx, cancel := j.ctx, context.CancelFunc(func() {})
+		if st.Timeout > 0 {
+			ctx, cancel = context.WithTimeout(j.ctx, st.Timeout)
+		}
+		err = st.Runner.Run(ctx, j.pj)
+		if err != nil && ctx.Err() == context.DeadlineExceeded && j.ctx.Err() == nil {
+			err = fmt.Errorf("timed out after %s: %w", st.Timeout, err)
+		}
+		cancel()
+		if err == nil || j.wasRemoved() || j.ctx.Err() != nil || executor.IsDeviceGone(err) {
+			return err
+		}
+	}
+	return err
+}
+
+// cause turns an error into what the operator should read: a stick that
+// went away is "removed during <stage>".
+func (j *job) cause(stage string, errs ...error) error {
+	var err error
+	if len(errs) > 0 {
+		err = errs[0]
+	}
+	if j.wasRemoved() || (err != nil && executor.IsDeviceGone(err)) {
+		j.mu.Lock()
+		j.removed = true
+		j.mu.Unlock()
+		if stage == "" {
+			return errRemoved{"while queued", err}
+		}
+		return errRemoved{"during " + stage, err}
+	}
+	if err == nil && j.ctx.Err() != nil {
+		return fmt.Errorf("aborted: the station is shutting down")
+	}
+	if err != nil && j.ctx.Err() != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("aborted during %s (station shutting down): %w", stage, err)
+	}
+	return err
+}
+
+// errRemoved is the failure of a job whose stick was pulled.
+type errRemoved struct {
+	when string
+	err  error
+}
+
+func (e errRemoved) Error() string {
+	if e.err != nil {
+		return fmt.Sprintf("removed %s (%v)", e.when, e.err)
+	}
+	return "removed " + e.when
+}
+
+func (e errRemoved) Unwrap() error { return e.err }
+
+// finish records the job's result: receipt, board, counters.
+func (s *Station) finish(j *job, rc *receipts.Receipt, failedStage string, err error) {
+	rc.Time = time.Now()
+	state := status.StateVerified
+	rc.Result = "done"
+	var rm errRemoved
+	switch {
+	case errors.As(err, &rm):
+		rc.Result, state = "removed", status.StateRemoved
+	case err != nil:
+		rc.Result, state = "failed", status.StateFailed
+	}
+	if err != nil {
+		rc.FailedStep, rc.Error = failedStage, err.Error()
+	}
+	if rc.Result == "done" && rc.Verify != nil && !rc.Verify.OK {
+		// Never report a failed verification as success, whatever path led here.
+		rc.Result, state, rc.FailedStep, rc.Error = "failed", status.StateFailed, "verify", "verification did not pass"
+		err = errors.New(rc.Error)
+	}
+	if rerr := receipts.Append(s.receiptsPath(), *rc); rerr != nil {
+		j.log.Error("cannot write the receipt", "path", s.receiptsPath(), "error", rerr)
+	}
+	j.update(func(v *status.Job) {
+		v.State = state
+		if err != nil {
+			v.Error = err.Error()
+			v.Step = failedStage
+		}
+	})
+	s.mu.Lock()
+	switch rc.Result {
+	case "done":
+		s.counts.Done++
+	case "removed":
+		s.counts.Removed++
+	default:
+		s.counts.Failed++
+	}
+	if s.jobs[j.dev.Name] == j {
+		delete(s.jobs, j.dev.Name)
+	}
+	s.mu.Unlock()
+	switch rc.Result {
+	case "done":
+		j.log.Info("done: written and verified", "label", rc.Label, "bytes", rc.BytesWritten, "duration", rc.Time.Sub(rc.Started).Round(time.Millisecond))
+	default:
+		j.log.Error("job "+rc.Result, "step", failedStage, "error", err)
+	}
+}

@@ -1,0 +1,326 @@
+// Package station is the daemon: it watches kernel uevents for block
+// devices, identifies each new stick from sysfs, lets the safety guard and
+// the profiles decide whether and how it is written, and runs one job per
+// stick, up to the station's concurrency, each independent of the others.
+package station
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/flashpipe/flashpipe/matchers"
+	"github.com/flashpipe/flashpipe/pipeline"
+	"github.com/flashpipe/flashpipe/status"
+	"github.com/flashpipe/flashpipe/uevent"
+	"github.com/hashicorp/go-hclog"
+)
+
+// Options configure a Station. Roots are injected so tests can run a
+// station over fixtures; cmd/flashpipe passes the real ones.
+type Options struct {
+	Config *pipeline.Config
+
+	Sysfs     fs.FS  // the sysfs root ("/sys")
+	SysfsRoot string // the same root as a path, for eject
+	Procfs    fs.FS  // "/proc", for mountinfo and swaps
+	DevDir    string // "/dev"
+
+	Events <-chan uevent.Event // kernel uevents (uevent.Listener.Events)
+
+	IncludePresent bool     // also take sticks present at start
+	AllowBuses     []string // overrides the station block's allow_buses when set
+	Concurrency    int      // overrides station.concurrency when > 0
+	Receipts       string   // overrides station.receipts when set
+
+	Log   hclog.Logger
+	Board *status.Board // nil: no live view
+
+	// BeforeVerify runs right before each verify stage (tests).
+	BeforeVerify func(ctx context.Context, j *pipeline.Job) error
+}
+
+// Station runs jobs for sticks. Create it with New and start it with Run.
+type Station struct {
+	opts  Options
+	log   hclog.Logger
+	cfg   atomic.Pointer[pipeline.Config]
+	slots chan struct{}
+
+	mu       sync.Mutex
+	baseline *matchers.Baseline
+	jobs     map[string]*job   // by kernel name, while a job holds the device
+	seen     map[string]uint64 // name → diskseq already decided (ignored or done)
+	seq      int
+	wg       sync.WaitGroup
+	counts   Summary
+}
+
+// Summary counts what a station did.
+type Summary struct {
+	Done, Failed, Removed, Ignored, Refused int
+}
+
+func (s Summary) String() string {
+	return fmt.Sprintf("%d done, %d failed, %d removed, %d ignored, %d refused", s.Done, s.Failed, s.Removed, s.Ignored, s.Refused)
+}
+
+// New returns a station. It takes no action until Run.
+func New(opts Options) *Station {
+	if opts.Log == nil {
+		opts.Log = hclog.NewNullLogger()
+	}
+	if opts.DevDir == "" {
+		opts.DevDir = "/dev"
+	}
+	s := &Station{opts: opts, log: opts.Log, jobs: map[string]*job{}, seen: map[string]uint64{}}
+	s.cfg.Store(opts.Config)
+	n := opts.Concurrency
+	if n <= 0 {
+		n = opts.Config.Station.Concurrency
+	}
+	s.slots = make(chan struct{}, max(n, 1))
+	return s
+}
+
+// Config returns the profiles new jobs use.
+func (s *Station) Config() *pipeline.Config { return s.cfg.Load() }
+
+// Reload swaps the profiles for new jobs; running jobs keep theirs.
+func (s *Station) Reload(cfg *pipeline.Config) {
+	s.cfg.Store(cfg)
+	s.log.Info("profiles reloaded", "files", cfg.Files, "profiles", len(cfg.Profiles))
+	s.rescan()
+}
+
+func (s *Station) guard() matchers.Guard {
+	buses := s.opts.AllowBuses
+	if len(buses) == 0 {
+		buses = s.Config().Station.AllowBuses
+	}
+	return matchers.Guard{AllowedBuses: buses}
+}
+
+func (s *Station) receiptsPath() string {
+	if s.opts.Receipts != "" {
+		return s.opts.Receipts
+	}
+	return s.Config().Station.Receipts
+}
+
+// Run records the devices present now (left alone unless
+// IncludePresent), then takes sticks until intake is cancelled. It then
+// waits for running jobs until jobs is cancelled too, and returns what the
+// station did. Cancel intake first and jobs after a grace period for a
+// clean shutdown; cancel both at once to abort.
+func (s *Station) Run(intake, jobs context.Context) Summary {
+	present := s.scanAll()
+	if s.opts.IncludePresent {
+		s.baseline = matchers.NewBaseline(nil)
+	} else {
+		s.baseline = matchers.NewBaseline(present)
+		var names []string
+		for _, d := range present {
+			names = append(names, d.Name)
+		}
+		s.log.Info("station started; devices present now are left alone", "present", names)
+	}
+	if s.opts.IncludePresent {
+		for _, d := range present {
+			s.consider(jobs, d.Name, "present at start")
+		}
+	}
+	for {
+		select {
+		case <-intake.Done():
+			s.log.Info("no longer taking sticks; waiting for running jobs")
+			s.wg.Wait()
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			return s.counts
+		case ev, ok := <-s.opts.Events:
+			if !ok {
+				s.log.Error("uevent stream ended; no longer taking sticks")
+				s.opts.Events = nil
+				continue
+			}
+			s.handle(jobs, ev)
+		}
+	}
+}
+
+// handle acts on one uevent.
+func (s *Station) handle(ctx context.Context, ev uevent.Event) {
+	if ev.Action == uevent.ActionResync {
+		s.log.Warn("uevents may have been lost; rescanning sysfs")
+		s.rescanCtx(ctx)
+		return
+	}
+	if ev.Subsystem != "block" || ev.DevType != "disk" {
+		return
+	}
+	name := ev.DevName
+	if name == "" {
+		name = path.Base(ev.DevPath)
+	}
+	switch ev.Action {
+	case "add":
+		s.consider(ctx, name, "add")
+	case "change":
+		// Media inserted in a card reader, or a loop device attached.
+		if ev.Env["DISK_MEDIA_CHANGE"] == "1" || isLoop(name) {
+			s.consider(ctx, name, "change")
+		}
+	case "remove":
+		s.removed(name)
+	}
+}
+
+func isLoop(name string) bool { return len(name) > 4 && name[:4] == "loop" }
+
+// scanAll reads every whole disk in sysfs.
+func (s *Station) scanAll() []*matchers.Device {
+	names, err := matchers.List(s.opts.Sysfs)
+	if err != nil {
+		s.log.Error("cannot list block devices", "error", err)
+		return nil
+	}
+	var devs []*matchers.Device
+	for _, n := range names {
+		d, err := matchers.ReadFrom(s.opts.Sysfs, s.opts.Procfs, n)
+		if err != nil {
+			continue
+		}
+		devs = append(devs, d)
+	}
+	sort.Slice(devs, func(i, j int) bool { return devs[i].Name < devs[j].Name })
+	return devs
+}
+
+func (s *Station) rescan() { s.rescanCtx(context.Background()) }
+
+// rescanCtx reconciles with sysfs after a gap: new disks are considered,
+// vanished ones are treated as removed.
+func (s *Station) rescanCtx(ctx context.Context) {
+	devs := s.scanAll()
+	now := map[string]bool{}
+	for _, d := range devs {
+		now[d.Name] = true
+		s.consider(ctx, d.Name, "rescan")
+	}
+	s.mu.Lock()
+	var gone []string
+	for name := range s.jobs {
+		if !now[name] {
+			gone = append(gone, name)
+		}
+	}
+	s.mu.Unlock()
+	for _, name := range gone {
+		s.removed(name)
+	}
+}
+
+// consider decides about one disk: leave it alone, or start a job.
+func (s *Station) consider(ctx context.Context, name, why string) {
+	d, err := matchers.ReadFrom(s.opts.Sysfs, s.opts.Procfs, name)
+	if err != nil {
+		s.log.Debug("cannot read device", "device", name, "error", err)
+		return
+	}
+	if d.Size == 0 {
+		return // an empty card reader slot or a detached loop device
+	}
+	log := s.log.Named(name)
+	s.mu.Lock()
+	if _, busy := s.jobs[name]; busy {
+		s.mu.Unlock()
+		return
+	}
+	if seq, ok := s.seen[name]; ok && seq == d.DiskSeq {
+		s.mu.Unlock()
+		return // already decided about this insertion
+	}
+	s.seen[name] = d.DiskSeq
+	if s.baseline.Present(d) {
+		s.mu.Unlock()
+		log.Info("left alone: present when the station started", "diskseq", d.DiskSeq)
+		return
+	}
+	if err := s.guard().Check(d); err != nil {
+		s.counts.Refused++
+		s.mu.Unlock()
+		log.Warn("refused by the safety guard", "reason", err.Error(), "bus", d.Bus)
+		return
+	}
+	cfg := s.Config()
+	p, whyNot := route(cfg, d)
+	if p == nil {
+		s.counts.Ignored++
+		s.seq++
+		id := s.seq
+		s.mu.Unlock()
+		log.Info("left untouched: no profile matches", "vendor_id", fmt.Sprintf("%04x", d.VendorID), "product_id", fmt.Sprintf("%04x", d.ProductID),
+			"serial", d.Serial, "port", d.Port, "size", d.Size, "why", whyNot)
+		s.board(status.Job{ID: id, Device: d.Name, Port: d.Port, Serial: d.Serial, VendorID: hex4(d.VendorID), ProductID: hex4(d.ProductID),
+			Size: d.Size, State: status.StateIgnored, Error: "no profile matches: " + whyNot, Updated: time.Now()})
+		return
+	}
+	s.seq++
+	j := s.newJob(ctx, cfg, p, d, s.seq, log)
+	s.jobs[name] = j
+	s.wg.Add(1)
+	s.mu.Unlock()
+	log.Info("stick detected", "via", why, "profile", p.Name, "vendor_id", hex4(d.VendorID), "product_id", hex4(d.ProductID),
+		"serial", d.Serial, "port", d.Port, "size", d.Size, "diskseq", d.DiskSeq, "job", j.seq)
+	go s.runJob(j)
+}
+
+// route returns the first profile, in priority order, that matches d, or
+// nil with the reason each profile gave.
+func route(cfg *pipeline.Config, d *matchers.Device) (*pipeline.Profile, string) {
+	var whys []string
+	for _, p := range cfg.Profiles {
+		ok, why := p.Match.Match(d)
+		if ok {
+			return p, ""
+		}
+		whys = append(whys, fmt.Sprintf("%s: %s", p.Name, why))
+	}
+	if len(whys) == 0 {
+		return nil, "no profiles loaded"
+	}
+	return nil, fmt.Sprint(whys)
+}
+
+// removed handles a remove event: the device's job, if any, fails as
+// removed.
+func (s *Station) removed(name string) {
+	s.mu.Lock()
+	j := s.jobs[name]
+	delete(s.seen, name)
+	s.mu.Unlock()
+	if j == nil {
+		s.log.Named(name).Debug("device removed")
+		return
+	}
+	j.markRemoved()
+}
+
+func (s *Station) board(j status.Job) {
+	if s.opts.Board != nil {
+		s.opts.Board.Update(j)
+	}
+}
+
+func hex4(id uint16) string {
+	if id == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%04x", id)
+}

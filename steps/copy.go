@@ -1,0 +1,121 @@
+package steps
+
+import (
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/flashpipe/flashpipe/pipeline"
+	"github.com/hashicorp/hcl/v2"
+)
+
+// Copy decodes a copy step; it is fused into the write stage. Content comes
+// from source blocks by reference and from inline paths (relative to the
+// file that declares the step); include and exclude add to each source's
+// own patterns.
+//
+//	step "copy" {
+//	  sources     = [source.docs, source.videos]
+//	  paths       = ["extra/flyer.pdf"]
+//	  exclude     = ["**/*.jpg"]
+//	  destination = "/event"
+//	}
+type Copy struct {
+	Sources     hcl.Expression `hcl:"sources,optional"`
+	Paths       []string       `hcl:"paths,optional"`
+	Include     []string       `hcl:"include,optional"`
+	Exclude     []string       `hcl:"exclude,optional"`
+	Destination string         `hcl:"destination,optional"`
+
+	resolved []*pipeline.Source
+}
+
+var _ pipeline.Contributor = (*Copy)(nil)
+
+// Check resolves source references and validates patterns and the
+// destination.
+func (s *Copy) Check(c *pipeline.CheckContext) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	if pipeline.IsSet(s.Sources) {
+		refs, d := sourceRefs(s.Sources, c.Config)
+		diags = append(diags, d...)
+		s.resolved = refs
+	}
+	if len(s.resolved) == 0 && len(s.Paths) == 0 && !diags.HasErrors() {
+		diags = append(diags, c.Errorf("sources", "Nothing to copy", "A copy step needs sources = [source.NAME, ...] or paths = [...]."))
+	}
+	for _, attr := range []struct {
+		name     string
+		patterns []string
+	}{{"include", s.Include}, {"exclude", s.Exclude}} {
+		for _, p := range attr.patterns {
+			if err := pipeline.CheckGlob(p); err != nil {
+				diags = append(diags, c.Errorf(attr.name, "Invalid glob pattern", "%s. Patterns use doublestar syntax, e.g. \"**/*.jpg\".", err))
+			}
+		}
+	}
+	dest := strings.Trim(path.Clean("/"+s.Destination), "/")
+	if strings.Contains(s.Destination, "\\") || strings.Contains(s.Destination, "..") {
+		diags = append(diags, c.Errorf("destination", "Invalid destination", "destination = %q: use a folder path with forward slashes inside the filesystem, such as \"/event/docs\".", s.Destination))
+	}
+	s.Destination = dest
+	return diags
+}
+
+// sourceRefs resolves source.NAME references in a list expression.
+func sourceRefs(expr hcl.Expression, cfg *pipeline.Config) ([]*pipeline.Source, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
+	items, d := hcl.ExprList(expr)
+	if d.HasErrors() {
+		r := expr.Range()
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid sources", Subject: &r,
+			Detail: "sources takes a list of source references: sources = [source.docs, source.media]."}}
+	}
+	names := make([]string, 0, len(cfg.Sources))
+	for n := range cfg.Sources {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var out []*pipeline.Source
+	for _, item := range items {
+		r := item.Range()
+		tr, d := hcl.AbsTraversalForExpr(item)
+		if d.HasErrors() || len(tr) != 2 || tr.RootName() != "source" {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid source reference", Subject: &r,
+				Detail: "Each element of sources is a reference such as source.docs, naming a source block."})
+			continue
+		}
+		attr, ok := tr[1].(hcl.TraverseAttr)
+		if !ok {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid source reference", Subject: &r,
+				Detail: "Each element of sources is a reference such as source.docs, naming a source block."})
+			continue
+		}
+		src, ok := cfg.Sources[attr.Name]
+		if !ok {
+			detail := fmt.Sprintf("There is no source block named %q.%s", attr.Name, pipeline.DidYouMean(attr.Name, names))
+			if len(names) > 0 {
+				detail += " Declared sources: " + strings.Join(names, ", ") + "."
+			} else {
+				detail += ` Declare one: source "` + attr.Name + `" { paths = ["content"] }.`
+			}
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Reference to undeclared source", Subject: &r, Detail: detail})
+			continue
+		}
+		out = append(out, src)
+	}
+	return out, diags
+}
+
+// Contribute adds this step's content to the layout.
+func (s *Copy) Contribute(l *pipeline.Layout, c *pipeline.CheckContext) hcl.Diagnostics {
+	var paths []string
+	if len(s.Paths) > 0 {
+		paths = pipeline.ResolvePaths(c.Block.DeclRange.Filename, s.Paths)
+	}
+	l.Copies = append(l.Copies, &pipeline.Copy{
+		Sources: s.resolved, Paths: paths, Include: s.Include, Exclude: s.Exclude, Destination: s.Destination,
+	})
+	return nil
+}

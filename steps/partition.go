@@ -1,0 +1,42 @@
+package steps
+
+import (
+	"unicode/utf16"
+
+	"github.com/flashpipe/flashpipe/pipeline"
+	"github.com/hashicorp/hcl/v2"
+)
+
+// Partition decodes a partition step; it is fused into the write stage.
+//
+//	step "partition" {
+//	  table = "gpt"      # "mbr" (default), "gpt", or "none" for a superfloppy
+//	  name  = "CONTENT"  # GPT partition name
+//	}
+type Partition struct {
+	Table string `hcl:"table,optional"`
+	Name  string `hcl:"name,optional"`
+}
+
+var _ pipeline.Contributor = (*Partition)(nil)
+
+// Check validates the table type and the partition name.
+func (p *Partition) Check(c *pipeline.CheckContext) hcl.Diagnostics {
+	if p.Table == "" {
+		p.Table = "mbr"
+	}
+	diags := checkEnum(c, "table", p.Table, "mbr", "gpt", "none")
+	if p.Name != "" && p.Table != "gpt" {
+		diags = append(diags, c.Errorf("name", "Partition name needs GPT", "Only GPT partitions have names; set table = \"gpt\" or remove name."))
+	}
+	if n := len(utf16.Encode([]rune(p.Name))); n > 36 {
+		diags = append(diags, c.Errorf("name", "Partition name too long", "A GPT partition name holds at most 36 UTF-16 units; this one has %d.", n))
+	}
+	return diags
+}
+
+// Contribute sets the layout's partition table.
+func (p *Partition) Contribute(l *pipeline.Layout, c *pipeline.CheckContext) hcl.Diagnostics {
+	l.Table, l.PartName = p.Table, p.Name
+	return nil
+}

@@ -1,0 +1,48 @@
+package steps
+
+import (
+	"fmt"
+
+	"github.com/flashpipe/flashpipe/blockdev"
+	"github.com/flashpipe/flashpipe/executor"
+	"github.com/flashpipe/flashpipe/pipeline"
+)
+
+// openTarget opens the job's target on first use and keeps it in the job,
+// so every stage works on one exclusive handle. Right after the open, and
+// before any stage writes, the station's identity re-check runs.
+func openTarget(j *pipeline.Job) (*blockdev.Device, error) {
+	if dev, ok := j.Handle.(*blockdev.Device); ok {
+		return dev, nil
+	}
+	dev, err := blockdev.Open(j.Target, blockdev.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", j.Target, err)
+	}
+	j.Handle = dev
+	j.Closers = append(j.Closers, dev.Close)
+	if j.BeforeFirstWrite != nil {
+		if err := j.BeforeFirstWrite(); err != nil {
+			return nil, fmt.Errorf("%s: identity re-check before the first write: %w", j.Target, err)
+		}
+	}
+	return dev, nil
+}
+
+// progress adapts the job's progress callback to the executor's.
+func progress(j *pipeline.Job) executor.ProgressFunc {
+	return func(p executor.Progress) {
+		if j.Progress != nil {
+			j.Progress(pipeline.Progress{Stage: p.Step, Done: p.Done, Total: p.Total, Rate: p.Rate, ETA: p.ETA, Note: p.Note})
+		}
+	}
+}
+
+// hashProgress reports content hashing as the "hash" stage.
+func hashProgress(j *pipeline.Job) func(done, total int64) {
+	return func(done, total int64) {
+		if j.Progress != nil {
+			j.Progress(pipeline.Progress{Stage: "hash", Done: done, Total: total})
+		}
+	}
+}

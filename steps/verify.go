@@ -1,0 +1,172 @@
+package steps
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"github.com/flashpipe/flashpipe/blockdev"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/flashpipe/flashpipe/executor"
+	"github.com/flashpipe/flashpipe/fsimage"
+	"github.com/flashpipe/flashpipe/pipeline"
+	"github.com/flashpipe/flashpipe/receipts"
+	"github.com/hashicorp/hcl/v2"
+)
+
+// Verify decodes a verify step. Everything is read back from the stick
+// itself with the page cache dropped and bypassed.
+//
+//	step "verify" {
+//	  hash  = "sha1"   # the only hash; files are compared with the manifest's SHA1
+//	  what  = "all"    # "all": metadata byte for byte and every file; "files": files only
+//	  mount = false    # also mount read-only and compare the tree (needs kernel support)
+//	}
+type Verify struct {
+	Hash  string `hcl:"hash,optional"`
+	What  string `hcl:"what,optional"`
+	Mount bool   `hcl:"mount,optional"`
+}
+
+var _ pipeline.Runner = (*Verify)(nil)
+
+// Check validates hash and what.
+func (v *Verify) Check(c *pipeline.CheckContext) hcl.Diagnostics {
+	if v.Hash == "" {
+		v.Hash = "sha1"
+	}
+	if v.What == "" {
+		v.What = "all"
+	}
+	diags := checkEnum(c, "hash", v.Hash, "sha1")
+	return append(diags, checkEnum(c, "what", v.What, "all", "files")...)
+}
+
+// ErrVerifyFailed is wrapped by the error of a verification that read
+// something other than what was written.
+var ErrVerifyFailed = errors.New("verification failed")
+
+// Run reads the plan back from the stick. A mismatch is an error: a failed
+// verification is never reported as success.
+func (v *Verify) Run(ctx context.Context, j *pipeline.Job) error {
+	if j.Plan == nil {
+		return errors.New("verify: nothing was written by this job, so there is nothing to verify")
+	}
+	if j.BeforeVerify != nil {
+		if err := j.BeforeVerify(ctx, j); err != nil {
+			return fmt.Errorf("verify: before-verify hook: %w", err)
+		}
+	}
+	dev, err := openTarget(j)
+	if err != nil {
+		return err
+	}
+	plan := j.Plan
+	if v.What == "files" {
+		plan = filesOnly(plan)
+	}
+	res, err := executor.Verify(ctx, dev, plan, executor.Options{Progress: progress(j)})
+	if res != nil {
+		j.Verified = res
+	}
+	if err != nil {
+		return fmt.Errorf("verify %s: %w", j.Target, err)
+	}
+	if v.Mount && res.OK {
+		if err := v.checkMounted(ctx, j, res); err != nil {
+			res.OK = false
+			return fmt.Errorf("verify %s: mounted tree: %w", j.Target, err)
+		}
+	}
+	if !res.OK {
+		return fmt.Errorf("%w on %s: %s", ErrVerifyFailed, j.Target, describeFailure(res.FailedFiles, res.Metadata))
+	}
+	return nil
+}
+
+func describeFailure(files []receipts.FailedFile, metadata []string) string {
+	var parts []string
+	for i, f := range files {
+		if i == 5 {
+			parts = append(parts, fmt.Sprintf("and %d more files", len(files)-5))
+			break
+		}
+		parts = append(parts, f.Path)
+	}
+	if len(metadata) > 0 {
+		parts = append(parts, "metadata: "+strings.Join(metadata, ", "))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// filesOnly returns a copy of the plan that verifies file data only.
+func filesOnly(p *fsimage.Plan) *fsimage.Plan {
+	q := *p
+	q.Extents = nil
+	for _, e := range p.Extents {
+		if e.Kind == fsimage.FileData {
+			q.Extents = append(q.Extents, e)
+		}
+	}
+	return &q
+}
+
+// checkMounted mounts the written filesystem read-only and compares the
+// whole tree with the manifest, as the original tool's rsync --checksum
+// did. The stick's exclusive handle is closed first (a mount cannot claim a
+// partition of a disk held with O_EXCL); eject opens it again. Where the
+// kernel cannot mount the filesystem, the result says so and the
+// verification fails: it is never a pass.
+func (v *Verify) checkMounted(ctx context.Context, j *pipeline.Job, res *receipts.Verify) error {
+	if j.Device == nil {
+		res.Mount = "not checked: mounting needs a block device, not an image file"
+		return errors.New(res.Mount)
+	}
+	if err := j.Close(); err != nil {
+		return err
+	}
+	j.Handle = nil
+	part := j.Target
+	if j.Plan.Partition.Offset > 0 {
+		if err := blockdev.RereadPartitions(j.Target); err != nil {
+			return err
+		}
+		part = blockdev.PartitionPath(j.Target, 1)
+		if err := waitForNode(ctx, part); err != nil {
+			return err
+		}
+	}
+	dir, err := os.MkdirTemp("", "flashpipe-verify-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(dir)
+	mc, err := executor.VerifyMount(ctx, part, j.Plan.FS, j.Entries, dir)
+	if mc != nil {
+		res.Mount = mc.Message
+	}
+	if err != nil {
+		return err
+	}
+	if !mc.OK {
+		return errors.New(mc.Message)
+	}
+	return nil
+}
+
+// waitForNode waits up to 5 s for a device node to appear.
+func waitForNode(ctx context.Context, path string) error {
+	for i := 0; i < 50; i++ {
+		if _, err := os.Stat(path); err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("%s did not appear after re-reading the partition table", path)
+}

@@ -1,0 +1,133 @@
+package steps
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"time"
+
+	"github.com/flashpipe/flashpipe/executor"
+	"github.com/flashpipe/flashpipe/fsimage"
+	"github.com/flashpipe/flashpipe/fsimage/compile"
+	"github.com/flashpipe/flashpipe/fsimage/manifest"
+	"github.com/flashpipe/flashpipe/pipeline"
+)
+
+// writer is the write stage: partition, mkfs, copy and label fused into
+// one plan that is streamed to the stick sequentially.
+type writer struct {
+	layout *pipeline.Layout
+	cache  *manifest.Cache // SHA1s, shared by every job of the profile
+}
+
+func newWriter(l *pipeline.Layout) *writer {
+	return &writer{layout: l, cache: manifest.NewCache()}
+}
+
+// Sources returns the manifest sources of a layout's copy steps: each
+// referenced source with the copy step's include and exclude added, and
+// the step's inline paths.
+func Sources(l *pipeline.Layout) []manifest.Source {
+	var out []manifest.Source
+	for _, c := range l.Copies {
+		for _, s := range c.Sources {
+			out = append(out, manifest.Source{
+				Paths:   s.Paths,
+				Include: append(append([]string(nil), s.Include...), c.Include...),
+				Exclude: append(append([]string(nil), s.Exclude...), c.Exclude...),
+				Dest:    c.Destination,
+			})
+		}
+		if len(c.Paths) > 0 {
+			out = append(out, manifest.Source{Paths: c.Paths, Include: c.Include, Exclude: c.Exclude, Dest: c.Destination})
+		}
+	}
+	return out
+}
+
+// Content scans and hashes a layout's content. Hashes come from the cache
+// when a file's path, size, mtime and inode are unchanged.
+func Content(ctx context.Context, l *pipeline.Layout, cache *manifest.Cache, now time.Time, progress func(done, total int64)) ([]*fsimage.Entry, error) {
+	entries, err := manifest.Scan(Sources(l), manifest.Options{Now: now})
+	if err != nil {
+		return nil, err
+	}
+	if err := manifest.Hash(ctx, entries, cache, progress); err != nil {
+		return nil, err
+	}
+	return entries, nil
+}
+
+// Spec returns the compile spec of a layout for one stick.
+func Spec(l *pipeline.Layout, entries []*fsimage.Entry, label string, serial uint32, now time.Time) compile.Spec {
+	return compile.Spec{
+		Table: l.Table, PartName: l.PartName, FS: l.FS, ClusterSize: l.ClusterSize,
+		Label: label, Serial: serial, Entries: entries, Now: now,
+	}
+}
+
+// VolumeSerial derives a per-stick volume serial from the job.
+func VolumeSerial(j *pipeline.Job) uint32 {
+	h := fnv.New32a()
+	var b [16]byte
+	binary.LittleEndian.PutUint64(b[:8], uint64(j.Now.UnixNano()))
+	binary.LittleEndian.PutUint64(b[8:], uint64(j.Seq))
+	h.Write(b[:])
+	h.Write([]byte(j.Target))
+	if j.Device != nil {
+		h.Write([]byte(j.Device.Serial))
+	}
+	return h.Sum32()
+}
+
+// JobLabel evaluates the layout's label for the job's stick.
+func JobLabel(l *pipeline.Layout, j *pipeline.Job) (string, error) {
+	if !pipeline.IsSet(l.Label) {
+		return "", nil
+	}
+	ctx := j.Config.DeviceContext(j.Device, j.Target, j.Seq, j.Now)
+	s, diags := pipeline.EvalString(l.Label, ctx)
+	if diags.HasErrors() {
+		return "", fmt.Errorf("label: %s", diags.Error())
+	}
+	return s, nil
+}
+
+// Run builds the stick's plan and streams it. Content that does not fit
+// fails here, with the bytes needed and available, before a byte is
+// written.
+func (w *writer) Run(ctx context.Context, j *pipeline.Job) error {
+	entries, err := Content(ctx, w.layout, w.cache, j.Now, hashProgress(j))
+	if err != nil {
+		return fmt.Errorf("content: %w", err)
+	}
+	label, err := JobLabel(w.layout, j)
+	if err != nil {
+		return err
+	}
+	dev, err := openTarget(j)
+	if err != nil {
+		return err
+	}
+	plan, err := compile.Build(Spec(w.layout, entries, label, VolumeSerial(j), j.Now), dev.Size, dev.LogicalSectorSize)
+	if err != nil {
+		var ns *fsimage.NoSpaceError
+		if errors.As(err, &ns) {
+			return fmt.Errorf("%s: nothing written: %w", j.Target, err)
+		}
+		return fmt.Errorf("plan for %s: %w", j.Target, err)
+	}
+	j.Plan, j.Entries, j.Label = plan, entries, plan.Label
+	j.Closers = append(j.Closers, func() error {
+		if plan.Cleanup != nil {
+			return plan.Cleanup()
+		}
+		return nil
+	})
+	if _, err := executor.Write(ctx, dev, plan, executor.Options{Progress: progress(j)}); err != nil {
+		return fmt.Errorf("write %s: %w", j.Target, err)
+	}
+	return nil
+}
