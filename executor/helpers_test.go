@@ -98,7 +98,7 @@ func loopDevice(t *testing.T, size int64, sectorSize int) (*blockdev.Device, str
 }
 
 // imageDevice creates an image file of size bytes and opens it.
-func imageDevice(t *testing.T, size int64) (*blockdev.Device, string) {
+func imageDevice(t testing.TB, size int64) (*blockdev.Device, string) {
 	t.Helper()
 	img := filepath.Join(t.TempDir(), "target.img")
 	if err := os.WriteFile(img, nil, 0o644); err != nil {
