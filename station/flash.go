@@ -17,7 +17,8 @@ import (
 func (s *Station) Flash(ctx context.Context, p *pipeline.Profile, target string, dev *matchers.Device) receipts.Receipt {
 	s.mu.Lock()
 	s.seq++
-	seq := s.seq
+	s.rows++
+	seq, row := s.seq, s.rows
 	s.mu.Unlock()
 	ident := dev
 	if ident == nil {
@@ -26,7 +27,7 @@ func (s *Station) Flash(ctx context.Context, p *pipeline.Profile, target string,
 			ident.Size = st.Size()
 		}
 	}
-	j := s.newJob(ctx, s.Config(), p, ident, seq, s.log.Named(filepath.Base(target)))
+	j := s.newJob(ctx, s.Config(), p, ident, seq, row, s.log.Named(filepath.Base(target)))
 	j.pj.Target = target
 	if dev == nil {
 		j.pj.Device = nil

@@ -33,7 +33,7 @@ type job struct {
 	view    status.Job
 }
 
-func (s *Station) newJob(parent context.Context, cfg *pipeline.Config, p *pipeline.Profile, d *matchers.Device, seq int, log hclog.Logger) *job {
+func (s *Station) newJob(parent context.Context, cfg *pipeline.Config, p *pipeline.Profile, d *matchers.Device, seq, row int, log hclog.Logger) *job {
 	ctx, cancel := context.WithCancel(parent)
 	j := &job{s: s, seq: seq, dev: d, log: log, ctx: ctx, cancel: cancel, started: time.Now()}
 	j.pj = &pipeline.Job{
@@ -48,7 +48,7 @@ func (s *Station) newJob(parent context.Context, cfg *pipeline.Config, p *pipeli
 		BeforeVerify: s.opts.BeforeVerify,
 	}
 	j.pj.Progress = j.progress
-	j.view = status.Job{ID: seq, Device: d.Name, Port: d.Port, Serial: d.Serial, VendorID: hex4(d.VendorID), ProductID: hex4(d.ProductID),
+	j.view = status.Job{ID: row, Device: d.Name, Port: d.Port, Serial: d.Serial, VendorID: hex4(d.VendorID), ProductID: hex4(d.ProductID),
 		Profile: p.Name, Size: d.Size, State: status.StateQueued, StepCount: len(p.Stages), Started: j.started, Updated: j.started}
 	s.board(j.view)
 	return j

@@ -56,7 +56,8 @@ type Station struct {
 	baseline *matchers.Baseline
 	jobs     map[string]*job   // by kernel name, while a job holds the device
 	seen     map[string]uint64 // name → diskseq already decided (ignored or done)
-	seq      int
+	seq      int               // job.seq of the last job
+	rows     int               // board row ids, for jobs and ignored sticks alike
 	wg       sync.WaitGroup
 	counts   Summary
 }
@@ -262,17 +263,18 @@ func (s *Station) consider(ctx context.Context, name, why string) {
 	p, whyNot := route(cfg, d)
 	if p == nil {
 		s.counts.Ignored++
-		s.seq++
-		id := s.seq
+		s.rows++
+		id := s.rows
 		s.mu.Unlock()
-		log.Info("left untouched: no profile matches", "vendor_id", fmt.Sprintf("%04x", d.VendorID), "product_id", fmt.Sprintf("%04x", d.ProductID),
+		log.Info("left untouched: no profile matches", "vendor_id", hex4(d.VendorID), "product_id", hex4(d.ProductID),
 			"serial", d.Serial, "port", d.Port, "size", d.Size, "why", whyNot)
 		s.board(status.Job{ID: id, Device: d.Name, Port: d.Port, Serial: d.Serial, VendorID: hex4(d.VendorID), ProductID: hex4(d.ProductID),
 			Size: d.Size, State: status.StateIgnored, Error: "no profile matches: " + whyNot, Updated: time.Now()})
 		return
 	}
 	s.seq++
-	j := s.newJob(ctx, cfg, p, d, s.seq, log)
+	s.rows++
+	j := s.newJob(ctx, cfg, p, d, s.seq, s.rows, log)
 	s.jobs[name] = j
 	s.wg.Add(1)
 	s.mu.Unlock()

@@ -72,7 +72,7 @@ func (v *Verify) Run(ctx context.Context, j *pipeline.Job) error {
 		j.Verified = res
 	}
 	if err != nil {
-		return fmt.Errorf("verify %s: %w", j.Target, err)
+		return err // executor errors name the step and the device
 	}
 	if v.Mount && res.OK {
 		if err := v.checkMounted(ctx, j, res); err != nil {

@@ -2,7 +2,6 @@ package steps
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/flashpipe/flashpipe/executor"
 	"github.com/flashpipe/flashpipe/pipeline"
@@ -39,8 +38,5 @@ func (w *Wipe) Run(ctx context.Context, j *pipeline.Job) error {
 	if err != nil {
 		return err
 	}
-	if err := executor.Wipe(ctx, dev, w.Mode, progress(j)); err != nil {
-		return fmt.Errorf("wipe %s: %w", j.Target, err)
-	}
-	return nil
+	return executor.Wipe(ctx, dev, w.Mode, progress(j)) // its errors name the step and the device
 }

@@ -127,7 +127,7 @@ func (w *writer) Run(ctx context.Context, j *pipeline.Job) error {
 		return nil
 	})
 	if _, err := executor.Write(ctx, dev, plan, executor.Options{Progress: progress(j)}); err != nil {
-		return fmt.Errorf("write %s: %w", j.Target, err)
+		return err // executor errors name the step and the device
 	}
 	return nil
 }

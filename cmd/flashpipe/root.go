@@ -23,7 +23,7 @@ func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
 // the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root := newRoot(stdout, stderr)
-	root.SetArgs(args)
+	root.SetArgs(singleDashCheck(args))
 	err := root.ExecuteContext(ctx)
 	var ee exitError
 	switch {
@@ -124,4 +124,19 @@ func printDiags(w io.Writer, l *pipeline.Loader, diags hcl.Diagnostics) {
 		color = true
 	}
 	_ = l.WriteDiagnostics(w, diags, width, color)
+}
+
+// singleDashCheck lets `fmt -check` be written with one dash, as Terraform
+// and Packer users do; POSIX flag parsing would read it as -c -h -e -c -k.
+func singleDashCheck(args []string) []string {
+	if len(args) == 0 || args[0] != "fmt" {
+		return args
+	}
+	out := append([]string(nil), args...)
+	for i, a := range out {
+		if a == "-check" {
+			out[i] = "--check"
+		}
+	}
+	return out
 }

@@ -1,0 +1,272 @@
+package station
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha1"
+	"fmt"
+	"io"
+	"io/fs"
+	"math/rand"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flashpipe/flashpipe/blockdev/looptest"
+	"github.com/flashpipe/flashpipe/matchers"
+	"github.com/flashpipe/flashpipe/pipeline"
+	"github.com/flashpipe/flashpipe/receipts"
+	"github.com/flashpipe/flashpipe/status"
+	"github.com/flashpipe/flashpipe/steps"
+	"github.com/flashpipe/flashpipe/uevent"
+	"github.com/hashicorp/go-hclog"
+	"go.uber.org/goleak"
+)
+
+// Sizes that only this test's loop devices have, so a station under test
+// never takes a loop device another test package attached meanwhile.
+const (
+	matchSize   = 67 << 20
+	noMatchSize = 69 << 20
+)
+
+func testConfig(t *testing.T, content string) *pipeline.Config {
+	t.Helper()
+	src := fmt.Sprintf(`
+station {
+  name        = "test"
+  allow_buses = ["loop"]
+  concurrency = 2
+}
+source "c" { paths = [%q] }
+profile "loop67" {
+  match {
+    bus  = "loop"
+    size = "67MiB..67MiB"
+  }
+  step "wipe" { mode = "quick" }
+  step "partition" { table = "mbr" }
+  step "mkfs" { type = "vfat" }
+  step "copy" { sources = [source.c] }
+  step "label" { label = format("T%%03d", job.seq) }
+  step "verify" {}
+}
+`, content)
+	cfg, diags := pipeline.NewLoader(steps.Builtin()).LoadSource("test.hcl", []byte(src))
+	if diags.HasErrors() {
+		t.Fatalf("LoadSource: %s", diags.Error())
+	}
+	return cfg
+}
+
+// makeContent writes a small tree plus one file of bigSize random bytes.
+func makeContent(t *testing.T, bigSize int) string {
+	t.Helper()
+	dir := t.TempDir()
+	files := map[string][]byte{
+		"README.txt":          []byte("hello\n"),
+		"docs/Long name.txt":  []byte("long name\n"),
+		"docs/deep/a/b/c.txt": []byte("deep\n"),
+		"empty.txt":           nil,
+	}
+	big := make([]byte, bigSize)
+	rand.New(rand.NewSource(1)).Read(big)
+	files["media/big.bin"] = big
+	for name, data := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func hashFile(t *testing.T, path string) string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h := sha1.New()
+	if _, err := io.Copy(h, f); err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("%x", h.Sum(nil))
+}
+
+// scribble fills the first MiB of a file with random bytes, so "unchanged"
+// means something.
+func scribble(t *testing.T, path string, seed int64) {
+	t.Helper()
+	b := make([]byte, 1<<20)
+	rand.New(rand.NewSource(seed)).Read(b)
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt(b, 0); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitReceipts waits until the receipts file holds n lines.
+func waitReceipts(t *testing.T, path string, n int) []receipts.Receipt {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		var rs []receipts.Receipt
+		if f, err := os.Open(path); err == nil {
+			rs, _, _ = receipts.Read(f)
+			f.Close()
+		}
+		if len(rs) >= n {
+			return rs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("receipts in %s: %d after 2 minutes, want %d", path, len(rs), n)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// compareTree extracts the FAT filesystem at 1 MiB into img with mtools and
+// compares it with the source tree, names and bytes.
+func compareTree(t *testing.T, img, src string) {
+	t.Helper()
+	if _, err := exec.LookPath("mcopy"); err != nil {
+		t.Skip("needs mcopy (Debian package mtools)")
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	cmd := exec.Command("mcopy", "-s", "-n", "-i", img+"@@1M", "::/", out)
+	cmd.Env = append(os.Environ(), "MTOOLS_SKIP_CHECK=1")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("mcopy: %v: %s", err, b)
+	}
+	want, got := treeSums(t, src), treeSums(t, out)
+	if fmt.Sprint(want) != fmt.Sprint(got) {
+		t.Errorf("tree on the stick = %v, want %v", got, want)
+	}
+}
+
+func treeSums(t *testing.T, root string) map[string]string {
+	t.Helper()
+	m := map[string]string{}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == root {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		if d.IsDir() {
+			m[rel] = "dir"
+			return nil
+		}
+		m[rel] = hashFile(t, p)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func attach(t *testing.T, size int64, seed int64) (dev, backing string) {
+	backing = looptest.Sparse(t, t.TempDir(), size)
+	scribble(t, backing, seed)
+	return looptest.Attach(t, backing, 0), backing
+}
+
+// TestStationLoopDevices runs a station over the real uevent socket with
+// loop devices allowed: a device attached before start and one that matches
+// no profile are left byte-for-byte alone; a matching device attached
+// after start is written and its tree reads back identical; a device whose
+// medium goes away mid-write fails as removed, and the station goes on.
+func TestStationLoopDevices(t *testing.T) {
+	looptest.Require(t)
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	content := makeContent(t, 6<<20)
+	cfg := testConfig(t, content)
+	rpath := filepath.Join(t.TempDir(), "receipts.jsonl")
+
+	_, presentImg := attach(t, matchSize, 1)
+	presentSum := hashFile(t, presentImg)
+
+	l, err := uevent.Listen()
+	if err != nil {
+		t.Skipf("needs a NETLINK_KOBJECT_UEVENT socket: %v", err)
+	}
+	sysfs, procfs := matchers.OSRoots()
+	board := status.NewBoard()
+	var logs bytes.Buffer
+	st := New(Options{Config: cfg, Sysfs: sysfs, SysfsRoot: "/sys", Procfs: procfs, Events: l.Events(),
+		Receipts: rpath, Board: board, Log: hclog.New(&hclog.LoggerOptions{Output: &syncWriter{w: &logs}, Level: hclog.Debug})})
+	intake, stop := context.WithCancel(context.Background())
+	done := make(chan Summary)
+	go func() { done <- st.Run(intake, context.Background()) }()
+	time.Sleep(300 * time.Millisecond) // let Run record the baseline
+
+	_, otherImg := attach(t, noMatchSize, 2)
+	otherSum := hashFile(t, otherImg)
+	_, goodImg := attach(t, matchSize, 3)
+	rs := waitReceipts(t, rpath, 1)
+	if r := rs[0]; r.Result != "done" || r.Verify == nil || !r.Verify.OK || r.Profile != "loop67" || !strings.HasPrefix(r.Label, "T") {
+		t.Fatalf("receipt = %+v, want done, verified, profile loop67, label T...", r)
+	}
+	compareTree(t, goodImg, content)
+
+	// Pull the medium of the next stick while it is being written: the
+	// backing file shrinks to nothing and the loop device re-reads its size.
+	remDev, remImg := attach(t, matchSize, 4)
+	looptest.Throttle(t, remDev, 2<<20, 0)
+	waitWriting(t, board, filepath.Base(remDev))
+	if err := os.Truncate(remImg, 0); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("losetup", "-c", remDev).CombinedOutput(); err != nil {
+		t.Fatalf("losetup -c: %v: %s", err, out)
+	}
+	rs = waitReceipts(t, rpath, 2)
+	if r := rs[1]; r.Result != "removed" || r.FailedStep != "write" || !strings.Contains(r.Error, "removed during write") {
+		t.Errorf("receipt of the pulled stick = result %q, step %q, error %q; want removed during write", r.Result, r.FailedStep, r.Error)
+	}
+
+	stop()
+	sum := <-done
+	if sum.Done != 1 || sum.Removed != 1 || sum.Failed != 0 {
+		t.Errorf("Run() = %v, want 1 done, 1 removed, 0 failed", sum)
+	}
+	if err := l.Close(); err != nil {
+		t.Errorf("Close() = %v", err)
+	}
+	if got := hashFile(t, presentImg); got != presentSum {
+		t.Errorf("device present at start: sha1 %s after the run, want unchanged %s", got, presentSum)
+	}
+	if got := hashFile(t, otherImg); got != otherSum {
+		t.Errorf("device matching no profile: sha1 %s after the run, want unchanged %s", got, otherSum)
+	}
+	if t.Failed() || testing.Verbose() {
+		t.Logf("station log:\n%s", logs.String())
+	}
+}
+
+// waitWriting waits until the board shows the device's job writing.
+func waitWriting(t *testing.T, b *status.Board, name string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		for _, j := range b.Snapshot() {
+			if j.Device == name && j.Step == "write" && j.Done > 0 {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("%s: no job writing after a minute", name)
+}
