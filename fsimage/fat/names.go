@@ -202,16 +202,24 @@ func (a *aliaser) reserve(dir *node, s shortName) {
 	a.used[shortKey{dir, s}] = struct{}{}
 }
 
-// alias returns a unique short name in dir for long name.
-func (a *aliaser) alias(dir *node, name string) (shortName, error) {
+// exact reserves the alias of a long name that fits 8.3 once upper-cased
+// (a mixed-case name), if it is free.
+func (a *aliaser) exact(dir *node, name string) (shortName, bool) {
 	base, ext, lossy := aliasBasis(name)
-	if !lossy {
-		s := packShort(base, ext)
-		if _, taken := a.used[shortKey{dir, s}]; !taken {
-			a.reserve(dir, s)
-			return s, nil
-		}
+	if lossy {
+		return shortName{}, false
 	}
+	s := packShort(base, ext)
+	if _, taken := a.used[shortKey{dir, s}]; taken {
+		return shortName{}, false
+	}
+	a.reserve(dir, s)
+	return s, true
+}
+
+// alias returns a unique short name with a numeric tail in dir for name.
+func (a *aliaser) alias(dir *node, name string) (shortName, error) {
+	base, ext, _ := aliasBasis(name)
 	key := aliasKey{dir, base, ext}
 	for n := max(a.next[key], 1); n <= 999999; n++ {
 		tail := "~" + strconv.Itoa(n)

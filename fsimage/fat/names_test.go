@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"testing"
 	"unicode/utf16"
+
+	"github.com/flashpipe/flashpipe/fsimage"
 )
 
 func TestPlainShort(t *testing.T) {
@@ -41,9 +43,17 @@ func TestAliases(t *testing.T) {
 	dir := &node{}
 	a := newAliaser(0)
 	a.reserve(dir, packShort("MIXED", "TXT"))
+	if s, ok := a.exact(dir, "Mixed.txt"); ok {
+		t.Errorf("exact(Mixed.txt) = %q, true with MIXED.TXT taken, want false", s.String())
+	}
+	if s, ok := a.exact(dir, "Other.Txt"); !ok || s.String() != "OTHER.TXT" {
+		t.Errorf("exact(Other.Txt) = %q, %v, want OTHER.TXT, true", s.String(), ok)
+	}
+	if s, ok := a.exact(dir, "longfilename1.txt"); ok {
+		t.Errorf("exact(longfilename1.txt) = %q, true, want false (does not fit 8.3)", s.String())
+	}
 	for _, tc := range []struct{ name, want string }{
-		{"Mixed.txt", "MIXED~1.TXT"}, // fits, but MIXED.TXT is taken
-		{"Other.Txt", "OTHER.TXT"},   // fits and free: no tail
+		{"Mixed.txt", "MIXED~1.TXT"},
 		{"longfilename1.txt", "LONGFI~1.TXT"},
 		{"longfilename2.txt", "LONGFI~2.TXT"},
 		{"my archive.tar.gz", "MYARCH~1.GZ"},
@@ -65,6 +75,31 @@ func TestAliases(t *testing.T) {
 	}
 	if got, want := last.String(), "LONGF~12.TXT"; got != want {
 		t.Errorf("12th alias of longfilename.txt = %q, want %q", got, want)
+	}
+}
+
+// TestAliasesNeverShadowNames: a mixed-case name that fits 8.3 keeps its
+// upper-cased form as alias even when a long name before it would have
+// generated that same "~1" alias; plain 8.3 names are never taken.
+func TestAliasesNeverShadowNames(t *testing.T) {
+	entries := []*fsimage.Entry{
+		{Path: "AAAAAAAAA.txt", Size: 1}, // lossy: AAAAAA~2.TXT
+		{Path: "LONGFI~1.TXT", Size: 1},  // plain 8.3 name
+		{Path: "aaaaaa~1.Txt", Size: 1},  // mixed case, fits: AAAAAA~1.TXT
+		{Path: "longfilename.txt", Size: 1},
+	}
+	tr, err := buildTree(entries, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.assignAliases(); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"AAAAAA~2.TXT", "LONGFI~1.TXT", "AAAAAA~1.TXT", "LONGFI~2.TXT"}
+	for i, w := range want {
+		if got := tr.nodes[i+1].short.String(); got != w {
+			t.Errorf("alias of %q = %q, want %q", entries[i].Path, got, w)
+		}
 	}
 }
 

@@ -129,9 +129,13 @@ func buildTree(entries []*fsimage.Entry, hasLabel bool) (*tree, error) {
 }
 
 // assignAliases gives every node that needs long-name entries a unique 8.3
-// alias. Names stored as plain short names are reserved first.
+// alias. Names stored as plain short names are reserved first, then the
+// upper-cased forms of mixed-case names that fit 8.3, and only then are
+// "~N" aliases handed out, so that no alias equals another entry's name
+// case-insensitively (a lookup by either name finds one entry).
 func (t *tree) assignAliases() error {
 	a := newAliaser(len(t.nodes))
+	pending := make([]*node, 0)
 	for i := 1; i < len(t.nodes); i++ {
 		if n := &t.nodes[i]; !n.lfn {
 			a.reserve(n.parent, n.short)
@@ -142,6 +146,13 @@ func (t *tree) assignAliases() error {
 		if !n.lfn {
 			continue
 		}
+		if s, ok := a.exact(n.parent, n.name); ok {
+			n.short = s
+		} else {
+			pending = append(pending, n)
+		}
+	}
+	for _, n := range pending {
 		s, err := a.alias(n.parent, n.name)
 		if err != nil {
 			return err
