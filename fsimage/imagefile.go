@@ -85,29 +85,57 @@ func WriteImagePlan(ctx context.Context, plan *Plan, path string, progress func(
 }
 
 // chunk is a run of bytes to write at off; done is the progress count
-// once it is written.
+// once it is written; segs are the source bytes in it to hash.
 type chunk struct {
 	off  int64
 	buf  []byte
 	done int64
+	segs []hashSeg
 }
 
-// copyPlan streams the plan's extents into w: this goroutine reads and
-// hashes, a second one writes.
+// hashSeg is a piece of a chunk read from a source, to be hashed; final
+// marks the end of a source whose sum is then compared with its entry.
+type hashSeg struct {
+	s     *source
+	data  []byte
+	final bool
+}
+
+// copyPlan streams the plan's extents into w through three goroutines:
+// this one reads, a second hashes, a third writes.
 func copyPlan(ctx context.Context, plan *Plan, w io.WriterAt, progress func(done, total int64)) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	free := make(chan []byte, imageBuffers)
 	for range imageBuffers {
 		free <- make([]byte, imageChunk)
 	}
-	full := make(chan chunk, imageBuffers)
-	werr := make(chan error, 1)
+	read := make(chan chunk, imageBuffers)
+	hashed := make(chan chunk, imageBuffers)
+	herr, werr := make(chan error, 1), make(chan error, 1)
 	total := plan.Bytes()
-	go func() {
+	go func() { // hash
 		var err error
-		for c := range full {
+		for c := range read {
+			if err == nil {
+				err = hashChunk(c)
+				if err != nil {
+					cancel(err)
+				}
+			}
+			hashed <- c
+		}
+		close(hashed)
+		herr <- err
+	}()
+	go func() { // write
+		var err error
+		for c := range hashed {
 			if err == nil {
 				_, err = w.WriteAt(c.buf, c.off)
-				if err == nil && progress != nil {
+				if err != nil {
+					cancel(err)
+				} else if progress != nil {
 					progress(c.done, total)
 				}
 			}
@@ -115,13 +143,20 @@ func copyPlan(ctx context.Context, plan *Plan, w io.WriterAt, progress func(done
 		}
 		werr <- err
 	}()
-	r := &planReader{ctx: ctx, free: free, full: full, open: map[*Entry]*source{}}
+	r := &planReader{ctx: ctx, free: free, full: read, open: map[*Entry]*source{}}
 	rerr := r.run(plan.Extents)
-	close(full)
+	close(read)
+	if err := <-herr; err != nil {
+		<-werr
+		return err
+	}
 	if err := <-werr; err != nil {
 		return err
 	}
 	if rerr != nil {
+		if cause := context.Cause(ctx); cause != nil && cause != context.Canceled && errors.Is(rerr, context.Canceled) {
+			return cause
+		}
 		return rerr
 	}
 	if progress != nil {
@@ -130,8 +165,25 @@ func copyPlan(ctx context.Context, plan *Plan, w io.WriterAt, progress func(done
 	return nil
 }
 
-// source is a file being read for the plan.
+// hashChunk hashes the source pieces of a chunk and checks the sums of
+// the sources that end in it.
+func hashChunk(c chunk) error {
+	for _, g := range c.segs {
+		g.s.h.Write(g.data)
+		if !g.final {
+			continue
+		}
+		if sum := g.s.h.Sum(nil); !bytes.Equal(sum, g.s.e.SHA1[:]) {
+			return fmt.Errorf("source %s: SHA1 %x, the manifest says %x: it changed since the manifest was made", g.s.e.Source, sum, g.s.e.SHA1)
+		}
+	}
+	return nil
+}
+
+// source is a file being read for the plan. The reader owns every field
+// but h, which only the hashing goroutine touches.
 type source struct {
+	e       *Entry
 	f       *os.File
 	h       hash.Hash
 	next    int64 // source offset the next in-order extent starts at
@@ -146,7 +198,8 @@ type planReader struct {
 	buf  []byte // current chunk buffer
 	off  int64  // device offset of buf[0]
 	n    int    // bytes used in buf
-	done int64  // progress: bytes of extents handled
+	segs []hashSeg
+	done int64 // progress: bytes of extents handled
 	open map[*Entry]*source
 }
 
@@ -204,8 +257,8 @@ func (r *planReader) flush() {
 	if r.buf == nil || r.n == 0 {
 		return
 	}
-	r.full <- chunk{off: r.off, buf: r.buf[:r.n], done: r.done}
-	r.buf, r.n = nil, 0
+	r.full <- chunk{off: r.off, buf: r.buf[:r.n], done: r.done, segs: r.segs}
+	r.buf, r.n, r.segs = nil, 0, nil
 }
 
 func (r *planReader) put(off int64, data []byte) {
@@ -237,10 +290,11 @@ func (r *planReader) file(x Extent) error {
 			}
 			return fmt.Errorf("read %s: %w", x.Entry.Source, err)
 		}
-		if s.inOrder {
-			s.h.Write(room)
-		}
 		r.n += k
+		if s.inOrder && x.Entry.SHA1 != [20]byte{} {
+			final := s.next+x.Length == x.Entry.Size && left == int64(k)
+			r.segs = append(r.segs, hashSeg{s: s, data: room, final: final})
+		}
 		off, src, left = off+int64(k), src+int64(k), left-int64(k)
 		if err := r.ctx.Err(); err != nil {
 			return err
@@ -263,7 +317,7 @@ func (r *planReader) source(e *Entry) (*source, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &source{f: f, h: sha1.New(), inOrder: true}
+	s := &source{e: e, f: f, h: sha1.New(), inOrder: true}
 	if err := unchanged(e, f); err != nil {
 		f.Close()
 		return nil, err
@@ -273,18 +327,10 @@ func (r *planReader) source(e *Entry) (*source, error) {
 }
 
 // finish closes an entry's file, checking it did not change while it was
-// read and that its content has the manifest's SHA1.
+// read. (The hashing goroutine compares its SHA1.)
 func (r *planReader) finish(e *Entry, s *source) error {
 	defer s.f.Close()
-	if err := unchanged(e, s.f); err != nil {
-		return err
-	}
-	if s.inOrder && s.next == e.Size && e.SHA1 != [20]byte{} {
-		if sum := s.h.Sum(nil); !bytes.Equal(sum, e.SHA1[:]) {
-			return fmt.Errorf("source %s: SHA1 %x, the manifest says %x: it changed since the manifest was made", e.Source, sum, e.SHA1)
-		}
-	}
-	return nil
+	return unchanged(e, s.f)
 }
 
 // errChanged is wrapped by errors about sources that differ from their
