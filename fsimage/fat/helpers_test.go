@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha1"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"io/fs"
 	"math/rand"
@@ -149,15 +150,22 @@ func run(t testing.TB, name string, args ...string) (string, error) {
 	return out.String(), err
 }
 
-// fsckClean runs fsck.fat -n on img and fails unless it exits 0 and
+// fsckClean runs fsck.fat -n -S -U (no spaces inside short names, upper
+// case labels only) on img and fails unless it exits 0 and
 // reports nothing beyond its banner and summary line.
 func fsckClean(t testing.TB, img string) {
 	t.Helper()
-	out, err := run(t, "fsck.fat", "-n", img)
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if err != nil || len(lines) != 2 || strings.Contains(out, "Fix?") {
-		t.Fatalf("fsck.fat -n %s: %v\n%s", img, err, out)
+	if out, ok := fsck(t, img); !ok {
+		t.Fatalf("fsck.fat -n -S -U %s:\n%s", img, out)
 	}
+}
+
+// fsck reports fsck.fat's output and whether it found img clean.
+func fsck(t testing.TB, img string) (string, bool) {
+	t.Helper()
+	out, err := run(t, "fsck.fat", "-n", "-S", "-U", img)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	return fmt.Sprintf("%s(exit: %v)", out, err), err == nil && len(lines) == 2 && !strings.Contains(out, "Fix?")
 }
 
 // extract copies the whole filesystem in img (at byte offset off) into a
