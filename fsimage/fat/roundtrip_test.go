@@ -1,6 +1,7 @@
 package fat
 
 import (
+	"encoding/binary"
 	"fmt"
 	"io"
 	"os"
@@ -177,6 +178,9 @@ func TestRoundTrip(t *testing.T) {
 				t.Errorf("Layout.Label = %q, want %q", l.Label, "MY STICK")
 			}
 			checkBootSector(t, part, tc.offset/int64(tc.sectorSize), tc.sectorSize, tc.fatBits)
+			if tc.fatBits == 32 {
+				checkFSInfo(t, l, tc.sectorSize)
+			}
 			spec := img + "@@" + fmt.Sprint(tc.offset)
 			out, err := run(t, "mdir", "-i", spec, "::/")
 			if err != nil || !strings.Contains(out, "Volume in drive : is MY STICK") || !strings.Contains(out, "Serial Number is DEAD-BEEF") {
@@ -198,6 +202,56 @@ func checkBootSector(t *testing.T, part string, hidden int64, ss, bits int) {
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("fsck.fat -n -v output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// checkFSInfo checks the FAT32 FSInfo sector and its backup against the
+// FAT in the layout: the free count and the next-free hint (the first free
+// cluster, as the allocation is one run from cluster 2).
+func checkFSInfo(t *testing.T, l *fsimage.Layout, ss int) {
+	t.Helper()
+	boot := l.Extents[0].Data
+	le := binary.LittleEndian
+	var fat []byte
+	var fatLen int64
+	for i, e := range l.Extents {
+		if e.What == "fat #1" {
+			fat = e.Data
+			fatLen = e.Length
+			if next := l.Extents[i+1]; next.What == "fat #1 free part" {
+				fatLen += next.Length
+			}
+		}
+	}
+	reserved, fatSz := int64(le.Uint16(boot[14:])), int64(le.Uint32(boot[36:]))
+	dataSec := int64(le.Uint32(boot[32:])) - reserved - 2*fatSz
+	clusters := dataSec / int64(boot[13])
+	if fatLen != fatSz*int64(ss) {
+		t.Fatalf("fat #1 extents cover %d bytes, want %d", fatLen, fatSz*int64(ss))
+	}
+	used, firstFree := int64(0), int64(-1)
+	for c := int64(2); c < clusters+2; c++ {
+		var v uint32
+		if c*4 < int64(len(fat)) {
+			v = le.Uint32(fat[c*4:]) & 0x0FFFFFFF
+		}
+		if v != 0 {
+			used++
+		} else if firstFree < 0 {
+			firstFree = c
+		}
+	}
+	for _, sec := range []int{1, 7} {
+		info := boot[sec*ss:]
+		if got, want := int64(le.Uint32(info[488:])), clusters-used; got != want {
+			t.Errorf("FSInfo (sector %d) free count = %d, want %d", sec, got, want)
+		}
+		if got := int64(le.Uint32(info[492:])); got != firstFree {
+			t.Errorf("FSInfo (sector %d) next free = %d, want %d", sec, got, firstFree)
+		}
+		if le.Uint32(info[0:]) != 0x41615252 || le.Uint32(info[484:]) != 0x61417272 || le.Uint32(info[508:]) != 0xAA550000 {
+			t.Errorf("FSInfo (sector %d) signatures = %x, want RRaA, rrAa, 0xAA550000", sec, info[:4])
 		}
 	}
 }
