@@ -90,27 +90,35 @@ func (l *Loader) decodeVariables(cfg *Config, blocks []*hcl.Block) hcl.Diagnosti
 		}
 		content, d := b.Body.Content(variableSchema)
 		diags = append(diags, d...)
+		own := d.HasErrors()
 		v := &Variable{Name: name, Type: cty.DynamicPseudoType, DeclRange: b.DefRange}
 		if a, ok := content.Attributes["type"]; ok {
 			t, d := typeexpr.TypeConstraint(a.Expr)
 			diags = append(diags, d...)
+			own = own || d.HasErrors()
 			v.Type = t
 		}
 		if a, ok := content.Attributes["description"]; ok {
-			diags = append(diags, gohcl.DecodeExpression(a.Expr, nil, &v.Description)...)
+			diags = append(diags, decodeExpression(a.Expr, nil, &v.Description)...)
 		}
 		v.Default = cty.NilVal
 		if a, ok := content.Attributes["default"]; ok {
 			val, d := a.Expr.Value(nil)
 			diags = append(diags, d...)
+			own = own || d.HasErrors()
 			if !d.HasErrors() {
 				cv, err := convert.Convert(val, v.Type)
 				if err != nil {
+					own = true
 					diags = append(diags, errAt(a.Expr.Range(), "Invalid default value", fmt.Sprintf("The default of variable %q does not fit its type: %s.", name, err)))
 				} else {
 					v.Default = cv
 				}
 			}
+		}
+		if own {
+			// Its own errors are reported; "no value" would only repeat them.
+			continue
 		}
 		val, d := l.variableValue(v)
 		diags = append(diags, d...)
@@ -227,7 +235,7 @@ func decodeSources(cfg *Config, blocks []*hcl.Block) hcl.Diagnostics {
 		// Sources reference only variables and locals.
 		cfg.static = nil
 		var s Source
-		d := gohcl.DecodeBody(b.Body, cfg.staticContext(), &s)
+		d := decodeBody(b.Body, cfg.staticContext(), &s)
 		diags = append(diags, d...)
 		if d.HasErrors() {
 			continue
@@ -295,7 +303,7 @@ func decodeStation(cfg *Config, blocks []*hcl.Block) hcl.Diagnostics {
 				fmt.Sprintf("Only one station block is allowed across all files; the first is at %s.", blocks[0].DefRange)))
 			continue
 		}
-		diags = append(diags, gohcl.DecodeBody(b.Body, cfg.staticContext(), st)...)
+		diags = append(diags, decodeBody(b.Body, cfg.staticContext(), st)...)
 		st.DeclRange = b.DefRange
 		attrs, _ := b.Body.JustAttributes()
 		for _, bus := range st.AllowBuses {
@@ -371,7 +379,7 @@ func (l *Loader) decodeProfile(cfg *Config, b *hcl.Block) (*Profile, hcl.Diagnos
 	content, diags := b.Body.Content(profileSchema)
 	ctx := cfg.staticContext()
 	if a, ok := content.Attributes["priority"]; ok {
-		diags = append(diags, gohcl.DecodeExpression(a.Expr, ctx, &p.Priority)...)
+		diags = append(diags, decodeExpression(a.Expr, ctx, &p.Priority)...)
 	}
 	var matches []*hcl.Block
 	for _, blk := range content.Blocks {
@@ -422,7 +430,7 @@ func (l *Loader) decodeStep(cfg *Config, blk *hcl.Block, index int) (*StepBlock,
 			fmt.Sprintf("There is no step kind %q.%s Valid kinds: %s.", kindName, DidYouMean(kindName, names), strings.Join(names, ", ")))}
 	}
 	ctx := cfg.staticContext()
-	diags := gohcl.DecodeBody(blk.Body, ctx, &sb.Meta)
+	diags := decodeBody(blk.Body, ctx, &sb.Meta)
 	if diags.HasErrors() {
 		return nil, diags
 	}
@@ -436,10 +444,11 @@ func (l *Loader) decodeStep(cfg *Config, blk *hcl.Block, index int) (*StepBlock,
 		sb.Meta.Timeout = d
 	}
 	if sb.Meta.Retries < 0 {
-		diags = append(diags, errAt(blk.DefRange, "Invalid retries", "retries must be 0 or more."))
+		attrs, _ := blk.Body.JustAttributes()
+		diags = append(diags, errAt(attrRange(attrs["retries"]), "Invalid retries", "retries must be 0 or more."))
 	}
 	step := kind.New()
-	diags = append(diags, gohcl.DecodeBody(sb.Meta.Rest, ctx, step)...)
+	diags = append(diags, decodeBody(sb.Meta.Rest, ctx, step)...)
 	sb.Step = step
 	return sb, diags
 }
@@ -501,4 +510,36 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// decodeBody is gohcl.DecodeBody without follow-on errors: when an
+// expression fails (an undefined reference, say), gohcl goes on to convert
+// its unknown result and adds "Unsuitable value: value must be known" on
+// the same expression.
+func decodeBody(body hcl.Body, ctx *hcl.EvalContext, val any) hcl.Diagnostics {
+	return dropUnknownCascades(gohcl.DecodeBody(body, ctx, val))
+}
+
+// decodeExpression is gohcl.DecodeExpression without follow-on errors (see
+// decodeBody).
+func decodeExpression(expr hcl.Expression, ctx *hcl.EvalContext, val any) hcl.Diagnostics {
+	return dropUnknownCascades(gohcl.DecodeExpression(expr, ctx, val))
+}
+
+func dropUnknownCascades(diags hcl.Diagnostics) hcl.Diagnostics {
+	cascade := func(d *hcl.Diagnostic) bool {
+		return d.Summary == "Unsuitable value type" && strings.HasSuffix(d.Detail, "value must be known")
+	}
+	var out hcl.Diagnostics
+	for _, d := range diags {
+		if cascade(d) {
+			continue
+		}
+		out = append(out, d)
+	}
+	if !out.HasErrors() {
+		// Nothing else explains the failure: keep it.
+		return diags
+	}
+	return out
 }

@@ -176,6 +176,9 @@ func (c *Config) checkDeviceExpr(expr hcl.Expression) hcl.Diagnostics {
 
 func (c *Config) deviceContext(dev, job, now cty.Value) *hcl.EvalContext {
 	child := c.staticContext().NewChild()
+	// hcl suggests a function name ("Did you mean ...?") only from the
+	// context the expression is evaluated in, not from its parents.
+	child.Functions = c.staticContext().Functions
 	child.Variables = map[string]cty.Value{
 		"device":  dev,
 		"job":     job,

@@ -59,8 +59,9 @@ func ExpandPaths(args []string) ([]string, error) {
 }
 
 // LoadFiles parses and compiles the given files (see ExpandPaths) into one
-// Config. The returned Config is nil only when nothing could be parsed; it
-// must not be used when the diagnostics hold errors.
+// Config. The returned Config is nil when nothing could be parsed or a file
+// has syntax errors (decoding a half-parsed file only adds follow-on
+// errors); it must not be used when the diagnostics hold errors.
 func (l *Loader) LoadFiles(paths []string) (*Config, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
 	var files []*hcl.File
@@ -85,7 +86,7 @@ func (l *Loader) LoadFiles(paths []string) (*Config, hcl.Diagnostics) {
 			names = append(names, p)
 		}
 	}
-	if len(files) == 0 {
+	if len(files) == 0 || diags.HasErrors() {
 		return nil, diags
 	}
 	cfg, more := l.decode(files, names)
@@ -97,7 +98,7 @@ func (l *Loader) LoadFiles(paths []string) (*Config, hcl.Diagnostics) {
 // original tool's flags do.
 func (l *Loader) LoadSource(name string, src []byte) (*Config, hcl.Diagnostics) {
 	f, diags := l.parse(name, src)
-	if f == nil {
+	if f == nil || diags.HasErrors() {
 		return nil, diags
 	}
 	cfg, more := l.decode([]*hcl.File{f}, []string{name})

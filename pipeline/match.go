@@ -7,7 +7,6 @@ import (
 
 	"github.com/flashpipe/flashpipe/matchers"
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/gohcl"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 )
@@ -17,7 +16,7 @@ func (l *Loader) decodeMatch(cfg *Config, blk *hcl.Block) (matchers.Rule, *Match
 	var rule matchers.Rule
 	var mb MatchBlock
 	ctx := cfg.staticContext()
-	diags := gohcl.DecodeBody(blk.Body, ctx, &mb)
+	diags := decodeBody(blk.Body, ctx, &mb)
 	if diags.HasErrors() {
 		return rule, nil, diags
 	}

@@ -1,0 +1,65 @@
+# Values outside each attribute's choices.
+profile "a" {
+  priority = 1
+  step "wipe" {
+    mode = "fast" # ERROR: Invalid mode | "quick", "zero", "discard", "none"
+  }
+  step "partition" {
+    table = "apm" # ERROR: Invalid table | "mbr", "gpt", "none"
+  }
+  step "mkfs" {
+    type = "fat32" # ERROR: Invalid type | "vfat", "exfat", "ext4"
+  }
+  step "verify" {
+    hash = "md5"  # ERROR: Invalid hash
+    what = "some" # ERROR: Invalid what
+  }
+}
+
+profile "b" {
+  priority = 2
+  step "partition" {
+    table          = "mbr"
+    partition_name = "DATA" # ERROR: Partition name needs GPT
+  }
+}
+
+profile "c" {
+  priority = 3
+  step "partition" {}
+  step "mkfs" {
+    type         = "ext4"
+    cluster_size = "4KiB" # ERROR: Cluster size not supported for ext4
+  }
+}
+
+profile "d" {
+  priority = 4
+  step "partition" {}
+  step "mkfs" { type = "vfat" }
+  step "copy" {
+    paths       = ["../content/docs"]
+    destination = "../up" # ERROR: Invalid destination
+  }
+}
+
+profile "e" {
+  priority = 5
+  step "partition" {}
+  step "mkfs" { type = "vfat" }
+  step "copy" {} # ERROR: Nothing to copy
+}
+
+profile "f" {
+  priority = 6
+  step "wipe" {
+    mode = 3 # ERROR: Invalid mode
+  }
+}
+
+profile "g" {
+  priority = 7
+  step "wipe" {
+    mode = ["quick"] # ERROR: Unsuitable value type | string required
+  }
+}

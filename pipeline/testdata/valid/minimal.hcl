@@ -1,0 +1,4 @@
+# The smallest useful profile: wipe every stick.
+profile "wipe-only" {
+  step "wipe" {}
+}
