@@ -126,9 +126,12 @@ func (s *Station) Run(intake, jobs context.Context) Summary {
 	} else {
 		s.baseline = matchers.NewBaseline(present)
 		var names []string
+		s.mu.Lock()
 		for _, d := range present {
 			names = append(names, d.Name)
+			s.seen[d.Name] = d.DiskSeq
 		}
+		s.mu.Unlock()
 		s.log.Info("station started; devices present now are left alone", "present", names)
 	}
 	if s.opts.IncludePresent {

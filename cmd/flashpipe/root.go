@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/flashpipe/flashpipe/pipeline"
 	"github.com/flashpipe/flashpipe/steps"
@@ -24,7 +26,16 @@ func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root := newRoot(stdout, stderr)
 	root.SetArgs(singleDashCheck(args))
+	stopSignals := func() {}
+	root.PersistentPreRun = func(cmd *cobra.Command, _ []string) {
+		if cmd.Name() != "run" {
+			var sctx context.Context
+			sctx, stopSignals = signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			cmd.SetContext(sctx)
+		}
+	}
 	err := root.ExecuteContext(ctx)
+	stopSignals()
 	var ee exitError
 	switch {
 	case err == nil:

@@ -1,0 +1,181 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"math/rand"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/flashpipe/flashpipe/blockdev/looptest"
+	"github.com/flashpipe/flashpipe/receipts"
+)
+
+// daemonSize is a loop device size no other test uses, so the station
+// under test takes only its own devices.
+const daemonSize = 71 << 20
+
+const daemonConfig = `
+station {
+  name        = "daemon-test"
+  allow_buses = ["loop"]
+  grace       = "60s"
+}
+source "c" { paths = [%q] }
+profile "%s" {
+  match {
+    bus  = "loop"
+    size = "71MiB..71MiB"
+  }
+  step "wipe" { mode = "quick" }
+  step "partition" { table = "mbr" }
+  step "mkfs" { type = "vfat" }
+  step "copy" { sources = [source.c] }
+  step "verify" {}
+}
+`
+
+// daemon is a running `flashpipe run` process.
+type daemon struct {
+	cmd *exec.Cmd
+	mu  sync.Mutex
+	out bytes.Buffer
+}
+
+func (d *daemon) log() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.out.String()
+}
+
+// waitLog waits until the daemon's log holds s.
+func (d *daemon) waitLog(t *testing.T, s string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for !strings.Contains(d.log(), s) {
+		if time.Now().After(deadline) {
+			t.Fatalf("daemon log never said %q:\n%s", s, d.log())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func startDaemon(t *testing.T, bin string, args ...string) *daemon {
+	t.Helper()
+	d := &daemon{cmd: exec.Command(bin, append([]string{"run", "--no-table"}, args...)...)}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.cmd.Stdout, d.cmd.Stderr = pw, pw
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			d.mu.Lock()
+			d.out.WriteString(sc.Text() + "\n")
+			d.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() { _ = d.cmd.Process.Kill(); _ = d.cmd.Wait() })
+	d.waitLog(t, "station running")
+	return d
+}
+
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "flashpipe")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v: %s", err, out)
+	}
+	return bin
+}
+
+func readReceipts(t *testing.T, path string) []receipts.Receipt {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	rs, _, _ := receipts.Read(f)
+	return rs
+}
+
+func waitDaemonReceipts(t *testing.T, d *daemon, path string, n int) []receipts.Receipt {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		if rs := readReceipts(t, path); len(rs) >= n {
+			return rs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("fewer than %d receipts after 2 minutes; log:\n%s", n, d.log())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestDaemonReloadAndSignals runs the real binary over the real uevent
+// socket: a broken config on SIGHUP keeps the old profiles (the next stick
+// is still written, by the old profile), a good one swaps them, and SIGTERM
+// during a slow job lets it finish and exits 0 with a summary.
+func TestDaemonReloadAndSignals(t *testing.T) {
+	looptest.Require(t)
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	content := filepath.Join(dir, "content")
+	os.MkdirAll(content, 0o755)
+	big := make([]byte, 3<<20)
+	rand.New(rand.NewSource(7)).Read(big)
+	os.WriteFile(filepath.Join(content, "big.bin"), big, 0o644)
+	os.WriteFile(filepath.Join(content, "a.txt"), []byte("a\n"), 0o644)
+	cfgPath := filepath.Join(dir, "station.hcl")
+	os.WriteFile(cfgPath, []byte(fmt.Sprintf(daemonConfig, content, "old")), 0o644)
+	rpath := filepath.Join(dir, "receipts.jsonl")
+
+	d := startDaemon(t, bin, "--receipts", rpath, cfgPath)
+
+	// A broken reload keeps the old profiles.
+	os.WriteFile(cfgPath, []byte("profile \"new\" {\n  step \"wipe\" { mode = \"fast\" }\n}\n"), 0o644)
+	d.cmd.Process.Signal(syscall.SIGHUP)
+	d.waitLog(t, "reload failed; keeping the old profiles")
+	looptest.Attach(t, looptest.Sparse(t, dir, daemonSize), 0)
+	rs := waitDaemonReceipts(t, d, rpath, 1)
+	if rs[0].Profile != "old" || rs[0].Result != "done" {
+		t.Errorf("after a broken reload: receipt profile %q result %q, want old, done", rs[0].Profile, rs[0].Result)
+	}
+
+	// A good reload swaps them for new jobs.
+	os.WriteFile(cfgPath, []byte(fmt.Sprintf(daemonConfig, content, "new")), 0o644)
+	d.cmd.Process.Signal(syscall.SIGHUP)
+	d.waitLog(t, "profiles reloaded")
+
+	// SIGTERM while a throttled job writes: the job finishes, the
+	// process exits 0 with a summary.
+	slow := looptest.Attach(t, looptest.Sparse(t, dir, daemonSize), 0)
+	looptest.Throttle(t, slow, 1<<20, 0)
+	d.waitLog(t, "flashpipe."+filepath.Base(slow)+": step: n=2/3 stage=write")
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	err := d.cmd.Wait()
+	if err != nil {
+		t.Errorf("flashpipe run after SIGTERM: %v, want exit 0; log:\n%s", err, d.log())
+	}
+	rs = readReceipts(t, rpath)
+	if len(rs) != 2 || rs[1].Profile != "new" || rs[1].Result != "done" {
+		t.Errorf("receipts after SIGTERM = %+v, want a second one: profile new, done", rs)
+	}
+	if !strings.Contains(d.log(), "stopped: 2 done, 0 failed") {
+		t.Errorf("no one-line summary in the log:\n%s", d.log())
+	}
+}
