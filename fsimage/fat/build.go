@@ -3,6 +3,7 @@ package fat
 import (
 	"encoding/binary"
 	"fmt"
+	"time"
 
 	"github.com/flashpipe/flashpipe/fsimage"
 )
@@ -231,8 +232,8 @@ func (b *builder) putDir(d *node, buf []byte) {
 		if d.parent.e == nil {
 			parent = 0 // ".." of a first-level directory names the root as 0
 		}
-		put(dirent{name: packShort(".", ""), attr: attrDirectory, cluster: uint32(d.cluster), time: d.e.ModTime})
-		put(dirent{name: packShort("..", ""), attr: attrDirectory, cluster: uint32(parent), time: d.e.ModTime})
+		put(dirent{name: packShort(".", ""), attr: attrDirectory, cluster: uint32(d.cluster), time: b.modTime(d)})
+		put(dirent{name: packShort("..", ""), attr: attrDirectory, cluster: uint32(parent), time: b.modTime(d)})
 	}
 	for _, c := range d.children {
 		if c.lfn {
@@ -240,7 +241,7 @@ func (b *builder) putDir(d *node, buf []byte) {
 			putLFN(buf[pos:pos+k*direntSize], c.name, c.short.checksum())
 			pos += k * direntSize
 		}
-		de := dirent{name: c.short, attr: attrArchive, ntFlags: c.ntFlags, cluster: uint32(c.cluster), time: c.e.ModTime}
+		de := dirent{name: c.short, attr: attrArchive, ntFlags: c.ntFlags, cluster: uint32(c.cluster), time: b.modTime(c)}
 		if c.e.Dir {
 			de.attr = attrDirectory
 		} else {
@@ -248,4 +249,13 @@ func (b *builder) putDir(d *node, buf []byte) {
 		}
 		put(de)
 	}
+}
+
+// modTime is the entry's modification time, or vol.Now for entries that
+// have none (directories the destination made up).
+func (b *builder) modTime(n *node) time.Time {
+	if n.e.ModTime.IsZero() {
+		return b.vol.Now
+	}
+	return n.e.ModTime
 }

@@ -24,7 +24,9 @@
 // every time stamp in UTC, so a stick made anywhere carries the same bytes.
 // Modification times have FAT's 2-second resolution; creation times carry the
 // extra 10 ms field. Times before 1980-01-01 are written as 1980-01-01
-// 00:00:00 and times after 2107-12-31 23:59:59 as that instant.
+// 00:00:00 and times after 2107-12-31 23:59:59 as that instant. An entry
+// without a modification time (the zero time.Time) gets Volume.Now, as does
+// the volume-label entry.
 //
 // Names. Long names are stored as VFAT long-name entries (UTF-16, surrogate
 // pairs included). Each gets an 8.3 alias: upper case ASCII, characters that
