@@ -21,10 +21,10 @@
 // Fixtures in testdata/sysfs/*.txtar model real sysfs layouts; package
 // matchers/sysfstest loads them (see its doc for the symlink notation).
 //
-// Known limits: filesystems whose mountinfo major:minor is an anonymous
-// device (btrfs, overlay on top of a disk) are not tied to their disk by
-// mountinfo; a disk used that way is still refused when it has holders, but a
-// plain btrfs on a partition is not seen as mounted. Swap is matched by the
-// device name in /proc/swaps; a swap file is covered by its filesystem's
-// mount.
+// A mount belongs to the disk when its mountinfo major:minor is the disk's
+// or a partition's, or when its source is /dev/<disk or partition> (btrfs
+// shows an anonymous 0:N device number but the real source). Swap is matched
+// by the device name in /proc/swaps; a swap file is covered by its
+// filesystem's mount. A disk under device mapper, md or LVM is refused for
+// its holders, whatever is mounted on top.
 package matchers

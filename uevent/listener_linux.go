@@ -46,16 +46,16 @@ func Listen() (*Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("uevent socket: %w", err)
 	}
-	if err := setup(fd); err != nil {
+	if err := setup(fd, rcvbufSize); err != nil {
 		unix.Close(fd)
 		return nil, err
 	}
-	return start(fd, unix.Recvmsg)
+	return start(fd, unix.Recvmsg, queueLen)
 }
 
-func setup(fd int) error {
-	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, rcvbufSize); err != nil {
-		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, rcvbufSize); err != nil {
+func setup(fd, rcvbuf int) error {
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, rcvbuf); err != nil {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, rcvbuf); err != nil {
 			return fmt.Errorf("uevent socket: set receive buffer: %w", err)
 		}
 	}
@@ -69,8 +69,8 @@ func setup(fd int) error {
 }
 
 // start makes a Listener reading the non-blocking socket fd, which it owns
-// from then on (also when it fails).
-func start(fd int, recv recvFunc) (*Listener, error) {
+// from then on (also when it fails), queueing up to queue events.
+func start(fd int, recv recvFunc, queue int) (*Listener, error) {
 	stopfd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
 	if err != nil {
 		unix.Close(fd)
@@ -78,7 +78,7 @@ func start(fd int, recv recvFunc) (*Listener, error) {
 	}
 	l := &Listener{
 		fd: fd, stopfd: stopfd, recv: recv,
-		events: make(chan Event, queueLen),
+		events: make(chan Event, queue),
 		done:   make(chan struct{}),
 		exited: make(chan struct{}),
 	}

@@ -82,7 +82,7 @@ func startFake(t *testing.T, f *fakeRecv) *Listener {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { unix.Close(fds[1]) })
-	l, err := start(fds[0], f.recv)
+	l, err := start(fds[0], f.recv, queueLen)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,4 +270,37 @@ func TestListenDropsForgedUevent(t *testing.T) {
 	if l.Dropped() == 0 {
 		t.Errorf("Dropped() = 0, want ≥ 1 (the forged uevent)")
 	}
+}
+
+// TestListenOverflowResyncs fills a tiny socket buffer with real kernel
+// uevents while nobody reads: the kernel drops some (ENOBUFS) and the
+// listener must say so with a resync event, then keep delivering.
+func TestListenOverflowResyncs(t *testing.T) {
+	name, _ := attachLoop(t)
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, unix.NETLINK_KOBJECT_UEVENT)
+	if err != nil {
+		t.Skipf("cannot open a NETLINK_KOBJECT_UEVENT socket here: %v", err)
+	}
+	if err := setup(fd, 1); err != nil { // the kernel rounds up to its minimum
+		unix.Close(fd)
+		t.Fatal(err)
+	}
+	l, err := start(fd, unix.Recvmsg, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	trigger := filepath.Join("/sys/block", name, "uevent")
+	for range 64 { // each write makes the kernel broadcast a change uevent
+		if err := os.WriteFile(trigger, []byte("change"), 0o200); err != nil {
+			t.Fatalf("write %s: %v", trigger, err)
+		}
+	}
+	waitFor(t, l, "resync", func(ev Event) bool { return ev.Action == ActionResync })
+	if err := os.WriteFile(trigger, []byte("change"), 0o200); err != nil {
+		t.Fatalf("write %s: %v", trigger, err)
+	}
+	waitFor(t, l, name+" change after the resync", func(ev Event) bool {
+		return ev.Action == "change" && strings.HasSuffix(ev.DevPath, "/block/"+name)
+	})
 }
