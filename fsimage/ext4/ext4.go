@@ -29,6 +29,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -74,6 +75,9 @@ func Build(vol fsimage.Volume, opts Options) (layout *fsimage.Layout, cleanup fu
 	if len(vol.Label) > MaxLabel {
 		return nil, nil, &fsimage.BadNamesError{FS: "ext4", Names: []fsimage.BadName{{Path: vol.Label, Reason: fmt.Sprintf("volume label is %d bytes, ext4 allows %d", len(vol.Label), MaxLabel)}}}
 	}
+	if err := checkNames(vol.Entries); err != nil {
+		return nil, nil, err
+	}
 	size := vol.Size / BlockSize * BlockSize
 	if size < 1<<20 {
 		return nil, nil, &fsimage.NoSpaceError{What: "ext4 volume", Needed: 1 << 20, Available: vol.Size}
@@ -108,6 +112,25 @@ func Build(vol fsimage.Volume, opts Options) (layout *fsimage.Layout, cleanup fu
 		return nil, nil, err
 	}
 	return &fsimage.Layout{Extents: xs, Label: vol.Label}, remove, nil
+}
+
+// checkNames reports names ext4 cannot hold: components over 255 bytes.
+// (Any other byte but '/' and NUL is allowed, and names are case
+// sensitive.)
+func checkNames(entries []*fsimage.Entry) error {
+	var bad []fsimage.BadName
+	for _, e := range entries {
+		if n := len(path.Base(e.Path)); n > 255 {
+			bad = append(bad, fsimage.BadName{Path: e.Path, Reason: fmt.Sprintf("name is %d bytes long, ext4 allows 255", n)})
+		}
+		if strings.ContainsRune(e.Path, 0) {
+			bad = append(bad, fsimage.BadName{Path: e.Path, Reason: "name contains a NUL byte"})
+		}
+	}
+	if len(bad) > 0 {
+		return &fsimage.BadNamesError{FS: "ext4", Names: bad}
+	}
+	return nil
 }
 
 // stage builds the tree mke2fs copies: directories with the entries' modes

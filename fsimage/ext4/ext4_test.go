@@ -230,3 +230,13 @@ func TestMinSize(t *testing.T) {
 	}
 	t.Logf("MinSize() = %s", fsimage.HumanBytes(min))
 }
+
+func TestBuildLongName(t *testing.T) {
+	long := strings.Repeat("n", 256)
+	es := []*fsimage.Entry{{Path: "d", Dir: true}, {Path: "d/" + long, Source: "/nonexistent"}}
+	_, _, err := Build(fsimage.Volume{Size: 8 << 20, Entries: es}, Options{TempDir: t.TempDir()})
+	var bn *fsimage.BadNamesError
+	if !errors.As(err, &bn) || len(bn.Names) != 1 || bn.Names[0].Path != "d/"+long {
+		t.Errorf("Build(256-byte name) error = %v, want BadNamesError naming it", err)
+	}
+}
