@@ -8,10 +8,13 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+	"unicode/utf16"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -119,8 +122,43 @@ func (c check) run(t *testing.T, src *srcTree) *fsimage.Layout {
 		if diff := cmp.Diff(snapshot(t, src.root), snapshot(t, mnt)); diff != "" {
 			t.Errorf("tree read back through exfat-fuse differs from the source (-source +exfat):\n%s", diff)
 		}
+		checkFree(t, mnt, lay, c.vol.Entries)
 	}
 	return lay
+}
+
+// checkFree compares the free space exfat-fuse counts in the allocation
+// bitmap with the clusters the content needs, worked out here from the
+// entries: bitmap, up-case table (5836 bytes), every directory's entries
+// (3 critical ones in the root, a File, a Stream Extension and a File Name
+// per 15 UTF-16 units for each child; one cluster at least) and files.
+func checkFree(t *testing.T, mnt string, lay *fsimage.Layout, es []*fsimage.Entry) {
+	t.Helper()
+	bs := lay.Extents[0].Data
+	cs := int64(1) << (bs[108] + bs[109])
+	cc := int64(binary.LittleEndian.Uint32(bs[92:]))
+	clusters := func(n int64) int64 { return (n + cs - 1) / cs }
+	dirBytes := map[string]int64{"": 3 * 32}
+	used := clusters((cc+7)/8) + clusters(5836)
+	for _, e := range es {
+		parent, name := path.Split(e.Path)
+		dirBytes[strings.TrimSuffix(parent, "/")] += 32 * (2 + (int64(len(utf16.Encode([]rune(name))))+14)/15)
+		if e.Dir {
+			dirBytes[e.Path] += 0
+		} else {
+			used += clusters(e.Size)
+		}
+	}
+	for _, n := range dirBytes {
+		used += max(1, clusters(n))
+	}
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(mnt, &st); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := int64(st.Bfree)*st.Bsize, (cc-used)*cs; got != want {
+		t.Errorf("free bytes by exfat-fuse = %d, want %d (%d clusters of %d, %d used)", got, want, cc, cs, used)
+	}
 }
 
 // checkLayout checks the Layout against the contract: sorted,
@@ -608,6 +646,47 @@ func BenchmarkBuild20000Files(b *testing.B) {
 	for b.Loop() {
 		if _, err := Build(vol); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestGeometryMatchesMkfs compares FAT offset and length, cluster heap
+// offset, cluster count and cluster size with what mkfs.exfat picks for the
+// same size (on 512-byte sectors; this mkfs.exfat has no sector size
+// option). Below 16 MiB we align to the cluster rather than to 1 MiB, so
+// that small volumes keep their space.
+func TestGeometryMatchesMkfs(t *testing.T) {
+	need(t, "mkfs.exfat")
+	for _, size := range []int64{16 << 20, 64 << 20, 300 << 20, 6 << 30, 32 << 30, 64 << 30, 256 << 30} {
+		img := filepath.Join(t.TempDir(), "mkfs.img")
+		if err := os.WriteFile(img, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Truncate(img, size); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command("mkfs.exfat", img).CombinedOutput(); err != nil {
+			t.Fatalf("mkfs.exfat %s: %v: %s", img, err, out)
+		}
+		f, err := os.Open(img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := make([]byte, 512)
+		_, err = f.ReadAt(b, 0)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		le := binary.LittleEndian
+		want := [5]uint32{le.Uint32(b[80:]), le.Uint32(b[84:]), le.Uint32(b[88:]), le.Uint32(b[92:]), 1 << (b[108] + b[109])}
+		g, err := newGeometry(fsimage.Volume{Size: size, SectorSize: 512})
+		if err != nil {
+			t.Fatalf("newGeometry(%d bytes) error = %v", size, err)
+		}
+		got := [5]uint32{g.fatOffset, g.fatLength, g.heapOffset, g.clusterCount, uint32(g.clusterSize)}
+		if got != want {
+			t.Errorf("geometry(%d bytes) = FatOffset, FatLength, ClusterHeapOffset, ClusterCount, cluster size %v, want mkfs.exfat's %v", size, got, want)
 		}
 	}
 }
