@@ -30,8 +30,8 @@ profile "fat32" {
 profile "exfat" {
   step "wipe" { mode = "quick" }
   step "partition" {
-    table = "gpt"
-    name  = "DEMO"
+    table          = "gpt"
+    partition_name = "DEMO"
   }
   step "mkfs" {
     type  = "exfat"

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/flashpipe/flashpipe/receipts"
+)
+
+// TestDemo runs `flashpipe demo` as a newcomer would: two virtual sticks
+// verified, the too-small one failed with the bytes it lacks, three
+// receipts, and a FAT image whose label and files mtools can read.
+func TestDemo(t *testing.T) {
+	dir := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"demo", "--dir", dir}, &stdout, &stderr); code != 0 {
+		t.Fatalf("flashpipe demo = exit %d, want 0; stderr:\n%s", code, stderr.String())
+	}
+	f, err := os.Open(filepath.Join(dir, "receipts.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rs, bad, err := receipts.Read(f)
+	if err != nil || bad != 0 || len(rs) != 3 {
+		t.Fatalf("receipts.Read = %d receipts, %d bad, %v; want 3, 0, nil", len(rs), bad, err)
+	}
+	results := map[string]receipts.Receipt{}
+	for _, r := range rs {
+		results[filepath.Base(r.Device.Name)] = r
+	}
+	for _, name := range []string{"stick1-fat32.img", "stick2-exfat.img"} {
+		if r := results[name]; r.Result != "done" || r.Verify == nil || !r.Verify.OK {
+			t.Errorf("%s: result %q verify %+v, want done and verified", name, r.Result, r.Verify)
+		}
+	}
+	small := results["stick3-too-small.img"]
+	if small.Result != "failed" || small.FailedStep != "write" || !strings.Contains(small.Error, "does not fit") || small.BytesWritten != 0 {
+		t.Errorf("too-small stick: result %q step %q error %q written %d; want failed in write, does not fit, nothing written",
+			small.Result, small.FailedStep, small.Error, small.BytesWritten)
+	}
+	if !strings.Contains(stdout.String(), "mdir -i") {
+		t.Errorf("demo output does not say how to look inside:\n%s", stdout.String())
+	}
+	if _, err := exec.LookPath("mdir"); err != nil {
+		t.Skip("needs mdir (Debian package mtools) to look inside the image")
+	}
+	cmd := exec.Command("mdir", "-i", filepath.Join(dir, "stick1-fat32.img")+"@@1M", "::/")
+	cmd.Env = append(os.Environ(), "MTOOLS_SKIP_CHECK=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("mdir: %v: %s", err, out)
+	}
+	for _, want := range []string{results["stick1-fat32.img"].Label, "README", "docs", "media"} {
+		if want == "" || !strings.Contains(string(out), want) {
+			t.Errorf("mdir of stick1 lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(string(out), "scratch") {
+		t.Errorf("mdir of stick1 shows the excluded scratch.tmp:\n%s", out)
+	}
+}
