@@ -2,11 +2,15 @@ package matchers_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/flashpipe/flashpipe/matchers"
 )
@@ -101,5 +105,48 @@ func checkMounted(t *testing.T, name string, g matchers.Guard) {
 	var r *matchers.Refusal
 	if err := g.Check(d); !errors.As(err, &r) || r.Reason != want {
 		t.Errorf("Check(%s mounted) = %v, want reason %q", name, err, want)
+	}
+}
+
+// TestLiveRootDiskRefused finds the disk that holds / on the machine running
+// the test (by the device number stat reports) and checks that even a guard
+// allowing every bus refuses it.
+func TestLiveRootDiskRefused(t *testing.T) {
+	var st unix.Stat_t
+	if err := unix.Stat("/", &st); err != nil {
+		t.Fatal(err)
+	}
+	rootDev := fmt.Sprintf("%d:%d", unix.Major(st.Dev), unix.Minor(st.Dev))
+	sys, proc := matchers.OSRoots()
+	names, err := matchers.List(sys)
+	if err != nil {
+		t.Skipf("cannot list /sys/block: %v", err)
+	}
+	everyBus := matchers.Guard{AllowedBuses: []string{"usb", "mmc", "loop", "ata", "nvme", "virtio", "scsi", "virtual"}}
+	found := false
+	for _, n := range names {
+		d, err := matchers.ReadFrom(sys, proc, n)
+		if err != nil {
+			continue
+		}
+		devs := []string{d.Dev}
+		for _, p := range d.Partitions {
+			if pd, err := matchers.ReadFrom(sys, proc, p); err == nil {
+				devs = append(devs, pd.Dev)
+			}
+		}
+		if !slices.Contains(devs, rootDev) {
+			continue
+		}
+		found = true
+		var r *matchers.Refusal
+		if err := everyBus.Check(d); !errors.As(err, &r) {
+			t.Errorf("Check(%s, which holds /) = %v, want a refusal", n, err)
+		} else {
+			t.Logf("%s holds / and is refused: %v", n, err)
+		}
+	}
+	if !found {
+		t.Skipf("/ is on device %s, which is not a disk or partition under /sys/block (overlay, network or dm root)", rootDev)
 	}
 }

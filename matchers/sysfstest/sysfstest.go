@@ -63,6 +63,9 @@ func Parse(data []byte) (*Fixture, error) {
 		default:
 			return nil, fmt.Errorf("entry %q: name must start with sys/ or proc/", file.Name)
 		}
+		if !fs.ValidPath(path.Clean(rest)) || rest == "" {
+			return nil, fmt.Errorf("entry %q: invalid path", file.Name)
+		}
 		switch {
 		case isLink:
 			m[rest] = &fstest.MapFile{Data: []byte(strings.TrimSpace(target)), Mode: fs.ModeSymlink | 0o777}
@@ -70,9 +73,6 @@ func Parse(data []byte) (*Fixture, error) {
 			m[strings.TrimSuffix(rest, "/")] = &fstest.MapFile{Mode: fs.ModeDir | 0o755}
 		default:
 			m[rest] = &fstest.MapFile{Data: file.Data, Mode: 0o444}
-		}
-		if !fs.ValidPath(path.Clean(rest)) || rest == "" {
-			return nil, fmt.Errorf("entry %q: invalid path", file.Name)
 		}
 	}
 	return f, nil
