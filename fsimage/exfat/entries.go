@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// Directory entry types (§6.2, §7).
+// Directory entry types (§7).
 const (
 	typeBitmap  = 0x81
 	typeUpcase  = 0x82
@@ -104,8 +104,9 @@ func setChecksum(set []byte) uint16 {
 	return sum
 }
 
-// timestamp encodes t (in UTC) as an exFAT timestamp (§7.4.8) and its
-// 10 ms increment (0–199). Times outside 1980–2107 are clamped.
+// timestamp encodes t (in UTC) as an exFAT timestamp and its
+// 10 ms increment (0–199), as the File directory entry's timestamp fields
+// hold them. Times outside 1980–2107 are clamped.
 func timestamp(t time.Time) (uint32, uint8) {
 	t = t.UTC()
 	switch {

@@ -12,6 +12,17 @@
 // other directory in manifest order, and then the files in manifest order.
 // Files are marked NoFatChain, so their FAT entries stay zero; the system
 // files and directories get FAT chains.
+//
+// Extents: Bytes for both boot regions, the FAT's used part, the bitmap's
+// used part, the up-case table and each directory's entries (each padded to
+// a whole sector), Zero for the rest of the FAT, of the bitmap and of those
+// clusters, and FileData for each file (Length = its size). Everything else
+// (between the boot regions and the FAT, between the FAT and the heap, the
+// slack after each file, free clusters) is don't-care.
+//
+// Timestamps are written in UTC with the offset-valid flag set and 10 ms
+// precision. The volume label always has its entry, empty or not, as
+// mkfs.exfat writes it.
 package exfat
 
 import (
@@ -25,10 +36,10 @@ import (
 )
 
 const (
-	minVolumeBytes  = 1 << 20    // §3.1.6: VolumeLength is at least 1 MiB
-	maxClusterSize  = 32 << 20   // §3.1.16
+	minVolumeBytes  = 1 << 20    // §3.1.5: VolumeLength is at least 1 MiB
+	maxClusterSize  = 32 << 20   // §3.1.15: at most 32 MiB
 	maxClusterCount = 0xFFFFFFF5 // §3.1.9: 2^32 - 11
-	maxDirBytes     = 256 << 20  // §6.2: a directory is at most 256 MiB
+	maxDirBytes     = 256 << 20  // §7.6.7: a directory is at most 256 MiB
 	fatEndOfChain   = 0xFFFFFFFF
 	fatMedia        = 0xFFFFFFF8 // FAT[0]: media type F8
 	heapAlign       = 1 << 20    // FAT and cluster heap alignment, as mkfs.exfat
@@ -292,7 +303,8 @@ func (b *builder) layout() *fsimage.Layout {
 	b.out = make([]fsimage.Extent, 0, 8+2*len(b.t.dirs)+len(b.t.files))
 	boot := bootRegion(g)
 	b.add(0, fsimage.Bytes, boot, int64(len(boot)), "exfat boot region")
-	b.add(int64(len(boot)), fsimage.Bytes, boot, int64(len(boot)), "exfat backup boot region")
+	backup := append([]byte(nil), boot...) // its own copy: callers may patch one
+	b.add(int64(len(boot)), fsimage.Bytes, backup, int64(len(backup)), "exfat backup boot region")
 	b.fat()
 	b.bitmap()
 	b.upcase()
