@@ -125,3 +125,20 @@ func BenchmarkWriteImage(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkMinDeviceSize measures the layout search `validate` runs for a
+// profile with a minimum size, for 20,000 files / 5 GB.
+func BenchmarkMinDeviceSize(b *testing.B) {
+	es := syntheticEntries(20_000, 5e9)
+	for _, fsName := range []string{"vfat", "exfat"} {
+		b.Run(fsName, func(b *testing.B) {
+			for b.Loop() {
+				n, err := MinDeviceSize(Spec{Table: "gpt", FS: fsName, Entries: es, Now: now}, 512)
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(float64(n)/1e9, "min-GB")
+			}
+		})
+	}
+}
