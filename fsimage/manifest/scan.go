@@ -65,6 +65,7 @@ type ScanError struct {
 	Problems []Problem
 }
 
+// Error lists every problem, one per line.
 func (e *ScanError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d problem(s) in the content sources:", len(e.Problems))
