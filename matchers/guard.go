@@ -21,8 +21,8 @@ func (r *Refusal) Error() string {
 
 // Guard holds the station's safety policy. The zero value allows USB only.
 type Guard struct {
-	// AllowedBuses lists the buses the station may write to; nil means
-	// ["usb"]. "mmc" (built-in SD slots) and "loop" (tests) are allowed only
+	// AllowedBuses lists the buses (see KnownBuses) the station may write
+	// to; nil means ["usb"]. "mmc" (built-in SD slots) and "loop" (tests) are allowed only
 	// when listed.
 	AllowedBuses []string
 }

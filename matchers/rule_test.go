@@ -53,6 +53,7 @@ func TestRuleValidate(t *testing.T) {
 		{Port: []string{"1-{1,2"}},
 		{MinSize: 10, MaxSize: 5},
 		{MinSize: -1},
+		{Buses: []string{"USB"}},
 	} {
 		if err := r.Validate(); err == nil {
 			t.Errorf("Validate(%+v) = nil, want an error", r)
