@@ -15,7 +15,7 @@
 // the same eight actions so that Parse works everywhere.
 //
 // Owned here, because go-udev's version is unsound for an unattended station
-// (see docs/architecture.md and RESEARCH.md):
+// (shared/RESEARCH.md lists the defects; each is tested here):
 //   - The socket. go-udev's Monitor blocks in recvfrom on a blocking socket;
 //     after quit and Close its goroutine stays blocked and may later read
 //     from whatever file reuses the descriptor number. Here the socket is
@@ -36,8 +36,10 @@
 //     '=' only, checks the header against ACTION and DEVPATH, parses SEQNUM
 //     and refuses libudev-format datagrams (ErrLibudev) instead of decoding
 //     udevd's private header with unsafe pointer casts.
-//   - Trust. go-udev accepts any datagram. Any local process may send to a
-//     netlink port, so, as systemd-udevd does, the listener asks for
+//   - Trust. go-udev accepts any datagram. A process with CAP_NET_ADMIN can
+//     send a forged uevent straight to a listener's netlink port, while the
+//     kernel's own carry sender port 0 and credentials pid 0, uid 0. So, as
+//     systemd-udevd does, the listener asks for
 //     SCM_CREDENTIALS (SO_PASSCRED) and drops every datagram whose netlink
 //     sender port is not 0 (the kernel) or whose credentials are not pid 0,
 //     uid 0. Dropped datagrams are counted (Listener.Dropped).
