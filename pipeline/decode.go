@@ -31,7 +31,7 @@ var variableSchema = &hcl.BodySchema{
 }
 
 var profileSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{{Name: "priority"}, {Name: "eject_failed"}},
+	Attributes: []hcl.AttributeSchema{{Name: "priority"}},
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "match"},
 		{Type: "step", LabelNames: []string{"kind"}},
@@ -67,6 +67,14 @@ func (l *Loader) decode(files []*hcl.File, names []string) (*Config, hcl.Diagnos
 		}
 	}
 	diags = append(diags, l.decodeVariables(cfg, variables)...)
+	for _, b := range variables {
+		if _, ok := cfg.Vars[b.Labels[0]]; !ok && hclIdent(b.Labels[0]) {
+			// Every use of a variable without a value would be one more
+			// error saying the same thing: stop here, as Terraform does.
+			cfg.Station = &Station{}
+			return cfg, diags
+		}
+	}
 	diags = append(diags, decodeLocals(cfg, locals)...)
 	diags = append(diags, decodeSources(cfg, sources)...)
 	diags = append(diags, decodeStation(cfg, stations)...)

@@ -16,7 +16,12 @@ variable "9lives" { # ERROR: Invalid variable name
   default = 1
 }
 
+# Uses of a variable without a value add no errors of their own.
 profile "a" {
-  priority = 1
-  step "wipe" {}
+  priority = length(var.customer)
+  step "partition" {}
+  step "mkfs" {
+    type  = "vfat"
+    label = var.customer
+  }
 }
