@@ -15,6 +15,10 @@
 //     them reading as zeros);
 //   - every other hole is free space: don't care.
 //
+// mke2fs 1.47 keeps modification times to the second, and files keep the
+// owner and group of their staged copy (the source's, for hard links; the
+// station's, for copies); the root directory is owned by 0:0.
+//
 // ext4 places files where it likes, so the Layout has no FileRuns;
 // verification of an ext4 stick is the byte comparison of the plan's
 // extents read back from the stick against the image.
