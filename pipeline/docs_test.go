@@ -1,0 +1,157 @@
+package pipeline_test
+
+import (
+	"os"
+	"reflect"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/flashpipe/flashpipe/pipeline"
+)
+
+// hclAttr is one attribute a Go struct decodes, found by its hcl tag.
+type hclAttr struct {
+	name     string
+	required bool
+}
+
+// hclAttrs returns the attributes of v's struct type (v may be a pointer):
+// every field tagged `hcl:"name"`, `hcl:"name,attr"` or
+// `hcl:"name,optional"`. Labels, blocks and remain fields are left out.
+func hclAttrs(v any) []hclAttr {
+	t := reflect.TypeOf(v)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	var out []hclAttr
+	for i := range t.NumField() {
+		tag, ok := t.Field(i).Tag.Lookup("hcl")
+		if !ok || tag == "-" {
+			continue
+		}
+		name, kind, _ := strings.Cut(tag, ",")
+		switch kind {
+		case "", "attr":
+			out = append(out, hclAttr{name, true})
+		case "optional":
+			out = append(out, hclAttr{name, false})
+		}
+	}
+	return out
+}
+
+// docRow is one row of an attribute table in docs/config.md.
+type docRow struct {
+	typ, def string
+}
+
+var (
+	headingRE = regexp.MustCompile("^#{2,4} (.+)$")
+	rowRE     = regexp.MustCompile("^\\| `([a-z_]+)` \\| ([^|]*) \\| ([^|]*) \\|")
+)
+
+// readDocs splits docs/config.md into sections by heading and returns each
+// section's attribute table rows, and the whole text.
+func readDocs(t *testing.T) (map[string]map[string]docRow, string) {
+	t.Helper()
+	src, err := os.ReadFile("../docs/config.md")
+	if err != nil {
+		t.Fatalf("reading the configuration reference: %v", err)
+	}
+	sections := map[string]map[string]docRow{}
+	cur := ""
+	for _, line := range strings.Split(string(src), "\n") {
+		if m := headingRE.FindStringSubmatch(line); m != nil {
+			cur = strings.TrimSpace(m[1])
+			sections[cur] = map[string]docRow{}
+			continue
+		}
+		if m := rowRE.FindStringSubmatch(line); m != nil && cur != "" {
+			sections[cur][m[1]] = docRow{strings.TrimSpace(m[2]), strings.TrimSpace(m[3])}
+		}
+	}
+	return sections, string(src)
+}
+
+// TestDocsCoverSchemas walks every block's Go schema and requires
+// docs/config.md to have a row for each attribute in that block's section
+// (with "required" as the default exactly when the attribute is
+// required), and no row for an attribute that does not exist.
+func TestDocsCoverSchemas(t *testing.T) {
+	sections, _ := readDocs(t)
+	schemas := map[string][]hclAttr{
+		"station":         hclAttrs(pipeline.Station{}),
+		`source "NAME"`:   hclAttrs(pipeline.Source{}),
+		"match":           hclAttrs(pipeline.MatchBlock{}),
+		"Meta-arguments":  hclAttrs(pipeline.StepMeta{}),
+		`variable "NAME"`: {{"type", false}, {"default", false}, {"description", false}},
+		`profile "NAME"`:  {{"priority", false}},
+	}
+	reg := newLoader().Registry
+	for _, kind := range reg.Names() {
+		schemas[`step "`+kind+`"`] = hclAttrs(reg.Kinds[kind].New())
+	}
+	for section, attrs := range schemas {
+		rows, ok := sections[section]
+		if !ok {
+			t.Errorf("docs/config.md has no section %q", section)
+			continue
+		}
+		seen := map[string]bool{}
+		for _, a := range attrs {
+			seen[a.name] = true
+			row, ok := rows[a.name]
+			if !ok {
+				t.Errorf("docs/config.md section %q has no row for attribute %q", section, a.name)
+				continue
+			}
+			if a.required != (row.def == "required") {
+				t.Errorf("docs/config.md %q %q default = %q, want \"required\" only for a required attribute (required: %v)", section, a.name, row.def, a.required)
+			}
+			if row.typ == "" {
+				t.Errorf("docs/config.md %q %q has no type", section, a.name)
+			}
+		}
+		for name := range rows {
+			if !seen[name] {
+				t.Errorf("docs/config.md section %q documents %q, which the schema does not have", section, name)
+			}
+		}
+	}
+}
+
+// TestDocsCoverExpressions requires every device, job and station
+// attribute and every function to be named in docs/config.md.
+func TestDocsCoverExpressions(t *testing.T) {
+	_, text := readDocs(t)
+	var want []string
+	for _, n := range typeAttrNames(pipeline.DeviceType.AttributeTypes()) {
+		want = append(want, "`device."+n+"`")
+	}
+	for _, n := range typeAttrNames(pipeline.JobType.AttributeTypes()) {
+		want = append(want, "`job."+n+"`")
+	}
+	for _, n := range typeAttrNames(pipeline.StationType.AttributeTypes()) {
+		want = append(want, "`station."+n+"`")
+	}
+	want = append(want, "`now`", "`var.", "`local.", "`source.")
+	for _, f := range pipeline.FunctionNames() {
+		want = append(want, "`"+f+"(")
+	}
+	for _, w := range want {
+		if !strings.Contains(text, w) {
+			t.Errorf("docs/config.md does not mention %s", w)
+		}
+	}
+}
+
+func typeAttrNames[T any](m map[string]T) []string {
+	var names []string
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
