@@ -69,7 +69,7 @@ func MajMin(dev string) (string, error) {
 	if err := unix.Stat(dev, &st); err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("%d:%d", unix.Major(st.Rdev), unix.Minor(st.Rdev)), nil
+	return fmt.Sprintf("%d:%d", unix.Major(uint64(st.Rdev)), unix.Minor(uint64(st.Rdev))), nil
 }
 
 // BlkioRoot is where cgroup v1 blkio is mounted on the test machines.
