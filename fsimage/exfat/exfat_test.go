@@ -422,6 +422,8 @@ func TestBadNames(t *testing.T) {
 		{Path: "dup", Dir: true},
 		{Path: "Ünï", Size: 1},
 		{Path: "üNÏ", Size: 1},
+		{Path: "ok/", Size: 1},
+		{Path: "bad\xffutf8", Size: 1},
 	}
 	_, err := Build(fsimage.Volume{Size: 8 << 20, SectorSize: 512, Entries: es})
 	bn := asBadNames(t, err)
@@ -447,6 +449,8 @@ func TestBadNames(t *testing.T) {
 		"dup":                    `same name ignoring case as "Dup"`,
 		"Ünï":                    `same name ignoring case as "üNÏ"`,
 		"üNÏ":                    `same name ignoring case as "Ünï"`,
+		"ok/":                    "name is empty",
+		"bad\xffutf8":            "not valid UTF-8",
 	}
 	if len(got) != len(want) || len(bn.Names) != len(want) {
 		t.Errorf("BadNamesError lists %d names (%d distinct), want %d:\n%v", len(bn.Names), len(got), len(want), bn)

@@ -20,6 +20,9 @@ const badNameChars = `"*/:<>?\|`
 // checkName returns why name cannot be an exFAT file name, or "" if it can,
 // along with its UTF-16 form.
 func checkName(name string) (units []uint16, reason string) {
+	if name == "" {
+		return nil, "name is empty"
+	}
 	if !utf8.ValidString(name) {
 		return nil, "name is not valid UTF-8"
 	}
@@ -41,6 +44,9 @@ func checkName(name string) (units []uint16, reason string) {
 // checkLabel returns the UTF-16 form of a volume label, or an error saying
 // why exFAT cannot hold it.
 func checkLabel(label string) ([]uint16, error) {
+	if label == "" {
+		return nil, nil
+	}
 	units, reason := checkName(label)
 	if reason != "" {
 		return nil, fmt.Errorf("exfat: volume label %q: %s", label, strings.Replace(reason, "name", "label", 1))
