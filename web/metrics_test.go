@@ -1,0 +1,144 @@
+package web
+
+import (
+	"bytes"
+	"fmt"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flashpipe/flashpipe/status"
+	"github.com/google/go-cmp/cmp"
+)
+
+// parseExposition parses the Prometheus text format strictly enough for our
+// output: every sample's family must have a # TYPE line before it. It returns
+// series (name plus labels, as written) → value, and family → type.
+func parseExposition(t *testing.T, text string) (map[string]float64, map[string]string) {
+	t.Helper()
+	sample := regexp.MustCompile(`^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*\})? (\S+)$`)
+	series := map[string]float64{}
+	types := map[string]string{}
+	helps := map[string]bool{}
+	for i, line := range strings.Split(strings.TrimSuffix(text, "\n"), "\n") {
+		if f, ok := strings.CutPrefix(line, "# HELP "); ok {
+			helps[strings.Fields(f)[0]] = true
+			continue
+		}
+		if f, ok := strings.CutPrefix(line, "# TYPE "); ok {
+			parts := strings.Fields(f)
+			if len(parts) != 2 {
+				t.Fatalf("line %d: bad TYPE line %q", i+1, line)
+			}
+			types[parts[0]] = parts[1]
+			continue
+		}
+		m := sample.FindStringSubmatch(line)
+		if m == nil {
+			t.Fatalf("line %d: not a sample: %q", i+1, line)
+		}
+		family := m[1]
+		if types[family] == "" {
+			family = regexp.MustCompile(`_(bucket|sum|count)$`).ReplaceAllString(family, "")
+		}
+		if types[family] == "" || !helps[family] {
+			t.Errorf("line %d: sample %q before its # HELP and # TYPE", i+1, line)
+		}
+		v, err := strconv.ParseFloat(m[3], 64)
+		if err != nil {
+			t.Fatalf("line %d: value %q: %v", i+1, m[3], err)
+		}
+		if _, dup := series[m[1]+m[2]]; dup {
+			t.Errorf("line %d: duplicate series %s%s", i+1, m[1], m[2])
+		}
+		series[m[1]+m[2]] = v
+	}
+	return series, types
+}
+
+func feedJobs(b *status.Board) {
+	t0 := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	// Two good kiosk sticks: 100 MB in 10 s (10 MB/s) and 100 MB in 4 s (25 MB/s).
+	for i, secs := range []int{10, 4} {
+		j := status.Job{ID: i + 1, Port: fmt.Sprint("1-1.", i+1), Profile: "kiosk", State: status.StateRunning, Started: t0}
+		for w := int64(0); w <= 100e6; w += 25e6 {
+			j.BytesWritten, j.Updated = w, t0.Add(time.Second)
+			b.Update(j)
+		}
+		j.BytesVerified = 100e6
+		j.State, j.Updated = status.StateVerified, t0.Add(time.Duration(secs)*time.Second)
+		b.Update(j)
+		b.Update(j) // the same terminal update again is not a second stick
+	}
+	// A stick that failed its verify step, one pulled mid-write, one still running.
+	b.Update(status.Job{ID: 3, Profile: "kiosk", State: status.StateFailed, Step: "verify", BytesWritten: 5e6, BytesVerified: 1e6})
+	b.Update(status.Job{ID: 4, Profile: `odd "name"\`, State: status.StateRemoved, Step: "write", BytesWritten: 1e6})
+	b.Update(status.Job{ID: 5, Profile: "kiosk", State: status.StateRunning, BytesWritten: 3e6})
+	b.Update(status.Job{ID: 6, State: status.StateIgnored})
+	b.Remove(1) // pulled after finishing: counts stay
+}
+
+func TestMetricsExposition(t *testing.T) {
+	b := status.NewBoard()
+	m := NewMetrics(b)
+	feedJobs(b)
+	var buf bytes.Buffer
+	m.WriteTo(&buf)
+	series, types := parseExposition(t, buf.String())
+
+	wantTypes := map[string]string{
+		"flashpipe_sticks_total": "counter", "flashpipe_bytes_written_total": "counter",
+		"flashpipe_bytes_verified_total": "counter", "flashpipe_verify_failures_total": "counter",
+		"flashpipe_active_jobs": "gauge", "flashpipe_job_throughput_bytes_per_second": "histogram",
+	}
+	if diff := cmp.Diff(wantTypes, types); diff != "" {
+		t.Errorf("metric types (-want +got):\n%s", diff)
+	}
+	h := "flashpipe_job_throughput_bytes_per_second"
+	want := map[string]float64{
+		`flashpipe_sticks_total{profile="kiosk",result="done"}`:             2,
+		`flashpipe_sticks_total{profile="kiosk",result="failed"}`:           1,
+		`flashpipe_sticks_total{profile="odd \"name\"\\",result="removed"}`: 1,
+		`flashpipe_bytes_written_total`:                                     209e6,
+		`flashpipe_bytes_verified_total`:                                    201e6,
+		`flashpipe_verify_failures_total`:                                   1,
+		`flashpipe_active_jobs`:                                             1,
+		h + `_bucket{le="1e+06"}`:                                           0,
+		h + `_bucket{le="2e+06"}`:                                           0,
+		h + `_bucket{le="5e+06"}`:                                           0,
+		h + `_bucket{le="1e+07"}`:                                           1, // 10 MB/s: le is inclusive
+		h + `_bucket{le="2e+07"}`:                                           1,
+		h + `_bucket{le="5e+07"}`:                                           2,
+		h + `_bucket{le="1e+08"}`:                                           2,
+		h + `_bucket{le="2e+08"}`:                                           2,
+		h + `_bucket{le="5e+08"}`:                                           2,
+		h + `_bucket{le="+Inf"}`:                                            2,
+		h + `_sum`:                                                          35e6,
+		h + `_count`:                                                        2,
+	}
+	if diff := cmp.Diff(want, series); diff != "" {
+		t.Errorf("metrics after feedJobs (-want +got):\n%s\ntext:\n%s", diff, buf.String())
+	}
+}
+
+// promtool (Debian package prometheus) is Prometheus's own linter for the
+// exposition format.
+func TestMetricsPromtool(t *testing.T) {
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Skip("promtool not installed (Debian package prometheus); it lints the /metrics text")
+	}
+	b := status.NewBoard()
+	m := NewMetrics(b)
+	feedJobs(b)
+	var buf bytes.Buffer
+	m.WriteTo(&buf)
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = &buf
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("promtool check metrics: %v\n%s", err, out)
+	}
+}

@@ -1,0 +1,280 @@
+package web
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/flashpipe/flashpipe/status"
+	"github.com/google/go-cmp/cmp"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func get(t *testing.T, h http.Handler, target string, header ...string) *httptest.ResponseRecorder {
+	t.Helper()
+	r := httptest.NewRequest("GET", target, nil)
+	for i := 0; i+1 < len(header); i += 2 {
+		r.Header.Set(header[i], header[i+1])
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
+}
+
+func TestRoutesWithoutToken(t *testing.T) {
+	b := status.NewBoard()
+	m := NewMetrics(b)
+	b.Update(status.Job{ID: 2, Port: "1-1.2", Serial: "S2", State: status.StateRunning})
+	b.Update(status.Job{ID: 1, Port: "1-1.1", Serial: "S1", State: status.StateVerified})
+	h := NewServer(b, Options{
+		Profiles: func() any { return []string{"kiosk"} },
+		Devices:  func() any { return map[string]string{"sdb": "1-1.1"} },
+		Metrics:  m,
+		Ports:    func() []string { return []string{"1-1.1", "1-1.2"} },
+	})
+	for _, tc := range []struct {
+		path, ctype, body string
+	}{
+		{"/", "text/html; charset=utf-8", `<section class="tiles" id="tiles"`},
+		{"/static/app.js", "text/javascript; charset=utf-8", `new EventSource("events" + query)`},
+		{"/static/style.css", "text/css; charset=utf-8", `.state-verified`},
+		{"/api/profiles", "application/json", `["kiosk"]`},
+		{"/api/devices", "application/json", `{"sdb":"1-1.1"}`},
+		{"/api/ports", "application/json", `["1-1.1","1-1.2"]`},
+		{"/metrics", "text/plain; version=0.0.4; charset=utf-8", `flashpipe_sticks_total{profile="",result="done"} 1`},
+		{"/healthz", "text/plain; charset=utf-8", "ok"},
+	} {
+		w := get(t, h, tc.path)
+		if w.Code != 200 {
+			t.Errorf("GET %s: status = %d, want 200 (%s)", tc.path, w.Code, w.Body)
+			continue
+		}
+		if got := w.Header().Get("Content-Type"); got != tc.ctype {
+			t.Errorf("GET %s: Content-Type = %q, want %q", tc.path, got, tc.ctype)
+		}
+		if !strings.Contains(w.Body.String(), tc.body) {
+			t.Errorf("GET %s: body lacks %q:\n%s", tc.path, tc.body, w.Body)
+		}
+	}
+	w := get(t, h, "/api/jobs")
+	var jobs []status.Job
+	if err := json.Unmarshal(w.Body.Bytes(), &jobs); err != nil {
+		t.Fatalf("GET /api/jobs: %v in %s", err, w.Body)
+	}
+	var serials []string
+	for _, j := range jobs {
+		serials = append(serials, j.Serial)
+	}
+	if diff := cmp.Diff([]string{"S1", "S2"}, serials); diff != "" {
+		t.Errorf("GET /api/jobs serials (-want +got):\n%s", diff)
+	}
+	if w := get(t, h, "/nope"); w.Code != 404 {
+		t.Errorf("GET /nope: status = %d, want 404", w.Code)
+	}
+}
+
+func TestUnconfiguredRoutesAnswer404(t *testing.T) {
+	h := NewServer(status.NewBoard(), Options{})
+	for _, p := range []string{"/api/profiles", "/api/devices", "/metrics"} {
+		if w := get(t, h, p); w.Code != 404 {
+			t.Errorf("GET %s without its option: status = %d, want 404", p, w.Code)
+		}
+	}
+	if w := get(t, h, "/api/ports"); w.Code != 200 || strings.TrimSpace(w.Body.String()) != "[]" {
+		t.Errorf("GET /api/ports without Ports = %d %q, want 200 []", w.Code, w.Body)
+	}
+}
+
+func TestTokenRules(t *testing.T) {
+	h := NewServer(status.NewBoard(), Options{Token: "s3cret", Metrics: NewMetrics(nil)})
+	bearer := []string{"Authorization", "Bearer s3cret"}
+	wrong := []string{"Authorization", "Bearer nope"}
+	for _, tc := range []struct {
+		path   string
+		header []string
+		want   int
+	}{
+		{"/", nil, 401},
+		{"/", bearer, 200},
+		{"/", wrong, 401},
+		{"/?token=s3cret", nil, 200},
+		{"/?token=nope", nil, 401},
+		{"/?token=", nil, 401},
+		{"/api/jobs", nil, 401},
+		{"/api/jobs", bearer, 200},
+		{"/api/jobs?token=s3cret", nil, 401}, // query tokens only for the page and its event stream
+		{"/metrics", nil, 401},
+		{"/metrics", bearer, 200},
+		{"/metrics", []string{"Authorization", "s3cret"}, 401},
+		{"/api/ports", nil, 401},
+		{"/static/app.js", nil, 200},
+		{"/healthz", nil, 200},
+	} {
+		w := get(t, h, tc.path, tc.header...)
+		if w.Code != tc.want {
+			t.Errorf("GET %s %v: status = %d, want %d", tc.path, tc.header, w.Code, tc.want)
+		}
+		if w.Code == 401 && w.Header().Get("WWW-Authenticate") == "" {
+			t.Errorf("GET %s %v: 401 without WWW-Authenticate", tc.path, tc.header)
+		}
+	}
+}
+
+func TestEventsTokenInQuery(t *testing.T) {
+	b := status.NewBoard()
+	srv := httptest.NewServer(NewServer(b, Options{Token: "s3cret"}))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 {
+		t.Errorf("GET /events without token: status = %d, want 401", resp.StatusCode)
+	}
+	ev := openEvents(t, srv.URL+"/events?token=s3cret")
+	defer ev.close()
+	if name, _ := ev.next(t); name != "snapshot" {
+		t.Errorf("first event with ?token = %q, want snapshot", name)
+	}
+}
+
+type eventStream struct {
+	resp   *http.Response
+	sc     *bufio.Scanner
+	cancel context.CancelFunc
+}
+
+func openEvents(t *testing.T, url string) *eventStream {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" {
+		cancel()
+		t.Fatalf("GET %s = %d %q, want 200 text/event-stream", url, resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(nil, 1<<20)
+	return &eventStream{resp: resp, sc: sc, cancel: cancel}
+}
+
+// next reads one event and returns its name and data.
+func (e *eventStream) next(t *testing.T) (name, data string) {
+	t.Helper()
+	for e.sc.Scan() {
+		line := e.sc.Text()
+		switch {
+		case line == "":
+			if name != "" || data != "" {
+				return name, data
+			}
+		case strings.HasPrefix(line, "event: "):
+			name = line[len("event: "):]
+		case strings.HasPrefix(line, "data: "):
+			data += line[len("data: "):]
+		}
+	}
+	t.Fatalf("event stream ended: %v", e.sc.Err())
+	return "", ""
+}
+
+func (e *eventStream) close() {
+	e.cancel()
+	e.resp.Body.Close()
+}
+
+func TestEventsSnapshotThenUpdates(t *testing.T) {
+	b := status.NewBoard()
+	b.Update(status.Job{ID: 1, Port: "1-1.1", State: status.StateRunning})
+	srv := httptest.NewServer(NewServer(b, Options{}))
+	defer srv.Close()
+	ev := openEvents(t, srv.URL+"/events")
+	defer ev.close()
+
+	name, data := ev.next(t)
+	var snap []status.Job
+	if err := json.Unmarshal([]byte(data), &snap); name != "snapshot" || err != nil || len(snap) != 1 || snap[0].ID != 1 {
+		t.Fatalf("first event = %q %s (%v), want snapshot with job 1", name, data, err)
+	}
+	b.Update(status.Job{ID: 1, Port: "1-1.1", State: status.StateVerified, BytesWritten: 42})
+	b.Remove(1)
+	var got []string
+	for len(got) < 2 {
+		name, data := ev.next(t)
+		var j status.Job
+		if err := json.Unmarshal([]byte(data), &j); err != nil {
+			t.Fatalf("event %q data %s: %v", name, data, err)
+		}
+		got = append(got, name+":"+string(j.State))
+	}
+	if diff := cmp.Diff([]string{"job:verified", "job:idle"}, got); diff != "" {
+		t.Errorf("events after the snapshot (-want +got):\n%s", diff)
+	}
+}
+
+func TestCheckListenAddr(t *testing.T) {
+	open := NewServer(status.NewBoard(), Options{})
+	locked := NewServer(status.NewBoard(), Options{Token: "t"})
+	for _, tc := range []struct {
+		addr string
+		h    http.Handler
+		ok   bool
+	}{
+		{"127.0.0.1:8080", open, true},
+		{"127.1.2.3:8080", open, true},
+		{"[::1]:8080", open, true},
+		{"localhost:8080", open, true},
+		{":8080", open, false},
+		{"0.0.0.0:8080", open, false},
+		{"192.168.1.10:8080", open, false},
+		{"station.lan:8080", open, false},
+		{":8080", locked, true},
+		{"0.0.0.0:8080", locked, true},
+		{":8080", http.NotFoundHandler(), false},
+	} {
+		err := CheckListenAddr(tc.addr, tc.h)
+		if (err == nil) != tc.ok {
+			t.Errorf("CheckListenAddr(%q, token set %v) = %v, want ok %v", tc.addr, tc.h == locked, err, tc.ok)
+		}
+		if err != nil && tc.ok == false && !errors.Is(err, ErrTokenRequired) {
+			t.Errorf("CheckListenAddr(%q) = %v, want ErrTokenRequired", tc.addr, err)
+		}
+	}
+	if err := ListenAndServe(context.Background(), ":0", open); !errors.Is(err, ErrTokenRequired) {
+		t.Errorf("ListenAndServe(\":0\", no token) = %v, want ErrTokenRequired", err)
+	}
+}
+
+// Serve must end open event streams when its context ends, and return.
+func TestServeShutsDownWithOpenStream(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- Serve(ctx, ln, NewServer(status.NewBoard(), Options{})) }()
+	ev := openEvents(t, "http://"+ln.Addr().String()+"/events")
+	defer ev.close()
+	ev.next(t)
+	cancel()
+	if err := <-errc; err != nil {
+		t.Errorf("Serve after cancel = %v, want nil", err)
+	}
+	// The server ended the stream: reading reaches the end instead of blocking.
+	io.Copy(io.Discard, ev.resp.Body)
+}
