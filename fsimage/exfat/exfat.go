@@ -73,7 +73,7 @@ func Build(vol fsimage.Volume) (*fsimage.Layout, error) {
 		return nil, err
 	}
 	up := theUpcase()
-	t, err := buildTree(vol.Entries, up)
+	t, err := buildTree(vol.Entries, up, maxDirBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -160,8 +160,9 @@ type tree struct {
 	files []*node // non-empty files in manifest order
 }
 
-// buildTree arranges entries into directories, checking every name.
-func buildTree(entries []*fsimage.Entry, up *upcase) (*tree, error) {
+// buildTree arranges entries into directories, checking every name and
+// that no directory needs more than maxDir bytes of entries.
+func buildTree(entries []*fsimage.Entry, up *upcase, maxDir int) (*tree, error) {
 	root := &node{}
 	t := &tree{root: root, dirs: []*node{root}}
 	byPath := map[string]*node{"": root}
@@ -213,12 +214,12 @@ func buildTree(entries []*fsimage.Entry, up *upcase) (*tree, error) {
 	}
 	root.dirBytes += 3 * entrySize // volume label, allocation bitmap, up-case table
 	for _, d := range t.dirs {
-		if d.dirBytes > maxDirBytes {
+		if d.dirBytes > maxDir {
 			path := "/"
 			if d.e != nil {
 				path = d.e.Path
 			}
-			bad = append(bad, fsimage.BadName{Path: path, Reason: fmt.Sprintf("directory needs %d bytes of entries; exFAT allows 256 MiB", d.dirBytes)})
+			bad = append(bad, fsimage.BadName{Path: path, Reason: fmt.Sprintf("directory needs %d bytes of entries; exFAT allows %d", d.dirBytes, maxDir)})
 		}
 	}
 	if len(bad) > 0 {

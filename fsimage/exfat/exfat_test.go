@@ -465,6 +465,23 @@ func TestBadNames(t *testing.T) {
 	}
 }
 
+// TestDirectoryLimit checks the 256 MiB directory limit with a lower limit:
+// a real 256 MiB directory takes ~440,000 entries of 255-unit names.
+func TestDirectoryLimit(t *testing.T) {
+	es := []*fsimage.Entry{{Path: "big", Dir: true}, {Path: "small", Dir: true}, {Path: "small/a", Size: 1}}
+	for i := range 10 { // 10 × 3 entries × 32 bytes = 960 bytes
+		es = append(es, &fsimage.Entry{Path: fmt.Sprintf("big/file %d", i), Size: 1})
+	}
+	_, err := buildTree(es, theUpcase(), 959)
+	bn := asBadNames(t, err)
+	if len(bn.Names) != 1 || bn.Names[0].Path != "big" || !strings.Contains(bn.Names[0].Reason, "needs 960 bytes of entries; exFAT allows 959") {
+		t.Errorf("buildTree(limit 959) error = %v, want one bad name: big needs 960 bytes", err)
+	}
+	if _, err := buildTree(es, theUpcase(), 960); err != nil {
+		t.Errorf("buildTree(limit 960) error = %v, want nil", err)
+	}
+}
+
 func TestNoSpace(t *testing.T) {
 	es := []*fsimage.Entry{
 		{Path: "d", Dir: true},
