@@ -236,10 +236,9 @@ func (b *builder) putDir(d *node, buf []byte) {
 		put(dirent{name: packShort("..", ""), attr: attrDirectory, cluster: uint32(parent), time: b.modTime(d)})
 	}
 	for _, c := range d.children {
-		if c.lfn {
-			k := lfnSlots(utf16Len(c.name))
-			putLFN(buf[pos:pos+k*direntSize], c.name, c.short.checksum())
-			pos += k * direntSize
+		if c.lfn > 0 {
+			putLFN(buf[pos:pos+c.lfn*direntSize], c.name, c.short.checksum())
+			pos += c.lfn * direntSize
 		}
 		de := dirent{name: c.short, attr: attrArchive, ntFlags: c.ntFlags, cluster: uint32(c.cluster), time: b.modTime(c)}
 		if c.e.Dir {

@@ -202,13 +202,9 @@ func (a *aliaser) reserve(dir *node, s shortName) {
 	a.used[shortKey{dir, s}] = struct{}{}
 }
 
-// exact reserves the alias of a long name that fits 8.3 once upper-cased
-// (a mixed-case name), if it is free.
-func (a *aliaser) exact(dir *node, name string) (shortName, bool) {
-	base, ext, lossy := aliasBasis(name)
-	if lossy {
-		return shortName{}, false
-	}
+// exact reserves base.ext in dir, the alias of a long name that fits 8.3
+// once upper-cased (a mixed-case name), if it is free.
+func (a *aliaser) exact(dir *node, base, ext string) (shortName, bool) {
 	s := packShort(base, ext)
 	if _, taken := a.used[shortKey{dir, s}]; taken {
 		return shortName{}, false
@@ -217,9 +213,9 @@ func (a *aliaser) exact(dir *node, name string) (shortName, bool) {
 	return s, true
 }
 
-// alias returns a unique short name with a numeric tail in dir for name.
-func (a *aliaser) alias(dir *node, name string) (shortName, error) {
-	base, ext, _ := aliasBasis(name)
+// alias returns a unique short name in dir made of the basis base.ext (from
+// aliasBasis) and a numeric tail.
+func (a *aliaser) alias(dir *node, base, ext string) (shortName, error) {
 	key := aliasKey{dir, base, ext}
 	for n := max(a.next[key], 1); n <= 999999; n++ {
 		tail := "~" + strconv.Itoa(n)
@@ -234,7 +230,7 @@ func (a *aliaser) alias(dir *node, name string) (shortName, error) {
 			return s, nil
 		}
 	}
-	return shortName{}, fmt.Errorf("fat: no free 8.3 alias for %q", name)
+	return shortName{}, fmt.Errorf("fat: no free 8.3 alias for %s.%s", base, ext)
 }
 
 // checkLabel validates and upper-cases a volume label.

@@ -22,7 +22,7 @@ type node struct {
 	children []*node // in Entries order
 	short    shortName
 	ntFlags  byte
-	lfn      bool  // needs long-name entries
+	lfn      int   // long-name entries needed, 0 for none
 	slots    int   // directories: 32-byte entries
 	cluster  int64 // first cluster, 0 when none
 	nclust   int64
@@ -109,11 +109,10 @@ func buildTree(entries []*fsimage.Entry, hasLabel bool) (*tree, error) {
 		}
 		folded[key] = n
 		n.short, n.ntFlags, ok = plainShort(name)
-		n.lfn = !ok
-		parent.slots++
-		if n.lfn {
-			parent.slots += lfnSlots(utf16Len(name))
+		if !ok {
+			n.lfn = lfnSlots(utf16Len(name))
 		}
+		parent.slots += 1 + n.lfn
 	}
 	for i := range t.nodes {
 		if n := &t.nodes[i]; n.isDir() && n.slots > maxDirSlots {
@@ -134,30 +133,37 @@ func buildTree(entries []*fsimage.Entry, hasLabel bool) (*tree, error) {
 // "~N" aliases handed out, so that no alias equals another entry's name
 // case-insensitively (a lookup by either name finds one entry).
 func (t *tree) assignAliases() error {
+	type basis struct {
+		n         *node
+		base, ext string
+	}
 	a := newAliaser(len(t.nodes))
-	pending := make([]*node, 0)
+	var pending []basis
 	for i := 1; i < len(t.nodes); i++ {
-		if n := &t.nodes[i]; !n.lfn {
+		if n := &t.nodes[i]; n.lfn == 0 {
 			a.reserve(n.parent, n.short)
 		}
 	}
 	for i := 1; i < len(t.nodes); i++ {
 		n := &t.nodes[i]
-		if !n.lfn {
+		if n.lfn == 0 {
 			continue
 		}
-		if s, ok := a.exact(n.parent, n.name); ok {
-			n.short = s
-		} else {
-			pending = append(pending, n)
+		base, ext, lossy := aliasBasis(n.name)
+		if !lossy {
+			if s, ok := a.exact(n.parent, base, ext); ok {
+				n.short = s
+				continue
+			}
 		}
+		pending = append(pending, basis{n, base, ext})
 	}
-	for _, n := range pending {
-		s, err := a.alias(n.parent, n.name)
+	for _, p := range pending {
+		s, err := a.alias(p.n.parent, p.base, p.ext)
 		if err != nil {
 			return err
 		}
-		n.short = s
+		p.n.short = s
 	}
 	return nil
 }
