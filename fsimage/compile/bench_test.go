@@ -8,7 +8,9 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/flashpipe/flashpipe/fsimage"
 	"github.com/flashpipe/flashpipe/fsimage/manifest"
@@ -45,7 +47,9 @@ func BenchmarkPlan(b *testing.B) {
 			var before runtime.MemStats
 			runtime.GC()
 			runtime.ReadMemStats(&before)
+			start, n := cpuTime(), 0
 			for b.Loop() {
+				n++
 				var err error
 				plan, err = Build(Spec{Table: "mbr", FS: fsName, Label: "BENCH", Serial: 1, Entries: es, Now: now}, 16<<30, 512)
 				if err != nil {
@@ -53,6 +57,7 @@ func BenchmarkPlan(b *testing.B) {
 				}
 			}
 			b.StopTimer()
+			b.ReportMetric((cpuTime()-start).Seconds()/float64(n), "cpu-s/op")
 			var after runtime.MemStats
 			runtime.GC()
 			runtime.ReadMemStats(&after)
@@ -116,12 +121,15 @@ func BenchmarkWriteImage(b *testing.B) {
 			img := filepath.Join(out, "bench.img")
 			defer os.Remove(img)
 			b.SetBytes(total)
+			start, n := cpuTime(), 0
 			for b.Loop() {
 				os.Remove(img)
 				if err := fsimage.WriteImagePlan(context.Background(), plan, img, nil); err != nil {
 					b.Fatal(err)
 				}
+				n++
 			}
+			reportCPU(b, start, total, n)
 		})
 	}
 }
@@ -140,5 +148,20 @@ func BenchmarkMinDeviceSize(b *testing.B) {
 				b.ReportMetric(float64(n)/1e9, "min-GB")
 			}
 		})
+	}
+}
+
+// cpuTime returns the CPU time (user + system) this process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// reportCPU reports bytes per CPU second over n runs since start: unlike
+// MB/s it hardly depends on what else the machine runs.
+func reportCPU(b *testing.B, start time.Duration, bytes int64, n int) {
+	if cpu := cpuTime() - start; cpu > 0 {
+		b.ReportMetric(float64(bytes)*float64(n)/1e6/cpu.Seconds(), "MB/cpu-s")
 	}
 }

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // BenchmarkHash measures Hash over the tree named by $FLASHPIPE_BENCH_DIR
@@ -33,11 +35,14 @@ func BenchmarkHash(b *testing.B) {
 		total += e.Size
 	}
 	b.SetBytes(total)
+	start, n := cpuTime(), 0
 	for b.Loop() {
 		if err := Hash(context.Background(), es, nil, nil); err != nil {
 			b.Fatal(err)
 		}
+		n++
 	}
+	reportCPU(b, start, total, n)
 }
 
 // BenchmarkScan measures Scan alone (stat and open of every file).
@@ -50,5 +55,20 @@ func BenchmarkScan(b *testing.B) {
 		if _, err := Scan([]Source{{Paths: []string{dir}}}, Options{}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// cpuTime returns the CPU time (user + system) this process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// reportCPU reports bytes per CPU second over n runs since start: unlike
+// MB/s it hardly depends on what else the machine runs.
+func reportCPU(b *testing.B, start time.Duration, bytes int64, n int) {
+	if cpu := cpuTime() - start; cpu > 0 {
+		b.ReportMetric(float64(bytes)*float64(n)/1e6/cpu.Seconds(), "MB/cpu-s")
 	}
 }
