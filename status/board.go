@@ -97,15 +97,37 @@ func (b *Board) Observe(fn func(Job)) {
 }
 
 // Update inserts j, or replaces the job with the same ID. Finished jobs stay
-// on the board until Remove. A zero j.Updated is set to the current time.
+// on the board until Remove, or until a new job arrives on the same port or
+// the same kernel device name: that can only happen once the finished stick
+// has been pulled, so its row is removed then as if by Remove. A zero
+// j.Updated is set to the current time.
 func (b *Board) Update(j Job) {
 	if j.Updated.IsZero() {
 		j.Updated = time.Now()
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if _, known := b.jobs[j.ID]; !known {
+		b.pruneLocked(j)
+	}
 	b.jobs[j.ID] = j
 	b.publishLocked(j)
+}
+
+// pruneLocked removes the finished rows that the new job j supersedes.
+func (b *Board) pruneLocked(j Job) {
+	var old []int
+	for id, o := range b.jobs {
+		finished := o.State.Terminal() || o.State == StateIgnored
+		samePlace := (j.Port != "" && o.Port == j.Port) || (j.Device != "" && o.Device == j.Device)
+		if finished && samePlace {
+			old = append(old, id)
+		}
+	}
+	sort.Ints(old)
+	for _, id := range old {
+		b.removeLocked(id)
+	}
 }
 
 // Remove deletes the job with the given ID — the stick was pulled after it
@@ -115,6 +137,10 @@ func (b *Board) Update(j Job) {
 func (b *Board) Remove(id int) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.removeLocked(id)
+}
+
+func (b *Board) removeLocked(id int) {
 	j, ok := b.jobs[id]
 	if !ok {
 		return

@@ -144,3 +144,25 @@ func TestStatePredicates(t *testing.T) {
 		}
 	}
 }
+
+// A new stick on a port (or under a kernel name) means the finished stick
+// that was there has been pulled: its row goes, as if by Remove.
+func TestUpdatePrunesFinishedRowsOfTheSamePortOrDevice(t *testing.T) {
+	b := NewBoard()
+	var seen []string
+	b.Observe(func(j Job) { seen = append(seen, fmt.Sprintf("%d:%s", j.ID, j.State)) })
+	b.Update(Job{ID: 1, Port: "1-1.1", Device: "sdb", State: StateVerified})
+	b.Update(Job{ID: 2, Port: "1-1.2", Device: "sdc", State: StateRunning})
+	b.Update(Job{ID: 3, Port: "1-1.3", Device: "sdd", State: StateIgnored})
+	b.Update(Job{ID: 4, Port: "1-1.1", Device: "sde", State: StateDetected}) // replaces 1 (same port)
+	b.Update(Job{ID: 5, Port: "1-1.2", Device: "sdf", State: StateDetected}) // 2 still running: kept
+	b.Update(Job{ID: 6, Port: "2-1", Device: "sdd", State: StateDetected})   // replaces 3 (same name)
+	b.Update(Job{ID: 4, Port: "1-1.1", Device: "sde", State: StateRunning})  // known ID: no pruning
+	if diff := cmp.Diff([]string{"1-1.1#4", "1-1.2#2", "1-1.2#5", "2-1#6"}, ids(b.Snapshot())); diff != "" {
+		t.Errorf("Snapshot() after new sticks (-want +got):\n%s", diff)
+	}
+	want := []string{"1:verified", "2:running", "3:ignored", "1:idle", "4:detected", "5:detected", "3:idle", "6:detected", "4:running"}
+	if diff := cmp.Diff(want, seen); diff != "" {
+		t.Errorf("updates observed (-want +got):\n%s", diff)
+	}
+}
