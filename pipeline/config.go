@@ -94,20 +94,24 @@ type Source struct {
 // Profile is one decoded and compiled profile block:
 //
 //	profile "sandisk" {
-//	  priority = 10
+//	  priority       = 10
+//	  min_write_mbps = 4    # fail sticks slower than 4 MB/s (optional)
 //	  match { vendor_id = "0781" }
 //	  step "wipe" { mode = "quick" }
 //	  ...
 //	}
 type Profile struct {
-	Name      string
-	Priority  int
-	Match     matchers.Rule
-	MatchSrc  *MatchBlock // as written, for plan output
-	Steps     []*StepBlock
-	Stages    []*Stage // compiled: see compile.go
-	Layout    *Layout  // the fused write stage's description; nil when there is none
-	DeclRange hcl.Range
+	Name     string
+	Priority int
+	// MinWriteMBps fails a stick whose write rate stays below this many
+	// MB/s (10^6 bytes); 0 means no minimum.
+	MinWriteMBps float64
+	Match        matchers.Rule
+	MatchSrc     *MatchBlock // as written, for plan output
+	Steps        []*StepBlock
+	Stages       []*Stage // compiled: see compile.go
+	Layout       *Layout  // the fused write stage's description; nil when there is none
+	DeclRange    hcl.Range
 }
 
 // MatchBlock decodes a profile's match block. Every attribute is optional;

@@ -348,6 +348,9 @@ func decodeStation(cfg *Config, blocks []*hcl.Block) hcl.Diagnostics {
 	} else if len(blocks) > 0 && !filepath.IsAbs(st.Receipts) {
 		st.Receipts = ResolvePaths(blocks[0].DefRange.Filename, []string{st.Receipts})[0]
 	}
+	if st.LogFile != "" && len(blocks) > 0 && !filepath.IsAbs(st.LogFile) {
+		st.LogFile = ResolvePaths(blocks[0].DefRange.Filename, []string{st.LogFile})[0]
+	}
 	cfg.Station = st
 	return diags
 }

@@ -43,7 +43,16 @@ func (s *Station) newJob(parent context.Context, cfg *pipeline.Config, p *pipeli
 		Now:       j.started,
 		Log:       log,
 		BeforeFirstWrite: func() error {
-			return matchers.Recheck(s.opts.Sysfs, d)
+			if err := matchers.Recheck(s.opts.Sysfs, d); err != nil {
+				return err
+			}
+			// The guard again on a fresh reading: something may have been
+			// mounted or stacked on the stick since it was matched.
+			now, err := matchers.ReadFrom(s.opts.Sysfs, s.opts.Procfs, d.Name)
+			if err != nil {
+				return err
+			}
+			return s.guard().Check(now)
 		},
 		BeforeVerify: s.opts.BeforeVerify,
 	}

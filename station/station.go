@@ -38,6 +38,12 @@ type Options struct {
 	Concurrency    int      // overrides station.concurrency when > 0
 	Receipts       string   // overrides station.receipts when set
 
+	// RescanInterval is how often the station reconciles with sysfs even
+	// without a gap in the uevent stream (default 5 s): a uevent can
+	// arrive before the kernel has set the disk's size, and a later one
+	// may never come.
+	RescanInterval time.Duration
+
 	Log   hclog.Logger
 	Board *status.Board // nil: no live view
 
@@ -139,8 +145,16 @@ func (s *Station) Run(intake, jobs context.Context) Summary {
 			s.consider(jobs, d.Name, "present at start")
 		}
 	}
+	interval := s.opts.RescanInterval
+	if interval <= 0 {
+		interval = 5 * time.Second
+	}
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
 	for {
 		select {
+		case <-tick.C:
+			s.rescanCtx(jobs)
 		case <-intake.Done():
 			s.log.Info("no longer taking sticks; waiting for running jobs")
 			s.wg.Wait()

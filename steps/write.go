@@ -126,7 +126,7 @@ func (w *writer) Run(ctx context.Context, j *pipeline.Job) error {
 		}
 		return nil
 	})
-	if _, err := executor.Write(ctx, dev, plan, executor.Options{Progress: progress(j)}); err != nil {
+	if _, err := executor.Write(ctx, dev, plan, executor.Options{Progress: progress(j), MinWriteMBps: j.Profile.MinWriteMBps}); err != nil {
 		return err // executor errors name the step and the device
 	}
 	return nil

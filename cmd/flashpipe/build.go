@@ -57,7 +57,7 @@ has zeros. The image is exactly what the station would write to a stick.`,
 					_ = plan.Cleanup()
 				}
 			}()
-			if err := fsimage.WriteImage(output, devSize, plan.Extents); err != nil {
+			if err := fsimage.WriteImagePlan(cmd.Context(), plan, output, nil); err != nil {
 				return fmt.Errorf("write %s: %w", output, err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s: %s, %s, %d files, label %q, %s of data\n",

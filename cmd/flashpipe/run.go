@@ -78,7 +78,6 @@ func newLogger(w io.Writer, level, format string) hclog.Logger {
 
 func runStation(cmd *cobra.Command, lo *loadOptions, legacy *legacyFlags, sf *stationFlags, args []string) error {
 	stderr := cmd.ErrOrStderr()
-	log := newLogger(stderr, sf.logLevel, sf.logFormat)
 	l, cfg, diags, err := loadOrLegacy(cmd, lo, legacy, args, true)
 	if err != nil {
 		return err
@@ -87,6 +86,16 @@ func runStation(cmd *cobra.Command, lo *loadOptions, legacy *legacyFlags, sf *st
 	if diags.HasErrors() {
 		return exitError{1}
 	}
+	logOut := stderr
+	if cfg.Station.LogFile != "" {
+		f, err := os.OpenFile(cfg.Station.LogFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		if err != nil {
+			return fmt.Errorf("station.log_file: %w", err)
+		}
+		defer f.Close()
+		logOut = io.MultiWriter(stderr, f)
+	}
+	log := newLogger(logOut, sf.logLevel, sf.logFormat)
 	if len(cfg.Profiles) == 0 {
 		return fmt.Errorf("the station files hold no profile: every stick would be left untouched")
 	}
