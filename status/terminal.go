@@ -129,7 +129,7 @@ func drawTable(w io.Writer, jobs []Job, prev int) int {
 // TableLines renders the jobs as the rows of the live table, header first,
 // without escape codes.
 func TableLines(jobs []Job) []string {
-	lines := []string{fmt.Sprintf("%-9s %-6s %-14s %-12s %-12s %-22s %8s %6s  %s",
+	lines := []string{fmt.Sprintf("%-9s %-6s %-20s %-12s %-12s %-22s %8s %6s  %s",
 		"PORT", "DEV", "SERIAL", "PROFILE", "STEP", "PROGRESS", "MB/s", "ETA", "RESULT")}
 	if len(jobs) == 0 {
 		lines = append(lines, "(no sticks)")
@@ -158,8 +158,8 @@ func tableRow(j Job) string {
 	if j.Error != "" {
 		result += ": " + j.Error
 	}
-	return fmt.Sprintf("%-9s %-6s %-14s %-12s %-12s %-22s %8s %6s  %s",
-		cut(orDash(j.Port), 9), cut(orDash(j.Device), 6), cut(orDash(j.Serial), 14),
+	return fmt.Sprintf("%-9s %-6s %-20s %-12s %-12s %-22s %8s %6s  %s",
+		cut(orDash(j.Port), 9), cut(orDash(j.Device), 6), cut(orDash(j.Serial), 20),
 		cut(orDash(j.Profile), 12), cut(step, 12), progressBar(j, 16), rate, eta, cut(result, 60))
 }
 
