@@ -31,7 +31,7 @@ var variableSchema = &hcl.BodySchema{
 }
 
 var profileSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{{Name: "priority"}},
+	Attributes: []hcl.AttributeSchema{{Name: "priority"}, {Name: "min_write_mbps"}},
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "match"},
 		{Type: "step", LabelNames: []string{"kind"}},
@@ -391,6 +391,13 @@ func (l *Loader) decodeProfile(cfg *Config, b *hcl.Block) (*Profile, hcl.Diagnos
 	ctx := cfg.staticContext()
 	if a, ok := content.Attributes["priority"]; ok {
 		diags = append(diags, decodeExpression(a.Expr, ctx, &p.Priority)...)
+	}
+	if a, ok := content.Attributes["min_write_mbps"]; ok {
+		d := decodeExpression(a.Expr, ctx, &p.MinWriteMBps)
+		diags = append(diags, d...)
+		if !d.HasErrors() && p.MinWriteMBps < 0 {
+			diags = append(diags, errAt(a.Expr.Range(), "Invalid minimum write rate", "min_write_mbps is a rate in MB/s (10^6 bytes per second), 0 or more; 0 means no minimum."))
+		}
 	}
 	var matches []*hcl.Block
 	for _, blk := range content.Blocks {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/flashpipe/flashpipe/pipeline"
+	"github.com/hashicorp/hcl/v2"
 )
 
 // hclAttr is one attribute a Go struct decodes, found by its hcl tag.
@@ -38,6 +39,15 @@ func hclAttrs(v any) []hclAttr {
 		case "optional":
 			out = append(out, hclAttr{name, false})
 		}
+	}
+	return out
+}
+
+// schemaAttrs returns a hand-written schema's attributes.
+func schemaAttrs(s *hcl.BodySchema) []hclAttr {
+	var out []hclAttr
+	for _, a := range s.Attributes {
+		out = append(out, hclAttr{a.Name, a.Required})
 	}
 	return out
 }
@@ -86,12 +96,30 @@ func TestDocsCoverSchemas(t *testing.T) {
 		`source "NAME"`:   hclAttrs(pipeline.Source{}),
 		"match":           hclAttrs(pipeline.MatchBlock{}),
 		"Meta-arguments":  hclAttrs(pipeline.StepMeta{}),
-		`variable "NAME"`: {{"type", false}, {"default", false}, {"description", false}},
-		`profile "NAME"`:  {{"priority", false}},
+		`variable "NAME"`: schemaAttrs(pipeline.VariableSchema),
+		`profile "NAME"`:  schemaAttrs(pipeline.ProfileSchema),
 	}
 	reg := newLoader().Registry
 	for _, kind := range reg.Names() {
 		schemas[`step "`+kind+`"`] = hclAttrs(reg.Kinds[kind].New())
+	}
+	for _, b := range pipeline.FileSchema.Blocks {
+		h := b.Type
+		if len(b.LabelNames) > 0 {
+			h += ` "NAME"`
+		}
+		if _, ok := sections[h]; !ok {
+			t.Errorf("docs/config.md has no section %q for the top-level block %s", h, b.Type)
+		}
+	}
+	for _, b := range pipeline.ProfileSchema.Blocks {
+		h := b.Type
+		if len(b.LabelNames) > 0 {
+			h += ` "KIND"`
+		}
+		if _, ok := sections[h]; !ok {
+			t.Errorf("docs/config.md has no section %q for the profile's %s block", h, b.Type)
+		}
 	}
 	for section, attrs := range schemas {
 		rows, ok := sections[section]

@@ -463,3 +463,18 @@ func TestMetaNamesNotShadowed(t *testing.T) {
 		}
 	}
 }
+
+// TestProfileAttributes: priority and min_write_mbps reach the profile.
+func TestProfileAttributes(t *testing.T) {
+	cfg, diags := newLoader().LoadFiles([]string{"testdata/valid/full.hcl"})
+	if diags.HasErrors() {
+		t.Fatalf("LoadFiles(full.hcl):\n%s", dump(diags))
+	}
+	p := cfg.Profiles[0]
+	if p.Name != "sandisk" || p.Priority != 10 || p.MinWriteMBps != 2.5 {
+		t.Errorf("Profiles[0] = %q priority %d min_write_mbps %v, want \"sandisk\" 10 2.5", p.Name, p.Priority, p.MinWriteMBps)
+	}
+	if cfg.Profiles[1].MinWriteMBps != 0 {
+		t.Errorf("Profiles[1].MinWriteMBps = %v, want 0 (not given)", cfg.Profiles[1].MinWriteMBps)
+	}
+}

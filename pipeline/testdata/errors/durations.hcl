@@ -16,3 +16,15 @@ profile "a" {
     retries = -1 # ERROR: Invalid retries
   }
 }
+
+profile "b" {
+  priority       = 2
+  min_write_mbps = -1 # ERROR: Invalid minimum write rate
+  step "wipe" {}
+}
+
+profile "c" {
+  priority       = 3
+  min_write_mbps = "fast" # ERROR: Unsuitable value type
+  step "wipe" {}
+}

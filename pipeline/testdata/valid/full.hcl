@@ -33,7 +33,8 @@ source "docs" {
 }
 
 profile "sandisk" {
-  priority = 10
+  priority       = 10
+  min_write_mbps = 2.5
 
   match {
     vendor_id    = ["0781", "0x0951"]
