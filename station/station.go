@@ -37,6 +37,9 @@ type Options struct {
 	AllowBuses     []string // overrides the station block's allow_buses when set
 	Concurrency    int      // overrides station.concurrency when > 0
 	Receipts       string   // overrides station.receipts when set
+	// GuardOverride skips the guard's pre-write check (flash
+	// --i-know-what-i-am-doing); the identity re-check still runs.
+	GuardOverride bool
 
 	// RescanInterval is how often the station reconciles with sysfs even
 	// without a gap in the uevent stream (default 5 s): a uevent can

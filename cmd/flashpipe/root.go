@@ -68,7 +68,7 @@ ejects it, many at once, keeping a receipt for every stick.`,
 		newRunCmd(),
 		newFlashCmd(),
 		newDevicesCmd(),
-		// newReportCmd(), -- pending
+		newReportCmd(),
 		newDemoCmd(),
 	)
 	return root
