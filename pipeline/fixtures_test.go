@@ -200,23 +200,25 @@ func TestEmptyFiles(t *testing.T) {
 	}
 }
 
-// TestNonUTF8: bytes that are not UTF-8 give a parser diagnostic on their
-// line, not a panic and not a clean load.
+// TestNonUTF8: bytes that are not UTF-8 give one diagnostic at the first
+// bad byte, not the parser's follow-on errors, not a panic.
 func TestNonUTF8(t *testing.T) {
-	src := []byte("profile \"a\" {\n  step \"wipe\" {\n    mode = \"qu\xffick\"\n  }\n}\n")
-	_, diags := newLoader().LoadSource("latin1.hcl", src)
-	if !diags.HasErrors() {
-		t.Fatalf("LoadSource(non-UTF-8) = %s, want an error", dump(diags))
-	}
-	for _, d := range diags {
-		if d.Subject == nil || d.Subject.Start.Line != 3 {
-			t.Errorf("LoadSource(non-UTF-8) diagnostic %q at %v, want line 3", d.Summary, d.Subject)
+	for _, tc := range []struct {
+		src       string
+		line, col int
+	}{
+		{"profile \"a\" {\n  step \"wipe\" {\n    mode = \"qu\xffick\"\n  }\n}\n", 3, 15},
+		{"\xfe\xff profile \"a\" {}\n", 1, 1},
+		{"# ü is fine, \xc3 alone is not\nprofile \"a\" {}\n", 1, 14},
+	} {
+		cfg, diags := newLoader().LoadSource("latin1.hcl", []byte(tc.src))
+		if cfg != nil || len(diags) != 1 || diags[0].Summary != "Invalid character encoding" {
+			t.Errorf("LoadSource(%q) = %s, want one \"Invalid character encoding\" error and no config", tc.src, dump(diags))
+			continue
 		}
-	}
-	// A stray byte outside any string, too.
-	_, diags = newLoader().LoadSource("stray.hcl", []byte("\xfe\xff profile \"a\" {}\n"))
-	if !diags.HasErrors() {
-		t.Errorf("LoadSource(stray bytes) = %s, want an error", dump(diags))
+		if r := diags[0].Subject; r.Start.Line != tc.line || r.Start.Column != tc.col {
+			t.Errorf("LoadSource(%q) error at %d:%d, want %d:%d", tc.src, r.Start.Line, r.Start.Column, tc.line, tc.col)
+		}
 	}
 }
 

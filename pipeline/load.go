@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
@@ -109,6 +110,12 @@ func (l *Loader) LoadSource(name string, src []byte) (*Config, hcl.Diagnostics) 
 
 func (l *Loader) parse(name string, src []byte) (*hcl.File, hcl.Diagnostics) {
 	f, diags := l.Parser.ParseHCL(src, name)
+	if !utf8.Valid(src) {
+		// The parser reports the bad bytes and then whatever it made of
+		// them (an unterminated string, a missing block): report the
+		// first bad byte only. The parser keeps the file for snippets.
+		return f, hcl.Diagnostics{badEncoding(name, src)}
+	}
 	if diags.HasErrors() {
 		return f, diags
 	}
@@ -121,6 +128,34 @@ func (l *Loader) parse(name string, src []byte) (*hcl.File, hcl.Diagnostics) {
 		})
 	}
 	return f, diags
+}
+
+// badEncoding reports the first byte of src that is not UTF-8.
+func badEncoding(name string, src []byte) *hcl.Diagnostic {
+	pos := hcl.InitialPos
+	for i := 0; i < len(src); {
+		r, n := utf8.DecodeRune(src[i:])
+		if r == utf8.RuneError && n <= 1 {
+			end := pos
+			end.Column++
+			end.Byte++
+			return &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid character encoding",
+				Detail:   fmt.Sprintf("Byte 0x%02x at line %d, column %d is not UTF-8. Station files must be UTF-8 encoded: save the file as UTF-8 in your editor (for example with iconv -f latin1 -t utf-8).", src[i], pos.Line, pos.Column),
+				Subject:  &hcl.Range{Filename: name, Start: pos, End: end},
+			}
+		}
+		if r == '\n' {
+			pos.Line++
+			pos.Column = 1
+		} else {
+			pos.Column++
+		}
+		pos.Byte += n
+		i += n
+	}
+	panic("badEncoding called on valid UTF-8")
 }
 
 // stripComments removes # and // line comments and /* */ blocks, enough to
