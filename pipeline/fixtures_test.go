@@ -283,3 +283,30 @@ func largeConfig(size int) []byte {
 	}
 	return b.Bytes()
 }
+
+// TestSyntaxErrorStopsLoad: a syntax error in one of several files is
+// reported alone; nothing is decoded, so no follow-on errors appear in the
+// other files (which refer to a source the broken file declares).
+func TestSyntaxErrorStopsLoad(t *testing.T) {
+	dir := t.TempDir()
+	a := filepath.Join(dir, "a.hcl")
+	b := filepath.Join(dir, "b.hcl")
+	if err := os.WriteFile(a, []byte("source \"docs\" {\n  paths = [\"x\"\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(b, []byte("profile \"p\" {\n  step \"partition\" {}\n  step \"mkfs\" { type = \"vfat\" }\n  step \"copy\" { sources = [source.docs] }\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, diags := newLoader().LoadFiles([]string{a, b})
+	if cfg != nil || !diags.HasErrors() {
+		t.Fatalf("LoadFiles = %v, %s; want no config and errors", cfg, dump(diags))
+	}
+	for _, d := range diags {
+		if d.Subject == nil || d.Subject.Filename != a {
+			t.Errorf("diagnostic %q at %v, want only errors in %s", d.Summary, d.Subject, a)
+		}
+	}
+	if _, diags := newLoader().LoadFiles([]string{filepath.Join(dir, "missing.hcl")}); !diags.HasErrors() || diags[0].Summary != "Cannot read configuration file" {
+		t.Errorf("LoadFiles(missing) = %s, want \"Cannot read configuration file\"", dump(diags))
+	}
+}
