@@ -73,7 +73,11 @@ var lfnOffsets = [13]int{1, 3, 5, 7, 9, 14, 16, 18, 20, 22, 24, 28, 30}
 // putLFN writes the long-name entries for name into b, which holds exactly
 // lfnSlots entries, last part first as the format requires.
 func putLFN(b []byte, name string, sum byte) {
-	u := utf16.Encode([]rune(name))
+	var units [maxLongName + 1]uint16
+	u := units[:0]
+	for _, r := range name {
+		u = utf16.AppendRune(u, r)
+	}
 	n := lfnSlots(len(u))
 	for i := 0; i < n; i++ {
 		e := b[(n-1-i)*direntSize:][:direntSize]
