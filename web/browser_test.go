@@ -121,6 +121,15 @@ func TestDashboardOnPhone(t *testing.T) {
 	if geo.Lefts != 1 {
 		t.Errorf("tiles on a phone sit in %d columns, want 1", geo.Lefts)
 	}
+	if out := os.Getenv("FLASHPIPE_SCREENSHOT_PHONE"); out != "" {
+		var shot struct {
+			Data []byte `json:"data"`
+		}
+		c.call(t, "Page.captureScreenshot", map[string]any{"format": "png"}, &shot)
+		if err := os.WriteFile(out, shot.Data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // TestDashboardScreenshot renders the dashboard with jobs in several states.
