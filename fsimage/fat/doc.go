@@ -29,9 +29,12 @@
 // the volume-label entry.
 //
 // Names. Long names are stored as VFAT long-name entries (UTF-16, surrogate
-// pairs included). Each gets an 8.3 alias: upper case ASCII, characters that
-// have no place in a short name replaced by '_', and a "~N" tail when the
-// name did not fit or was changed, unique within its directory. A name that
+// pairs included). Each gets an 8.3 alias, unique within its directory: a
+// mixed-case name that fits 8.3 gets its upper-cased self; any other gets
+// upper case ASCII with spaces and extra dots dropped, characters that have
+// no place in a short name replaced by '_', and a "~N" tail. Names stored as
+// they are and upper-cased aliases are reserved before any "~N" alias is
+// handed out, so no alias equals another entry's name. A name that
 // is already a valid upper case 8.3 name gets no long-name entry; a valid
 // 8.3 name whose base and extension are each entirely lower or upper case is
 // stored as a short name with the Windows NT case flags (0x08 base, 0x10
@@ -40,8 +43,10 @@
 //
 // Volume label. Upper-cased, at most 11 characters of printable ASCII, none
 // of " * + , . / : ; < = > ? [ \ ] |. It is written in the boot sector and as
-// the root directory's volume-label entry. An empty label writes "NO NAME"
-// in the boot sector and no label entry.
+// the root directory's volume-label entry, and returned in Layout.Label. An
+// empty label writes "NO NAME" in the boot sector, no label entry, and
+// leaves Layout.Label empty. Non-ASCII labels are refused rather than
+// written in some OEM code page the reader may not share.
 //
 // Attributes. Directories get ATTR_DIRECTORY, files ATTR_ARCHIVE; the source
 // mode bits are not mapped.
