@@ -7,9 +7,13 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/flashpipe/flashpipe/matchers"
 	"github.com/flashpipe/flashpipe/pipeline"
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty/convert"
 )
 
 // hclAttr is one attribute a Go struct decodes, found by its hcl tag.
@@ -182,4 +186,52 @@ func typeAttrNames[T any](m map[string]T) []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+var fnRowRE = regexp.MustCompile("^\\| `[a-z_]+\\([^`]*\\)` \\| `([^`]+)` \\| `([^`]+)` \\|$")
+
+// TestDocsFunctionExamples evaluates every function example in
+// docs/config.md whose result column is a plain value, for job 7 at
+// 2026-05-01T11:00:00Z, and requires the documented result.
+func TestDocsFunctionExamples(t *testing.T) {
+	_, text := readDocs(t)
+	cfg, diags := newLoader().LoadSource("docs.hcl", []byte("variable \"prefix\" {\n  default = \"EXPO\"\n}\nprofile \"p\" {\n  step \"wipe\" {}\n}\n"))
+	if diags.HasErrors() {
+		t.Fatal(dump(diags))
+	}
+	ctx := cfg.DeviceContext(&matchers.Device{Serial: "4C53"}, "/dev/sdb", 7, time.Date(2026, 5, 1, 11, 0, 0, 0, time.UTC))
+	n := 0
+	for _, line := range strings.Split(text, "\n") {
+		m := fnRowRE.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		n++
+		t.Logf("%s = %s", m[1], m[2])
+		expr, d := hclsyntax.ParseExpression([]byte(m[1]), "example", hcl.InitialPos)
+		if d.HasErrors() {
+			t.Errorf("docs example %s does not parse: %s", m[1], d.Error())
+			continue
+		}
+		got, d := expr.Value(ctx)
+		if d.HasErrors() {
+			t.Errorf("docs example %s: %s", m[1], d.Error())
+			continue
+		}
+		wexpr, d := hclsyntax.ParseExpression([]byte(m[2]), "result", hcl.InitialPos)
+		if d.HasErrors() {
+			t.Errorf("docs result %s does not parse: %s", m[2], d.Error())
+			continue
+		}
+		want, _ := wexpr.Value(nil)
+		if cw, err := convert.Convert(want, got.Type()); err == nil {
+			want = cw // ["a", "b"] is a tuple; split gives a list
+		}
+		if !got.Equals(want).True() {
+			t.Errorf("docs example %s = %#v, want %#v as documented", m[1], got, want)
+		}
+	}
+	if n < 15 {
+		t.Errorf("checked %d function examples in docs/config.md, want at least 15", n)
+	}
 }
