@@ -76,7 +76,7 @@ vmlinuz=$kdir/root/boot/vmlinuz-$kver
 # --- flashpipe and the guest tool ---------------------------------------------
 export CGO_ENABLED=0
 if [ -n "${E2E_FLASHPIPE:-}" ]; then
-	cp "$E2E_FLASHPIPE" "$cache/flashpipe"
+	[ "$E2E_FLASHPIPE" -ef "$cache/flashpipe" ] || cp "$E2E_FLASHPIPE" "$cache/flashpipe"
 elif [ "${E2E_STUB:-}" != 1 ]; then
 	log "building flashpipe"
 	(cd "$top" && go build -trimpath -o "$cache/flashpipe" ./cmd/flashpipe) || die "go build ./cmd/flashpipe failed"
@@ -145,7 +145,7 @@ timeout -k 10 "$timeout_s" qemu-system-x86_64 \
 	-kernel "$vmlinuz" -initrd "$cache/initramfs.gz" \
 	-append "console=ttyS0 rdinit=/init panic=-1 loglevel=4 e2e.smp=$smp" \
 	-nographic -no-reboot -serial stdio -monitor none -nodefaults \
-	</dev/null 2>&1 | tr -d '\r' | tee "$guestlog" | grep --line-buffered -E 'E2E (PASS|FAIL|SKIP|INFO|DONE)'
+	</dev/null 2>&1 | sed -u 's/\r$//' | tee "$guestlog" | grep --line-buffered -E 'E2E (PASS|FAIL|SKIP|INFO|DONE)'
 rc=${PIPESTATUS[0]}
 set -e
 boot_s=$(($(date +%s) - t1))

@@ -7,7 +7,7 @@ STICKS=/tmp/sticks
 mkdir -p "$STICKS"
 
 say() { echo "$*" >/dev/console; }
-info() { say "E2E INFO $NAME: $*"; }
+info() { say "E2E INFO $NAME: [$(now)s] $*"; }
 
 # pass ends the scenario as passed.
 pass() { say "E2E PASS $NAME"; touch "$W/.verdict"; exit 0; }
@@ -161,7 +161,8 @@ mount_stick() {
 	opts=ro
 	[ "$2" = vfat ] && opts=ro,iocharset=utf8,shortname=mixed
 	[ "$2" = exfat ] && opts=ro,iocharset=utf8
-	mount -t "$2" -o "$opts" "/dev/${d}1" "$3"
+	mount -t "$2" -o "$opts" "/dev/${d}1" "$3" || return 1
+	info "mounted $1 (/dev/${d}1, $2) at $3"
 }
 
 # tree_sums DIR [EXCLUDE_GLOB] prints "sha1  ./path" for every file under DIR
@@ -190,6 +191,34 @@ check_tree() {
 	fi
 }
 
+# ptable_kind DEV prints gpt, mbr or none for the disk DEV (read from the
+# device: GPT header signature at LBA 1, else the MBR boot signature).
+ptable_kind() {
+	if [ "$(dd if="$1" bs=512 skip=1 count=1 2>/dev/null | head -c 8)" = "EFI PART" ]; then
+		echo gpt
+	elif [ "$(dd if="$1" bs=1 skip=510 count=2 2>/dev/null | od -An -tx1 | tr -d ' \n')" = 55aa ]; then
+		echo mbr
+	else
+		echo none
+	fi
+}
+
+# fs_kind DEV prints FAT32, FAT16, FAT12, exFAT or unknown from DEV's boot sector.
+fs_kind() {
+	if [ "$(dd if="$1" bs=1 skip=3 count=8 2>/dev/null)" = "EXFAT   " ]; then
+		echo exFAT
+		return
+	fi
+	case "$(dd if="$1" bs=1 skip=82 count=8 2>/dev/null)" in
+	"FAT32   ") echo FAT32; return ;;
+	esac
+	case "$(dd if="$1" bs=1 skip=54 count=8 2>/dev/null)" in
+	"FAT16   ") echo FAT16 ;;
+	"FAT12   ") echo FAT12 ;;
+	*) echo unknown ;;
+	esac
+}
+
 # expect_label LABEL DEV fails unless busybox findfs maps LABEL to DEV.
 expect_label() {
 	got=$(findfs "LABEL=$1" 2>/dev/null)
@@ -209,6 +238,7 @@ station_start() {
 		fail "flashpipe never opened a NETLINK_KOBJECT_UEVENT socket"
 	}
 	sleep 1
+	info "station up: flashpipe $*"
 }
 
 # _listening PID: PID owns a bound netlink socket of protocol 15 (uevents).
@@ -250,7 +280,10 @@ _has_receipts() { [ "$(e2etool count "$1" $2 2>/dev/null || echo 0)" -ge "$3" ];
 
 # wait_receipts FILE SERIAL N SECONDS waits until SERIAL has N receipts.
 wait_receipts() {
-	wait_for "$4" _has_receipts "$1" "$2" "$3" && return 0
+	if wait_for "$4" _has_receipts "$1" "$2" "$3"; then
+		info "receipt #$3 for $2: result=$(receipt "$1" "$2" result) failed_step=$(receipt "$1" "$2" failed_step)"
+		return 0
+	fi
 	station_alive || fail "station exited while waiting for a receipt for $2"
 	fail "no receipt #$3 for serial $2 after $4s"
 }

@@ -6,9 +6,9 @@
 # receipts with the right serials, ports and profiles.
 R=$W/receipts.jsonl
 station_start run --receipts "$R" --log-format text --log-level debug /e2e/profiles/route.hcl
-plug r1 0781 5567 ROUTE-1 SanDisk "Cruzer Blade" 256 dummy_udc.0 >/dev/null || fail "plug r1"
-plug r2 0781 5581 ROUTE-2 SanDisk "Ultra" 256 dummy_udc.1 >/dev/null || fail "plug r2"
-plug r3 0951 1666 ROUTE-3 Kingston "DataTraveler 3.0" 256 dummy_udc.2 >/dev/null || fail "plug r3"
+plug r1 0781 5567 ROUTE-1 SanDisk "Cruzer Blade" 64 dummy_udc.0 >/dev/null || fail "plug r1"
+plug r2 0781 5581 ROUTE-2 SanDisk "Ultra" 64 dummy_udc.1 >/dev/null || fail "plug r2"
+plug r3 0951 1666 ROUTE-3 Kingston "DataTraveler 3.0" 64 dummy_udc.2 >/dev/null || fail "plug r3"
 for s in ROUTE-1 ROUTE-2 ROUTE-3; do wait_receipts "$R" "$s" 1 240; done
 station_stop
 
@@ -22,11 +22,14 @@ for x in r1:ROUTE-1:docs r2:ROUTE-2:docs r3:ROUTE-3:media; do
 	expect_eq "receipt($s).verify.ok" "$(receipt "$R" "$s" verify.ok)" true
 done
 
-for x in r1:vfat:DOCS:docs:'*.jpg' r2:vfat:DOCS:docs:'*.jpg' r3:exfat:MEDIA:media:; do
-	IFS=: read -r n fs label src ex <<EOT
+for x in r1:vfat:DOCS:docs:mbr:FAT32:'*.jpg' r2:vfat:DOCS:docs:mbr:FAT32:'*.jpg' r3:exfat:MEDIA:media:gpt:exFAT:; do
+	IFS=: read -r n fs label src table kind ex <<EOT
 $x
 EOT
 	mount_stick "$n" "$fs" "/tmp/mnt/$n" || fail "mount $n ($fs) read-only failed"
+	d=$(stick_dev "$n")
+	expect_eq "partition table of $n" "$(ptable_kind "/dev/$d")" "$table"
+	expect_eq "filesystem of ${d}1 ($n)" "$(fs_kind "/dev/${d}1")" "$kind"
 	check_tree "/content/$src" "/tmp/mnt/$n" "$ex" || fail "files on $n differ from /content/$src"
 	umount "/tmp/mnt/$n"
 	expect_label "$label" "/dev/$(stick_dev "$n")1"

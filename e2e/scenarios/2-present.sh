@@ -2,10 +2,10 @@
 # backing file's bytes are unchanged) while a stick inserted afterwards is
 # written.
 R=$W/receipts.jsonl
-plug pre 0781 5567 PRESENT-1 SanDisk Cruzer 256 dummy_udc.0 >/dev/null || fail "plug pre"
+plug pre 0781 5567 PRESENT-1 SanDisk Cruzer 64 dummy_udc.0 >/dev/null || fail "plug pre"
 before=$(sha1sum "$(stick_img pre)" | cut -d' ' -f1)
 station_start run --receipts "$R" --log-format text --log-level debug /e2e/profiles/route.hcl
-plug post 0781 5567 PRESENT-2 SanDisk Cruzer 256 dummy_udc.1 >/dev/null || fail "plug post"
+plug post 0781 5567 PRESENT-2 SanDisk Cruzer 64 dummy_udc.1 >/dev/null || fail "plug post"
 wait_receipts "$R" PRESENT-2 1 240
 expect_eq "receipt(PRESENT-2).result (error: $(receipt "$R" PRESENT-2 error))" "$(receipt "$R" PRESENT-2 result)" done
 station_stop

@@ -3,9 +3,9 @@
 # is written, which proves the station saw both.
 R=$W/receipts.jsonl
 station_start run --receipts "$R" --log-format text --log-level debug /e2e/profiles/route.hcl
-plug odd 1234 abcd NOMATCH-1 Acme Odd 256 dummy_udc.0 >/dev/null || fail "plug odd"
+plug odd 1234 abcd NOMATCH-1 Acme Odd 64 dummy_udc.0 >/dev/null || fail "plug odd"
 before=$(sha1sum "$(stick_img odd)" | cut -d' ' -f1)
-plug ok 0781 5567 NOMATCH-2 SanDisk Cruzer 256 dummy_udc.1 >/dev/null || fail "plug ok"
+plug ok 0781 5567 NOMATCH-2 SanDisk Cruzer 64 dummy_udc.1 >/dev/null || fail "plug ok"
 wait_receipts "$R" NOMATCH-2 1 240
 expect_eq "receipt(NOMATCH-2).result (error: $(receipt "$R" NOMATCH-2 error))" "$(receipt "$R" NOMATCH-2 result)" done
 station_stop

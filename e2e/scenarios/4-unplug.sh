@@ -4,7 +4,7 @@
 # the guest kernel reads back the whole set.
 R=$W/receipts.jsonl
 station_start run --receipts "$R" --log-format text --log-level debug /e2e/profiles/big.hcl
-d=$(plug big 0781 5567 UNPLUG-1 SanDisk Cruzer 512 dummy_udc.0) || fail "plug big"
+d=$(plug big 0781 5567 UNPLUG-1 SanDisk Cruzer 128 dummy_udc.0) || fail "plug big"
 
 # Pull it once 16 MiB have been written to it (the copy is under way).
 _written() { [ "$(awk '{print $7}' "/sys/block/$d/stat" 2>/dev/null || echo 0)" -ge $((16 * 2048)) ]; }

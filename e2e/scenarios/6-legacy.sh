@@ -3,8 +3,8 @@
 # labelled L, with every file but no *.jpg.
 R=$W/receipts.jsonl
 station_start run -c /content/docs -x jpg --label LEGACY -n 2 --receipts "$R" --log-format text --log-level debug
-plug l1 0781 5567 LEGACY-1 SanDisk Cruzer 256 dummy_udc.0 >/dev/null || fail "plug l1"
-plug l2 090c 1000 LEGACY-2 SMI "USB DISK" 256 dummy_udc.1 >/dev/null || fail "plug l2"
+plug l1 0781 5567 LEGACY-1 SanDisk Cruzer 64 dummy_udc.0 >/dev/null || fail "plug l1"
+plug l2 090c 1000 LEGACY-2 SMI "USB DISK" 64 dummy_udc.1 >/dev/null || fail "plug l2"
 for s in LEGACY-1 LEGACY-2; do
 	wait_receipts "$R" "$s" 1 240
 	expect_eq "receipt($s).result (error: $(receipt "$R" "$s" error))" "$(receipt "$R" "$s" result)" done

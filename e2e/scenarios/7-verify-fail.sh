@@ -7,7 +7,7 @@ export E2E_CORRUPT_IMG=/tmp/sticks/vf.img
 export FLASHPIPE_TEST_BEFORE_VERIFY=/e2e/hook-corrupt.sh
 station_start run --receipts "$R" --log-format text --log-level debug /e2e/profiles/eject.hcl
 unset FLASHPIPE_TEST_BEFORE_VERIFY
-d=$(plug vf 0781 5567 VERIFY-1 SanDisk Cruzer 256 dummy_udc.2) || fail "plug vf"
+d=$(plug vf 0781 5567 VERIFY-1 SanDisk Cruzer 64 dummy_udc.2) || fail "plug vf"
 port=$(stick_port vf)
 wait_receipts "$R" VERIFY-1 1 240
 [ -s "$W/hook.log" ] || fail "the FLASHPIPE_TEST_BEFORE_VERIFY hook never ran"
