@@ -88,7 +88,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	c.eval(t, `Object.fromEntries([...document.querySelectorAll("article.tile")].map(e => [e.dataset.key, e.innerText.replace(/\s+/g, " ")]))`, &texts)
 	for key, sub := range map[string]string{
 		"port:1-1.1": "100%", "port:1-1.4": "removed during write", "port:1-1.2": "ready for a stick",
-		"port:1-1.3": "3 files differ",
+		"port:1-1.3": "verification failed on /dev/sdd",
 	} {
 		if !strings.Contains(texts[key], sub) {
 			t.Errorf("tile %s text = %q, want it to contain %q", key, texts[key], sub)
@@ -146,7 +146,7 @@ func TestDashboardScreenshot(t *testing.T) {
 		Done: 2.1e9, Total: 2.9e9, Rate: 38.2e6, ETA: 21 * time.Second, BytesWritten: 2.9e9, BytesVerified: 2.1e9})
 	b.Update(status.Job{ID: 8, Port: "1-1.6", Device: "sdg", Serial: "0000000000001", Profile: "kiosk-2025", Size: 4e9,
 		State: status.StateRemoved, Step: "write", StepIndex: 2, StepCount: 4, Done: 0.4e9, Total: 2.9e9,
-		Error: "stick removed during write (sdg vanished at 14%)"})
+		Error: "removed during write (write /dev/sdg: no such device)"})
 	ports := func() []string {
 		return []string{"1-1.1", "1-1.2", "1-1.3", "1-1.4", "1-1.5", "1-1.6", "1-1.7", "1-1.8"}
 	}
@@ -183,7 +183,7 @@ func demoJobs(b *status.Board) {
 		Done: 2.9e9, Total: 2.9e9, Started: now.Add(-4 * time.Minute), Updated: now.Add(-30 * time.Second), BytesWritten: 2.9e9, BytesVerified: 2.9e9})
 	b.Update(status.Job{ID: 10, Port: "1-1.3", Device: "sdd", Serial: "07012A3B4C5D", VendorID: "13fe", ProductID: "4200",
 		Profile: "kiosk-2025", Size: 8e9, State: status.StateFailed, Step: "verify", StepIndex: 3, StepCount: 4,
-		Done: 0.8e9, Total: 2.9e9, Error: "verify: 3 files differ (first: /media/intro.mp4: sha1 9f2c… want 41aa…)"})
+		Done: 0.8e9, Total: 2.9e9, Error: "verification failed on /dev/sdd: /media/intro.mp4; /docs/guide.pdf; metadata: fat #1"})
 	b.Update(status.Job{ID: 12, Port: "1-1.4", Device: "sde", Serial: "C03FD5F7F1A2", VendorID: "0951", ProductID: "1666",
 		Profile: "manuals-de", Size: 16e9, State: status.StateQueued, Step: "", StepIndex: 0, StepCount: 3})
 }
