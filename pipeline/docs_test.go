@@ -13,6 +13,7 @@ import (
 	"github.com/flashpipe/flashpipe/pipeline"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/zclconf/go-cty/cty/convert"
 )
 
@@ -233,5 +234,40 @@ func TestDocsFunctionExamples(t *testing.T) {
 	}
 	if n < 15 {
 		t.Errorf("checked %d function examples in docs/config.md, want at least 15", n)
+	}
+}
+
+// TestDocsSnippets: every ```hcl block in docs/config.md parses and is
+// formatted as `flashpipe fmt` would write it; the first, a complete
+// station, loads clean.
+func TestDocsSnippets(t *testing.T) {
+	_, text := readDocs(t)
+	parts := strings.Split(text, "```hcl\n")
+	if len(parts) < 10 {
+		t.Fatalf("docs/config.md has %d hcl blocks, want at least 10", len(parts)-1)
+	}
+	for i, p := range parts[1:] {
+		block, _, ok := strings.Cut(p, "```")
+		if !ok {
+			t.Errorf("hcl block %d is not closed", i+1)
+			continue
+		}
+		if _, d := hclsyntax.ParseConfig([]byte(block), "docs", hcl.InitialPos); d.HasErrors() {
+			t.Errorf("hcl block %d does not parse: %s\n%s", i+1, d.Error(), block)
+		}
+		if f := string(hclwrite.Format([]byte(block))); f != block {
+			t.Errorf("hcl block %d is not formatted; fmt gives:\n%s", i+1, f)
+		}
+	}
+	first, _, _ := strings.Cut(parts[1], "```")
+	dir := t.TempDir()
+	if err := os.MkdirAll(dir+"/content/docs", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir+"/station.hcl", []byte(first), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, diags := newLoader().LoadFiles([]string{dir + "/station.hcl"}); len(diags) > 0 {
+		t.Errorf("the first example in docs/config.md:\n%s", dump(diags))
 	}
 }
