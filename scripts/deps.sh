@@ -20,6 +20,8 @@ declare -A need=(
   [script]=bsdutils
   [tmux]=tmux
   [chromium]=chromium
+  [7zz]=7zip
+  [promtool]=prometheus
 )
 missing=()
 for cmd in "${!need[@]}"; do
@@ -27,7 +29,7 @@ for cmd in "${!need[@]}"; do
     missing+=("${need[$cmd]}")
   fi
 done
-[ -e /dev/fuse ] || true
+[ -x /usr/bin/time ] || missing+=(time)  # GNU time, for peak RSS in make bench
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
