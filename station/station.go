@@ -65,6 +65,7 @@ type Station struct {
 	baseline *matchers.Baseline
 	jobs     map[string]*job   // by kernel name, while a job holds the device
 	seen     map[string]uint64 // name → diskseq already decided (ignored or done)
+	lastRow  map[string]int    // name → board row of its last job, kept until the stick is pulled
 	seq      int               // job.seq of the last job
 	rows     int               // board row ids, for jobs and ignored sticks alike
 	wg       sync.WaitGroup
@@ -88,7 +89,7 @@ func New(opts Options) *Station {
 	if opts.DevDir == "" {
 		opts.DevDir = "/dev"
 	}
-	s := &Station{opts: opts, log: opts.Log, jobs: map[string]*job{}, seen: map[string]uint64{}}
+	s := &Station{opts: opts, log: opts.Log, jobs: map[string]*job{}, seen: map[string]uint64{}, lastRow: map[string]int{}}
 	s.cfg.Store(opts.Config)
 	n := opts.Concurrency
 	if n <= 0 {
@@ -285,6 +286,7 @@ func (s *Station) consider(ctx context.Context, name, why string) {
 		s.counts.Ignored++
 		s.rows++
 		id := s.rows
+		s.lastRow[name] = id
 		s.mu.Unlock()
 		log.Info("left untouched: no profile matches", "vendor_id", hex4(d.VendorID), "product_id", hex4(d.ProductID),
 			"serial", d.Serial, "port", d.Port, "size", d.Size, "why", whyNot)
@@ -294,6 +296,7 @@ func (s *Station) consider(ctx context.Context, name, why string) {
 	}
 	s.seq++
 	s.rows++
+	s.lastRow[name] = s.rows
 	j := s.newJob(ctx, cfg, p, d, s.seq, s.rows, log)
 	s.jobs[name] = j
 	s.wg.Add(1)
@@ -326,9 +329,14 @@ func (s *Station) removed(name string) {
 	s.mu.Lock()
 	j := s.jobs[name]
 	delete(s.seen, name)
+	row, hasRow := s.lastRow[name]
+	delete(s.lastRow, name)
 	s.mu.Unlock()
 	if j == nil {
 		s.log.Named(name).Debug("device removed")
+		if hasRow && s.opts.Board != nil {
+			s.opts.Board.Remove(row) // the finished row goes when the stick is pulled
+		}
 		return
 	}
 	j.markRemoved()

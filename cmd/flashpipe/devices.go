@@ -23,7 +23,7 @@ This is how an operator writes match blocks.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var cfg *pipeline.Config
 			if len(args) > 0 {
-				l, c, diags, err := lo.load(cmd, args)
+				l, c, diags, err := lo.load(args)
 				if err != nil {
 					return err
 				}

@@ -62,7 +62,7 @@ func loadOrLegacy(cmd *cobra.Command, lo *loadOptions, legacy *legacyFlags, args
 	if len(args) == 0 {
 		return nil, nil, nil, fmt.Errorf("give station files (FILE.hcl or a directory), or -c PATH for the implicit profile")
 	}
-	return lo.load(cmd, args)
+	return lo.load(args)
 }
 
 func writePlan(w io.Writer, files map[string]*hcl.File, cfg *pipeline.Config) {

@@ -86,7 +86,7 @@ func (o *loadOptions) register(cmd *cobra.Command) {
 // load reads the station files and writes diagnostics to stderr. It
 // returns the loader (for rendering later diagnostics) and the config, or
 // an exitError(1) when the files have errors.
-func (o *loadOptions) load(cmd *cobra.Command, args []string) (*pipeline.Loader, *pipeline.Config, hcl.Diagnostics, error) {
+func (o *loadOptions) load(args []string) (*pipeline.Loader, *pipeline.Config, hcl.Diagnostics, error) {
 	l, err := o.loader()
 	if err != nil {
 		return nil, nil, nil, err

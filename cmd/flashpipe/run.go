@@ -202,7 +202,7 @@ func reloadConfig(lo *loadOptions, old *pipeline.Loader, args []string, st *stat
 		log.Info("reload ignored: the implicit profile from -c has no files")
 		return
 	}
-	l, cfg, diags, err := lo.load(nil, args)
+	l, cfg, diags, err := lo.load(args)
 	if err != nil {
 		log.Error("reload failed; keeping the old profiles", "error", err)
 		return

@@ -22,7 +22,7 @@ with an unknown device, so a typo such as device.serail fails here, not when a
 stick is inserted. Warnings do not fail unless --strict.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			l, cfg, diags, err := lo.load(cmd, args)
+			l, cfg, diags, err := lo.load(args)
 			if err != nil {
 				return err
 			}

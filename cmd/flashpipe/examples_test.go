@@ -1,0 +1,147 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestExamplesBuild builds each example profile into a 64 MiB image, as the
+// station would write it to a stick, and checks the result with the
+// standard tools: sfdisk reads the partition table, fsck.fat or fsck.exfat
+// finds the filesystem clean, fatlabel or exfatlabel reads the label, and
+// mtype reads every file of a FAT volume back.
+func TestExamplesBuild(t *testing.T) {
+	for _, tool := range []string{"sfdisk", "fsck.fat", "fsck.exfat", "fatlabel", "exfatlabel", "mtype"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("needs %s (Debian packages fdisk, dosfstools, exfatprogs, mtools): %v", tool, err)
+		}
+	}
+	content := "../../examples/content/"
+	for _, tc := range []struct {
+		profile, table, fs, label, partName string
+		files                               map[string]string // path on the stick → file in examples/content
+		absent                              []string
+	}{
+		{"any", "dos", "vfat", "FLASHPIPE", "", map[string]string{"/README.txt": "station/README.txt", "/info.txt": "station/info.txt"}, nil},
+		{"press", "dos", "vfat", "PRESS", "", map[string]string{"/press/press-release.txt": "press/press-release.txt", "/press/contacts.csv": "press/contacts.csv"}, nil},
+		{"press-desk-port", "dos", "vfat", "PRESS001", "", map[string]string{"/press/contacts.csv": "press/contacts.csv"}, nil},
+		{"visitors", "dos", "vfat", "WELCOME", "", map[string]string{"/welcome.txt": "visitors/welcome.txt", "/maps/hall-a.txt": "visitors/maps/hall-a.txt"}, []string{"/draft.tmp"}},
+		{"customer", "gpt", "exfat", "EXPO001", "EXPO ACME", nil, nil},
+	} {
+		t.Run(tc.profile, func(t *testing.T) {
+			img := filepath.Join(t.TempDir(), tc.profile+".img")
+			args := append([]string{"build"}, examples(t)...)
+			code, out, errs := runCLI(t, append(args, "--profile", tc.profile, "--size", "64MiB", "-o", img)...)
+			if code != 0 {
+				t.Fatalf("build --profile %s = %d, want 0; stderr:\n%s", tc.profile, code, errs)
+			}
+			t.Log(strings.TrimSpace(out))
+			part := extractPartition(t, img, tc.table, tc.partName)
+			switch tc.fs {
+			case "vfat":
+				tool(t, "fsck.fat", "-n", part)
+				if got := strings.TrimSpace(tool(t, "fatlabel", part)); got != tc.label {
+					t.Errorf("fatlabel = %q, want %q", got, tc.label)
+				}
+				for onStick, local := range tc.files {
+					want, err := os.ReadFile(content + local)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if got := tool(t, "mtype", "-i", part, "::"+onStick); got != string(want) {
+						t.Errorf("mtype %s = %q, want %q", onStick, got, want)
+					}
+				}
+				for _, p := range tc.absent {
+					if err := exec.Command("mtype", "-i", part, "::"+p).Run(); err == nil {
+						t.Errorf("mtype %s succeeded, want it excluded", p)
+					}
+				}
+			case "exfat":
+				tool(t, "fsck.exfat", "-n", part)
+				got := tool(t, "exfatlabel", part)
+				if !strings.Contains(got, tc.label) {
+					t.Errorf("exfatlabel = %q, want %q", got, tc.label)
+				}
+			}
+		})
+	}
+}
+
+// tool runs a command and returns its stdout, failing the test when it
+// exits non-zero.
+func tool(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	var out, errb bytes.Buffer
+	cmd := exec.Command(name, args...)
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s %s: %v\n%s%s", name, strings.Join(args, " "), err, out.String(), errb.String())
+	}
+	return out.String()
+}
+
+// extractPartition reads img's partition table with sfdisk, checks its type
+// and the single partition's name, and copies the partition into a sparse
+// file of its own for the filesystem tools.
+func extractPartition(t *testing.T, img, table, name string) string {
+	t.Helper()
+	var pt struct {
+		PartitionTable struct {
+			Label      string `json:"label"`
+			SectorSize int64  `json:"sectorsize"`
+			Partitions []struct {
+				Start int64  `json:"start"`
+				Size  int64  `json:"size"`
+				Name  string `json:"name"`
+			} `json:"partitions"`
+		} `json:"partitiontable"`
+	}
+	if err := json.Unmarshal([]byte(tool(t, "sfdisk", "--json", img)), &pt); err != nil {
+		t.Fatal(err)
+	}
+	p := pt.PartitionTable
+	if p.Label != table || len(p.Partitions) != 1 || p.Partitions[0].Name != name {
+		t.Fatalf("sfdisk --json: table %q with %d partitions (%+v), want %q with one partition named %q", p.Label, len(p.Partitions), p.Partitions, table, name)
+	}
+	ss := p.SectorSize
+	if ss == 0 {
+		ss = 512
+	}
+	src, err := os.Open(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	part := img + ".part"
+	dst, err := os.Create(part)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dst.Close()
+	r := io.NewSectionReader(src, p.Partitions[0].Start*ss, p.Partitions[0].Size*ss)
+	buf := make([]byte, 1<<16)
+	zero := make([]byte, len(buf))
+	for off := int64(0); ; {
+		n, err := io.ReadFull(r, buf)
+		if n > 0 && !bytes.Equal(buf[:n], zero[:n]) {
+			if _, werr := dst.WriteAt(buf[:n], off); werr != nil {
+				t.Fatal(werr)
+			}
+		}
+		off += int64(n)
+		if err != nil {
+			if err := dst.Truncate(off); err != nil {
+				t.Fatal(err)
+			}
+			break
+		}
+	}
+	return part
+}
