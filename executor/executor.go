@@ -39,12 +39,10 @@ type ProgressFunc func(Progress)
 // Options tunes Write and Verify. The zero value is usable.
 type Options struct {
 	// BufferSize is the size of each I/O buffer; default 4 MiB, rounded up
-	// to a multiple of blockdev.Align, at least 1 MiB.
+	// to a multiple of blockdev.Align, at least 1 MiB. A step uses four
+	// buffers (one being filled or checked, two being written or read, one
+	// spare), so memory per stick is 4 × BufferSize, 16 MiB by default.
 	BufferSize int
-	// Buffers is how many buffers a step uses; default 3 (one being filled
-	// or checked, one being written or read, one spare). Memory per stick is
-	// BufferSize × Buffers.
-	Buffers int
 	// Progress, when set, receives progress reports.
 	Progress ProgressFunc
 	// ProgressInterval is the minimum time between progress reports;
@@ -67,10 +65,6 @@ func (o Options) withDefaults() Options {
 	}
 	o.BufferSize = max(o.BufferSize, 1<<20)
 	o.BufferSize = int(alignUp(int64(o.BufferSize), blockdev.Align))
-	if o.Buffers <= 0 {
-		o.Buffers = 3
-	}
-	o.Buffers = max(o.Buffers, 2)
 	if o.ProgressInterval <= 0 {
 		o.ProgressInterval = time.Second
 	}

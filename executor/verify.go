@@ -60,19 +60,19 @@ func Verify(ctx context.Context, dev *blockdev.Device, plan *fsimage.Plan, opts 
 	m := newMeter("verify", total, opts)
 	v := &verifier{checks: checks, res: res}
 	var done int64
-	produce := func(j *job) error {
+	read := func(j *job) error {
 		_, err := dev.ReadAt(j.buf, j.w.off)
 		return err
 	}
-	consume := func(j *job) error {
+	compare := func(j *job) error {
 		res.Bytes += int64(len(j.buf))
 		n, err := v.compare(j)
 		done += n
 		m.report(done, false)
 		return err
 	}
-	err := pipeline(ctx, windows, opts.Buffers, opts.BufferSize, blockdev.AlignedBuffer,
-		func(int) bool { return true }, produce, consume)
+	err := pipeline(ctx, windows, opts.BufferSize, blockdev.AlignedBuffer,
+		func(int) bool { return true }, nil, read, compare)
 	m.report(done, true)
 	res.OK = err == nil && len(res.FailedFiles) == 0 && len(res.Metadata) == 0
 	return res, stepError("verify", dev, err)

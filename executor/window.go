@@ -3,6 +3,7 @@ package executor
 import (
 	"context"
 	"errors"
+	"sync"
 )
 
 // span is a byte range [off, end) on the device.
@@ -47,76 +48,114 @@ type job struct {
 	seq int
 	// payload is how many bytes of the plan the window carries.
 	payload int64
+	err     error         // from the io stage
+	done    chan struct{} // closed when the io stage finished
 }
 
-// pipeline runs produce and consume over the windows with nbuf buffers of
-// bufSize bytes: produce fills (or reads into) a buffer in one goroutine
-// while consume writes (or checks) the previous one in the caller's
-// goroutine. needBuf says which windows need a buffer. The first error
-// stops both sides and is returned.
-func pipeline(ctx context.Context, windows []span, nbuf, bufSize int, alloc func(int) []byte,
-	needBuf func(i int) bool, produce, consume func(j *job) error) error {
+// ioDepth is how many reads or writes a step keeps in flight. Two keep the
+// device's queue from running dry between one I/O's completion and the
+// next one's submission: measured on a loop device throttled to
+// 25 MB/s write, 60 MB/s read, O_DIRECT at depth 1 got 20.5 and 49 MB/s,
+// at depth 2 24.4 and 56 MB/s.
+const ioDepth = 2
+
+// pipeline runs windows through three stages with ioDepth+2 buffers of
+// bufSize bytes: prepare (fills a buffer from the plan; in window order, in
+// one goroutine), io (the device read or write; ioDepth windows at once),
+// and finish (checks or accounts; in window order, in the caller's
+// goroutine). needBuf says which windows need a buffer; prepare may be nil.
+// The first error stops every stage and is returned; no goroutine outlives
+// the call.
+func pipeline(ctx context.Context, windows []span, bufSize int, alloc func(int) []byte,
+	needBuf func(i int) bool, prepare, io, finish func(j *job) error) error {
 	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	consumed := 0
+	nbuf := ioDepth + 2
 	free := make(chan []byte, nbuf)
 	for range nbuf {
 		free <- alloc(bufSize)
 	}
-	jobs := make(chan job, nbuf)
+	ioq := make(chan *job, nbuf)
+	order := make(chan *job, nbuf)
 	perr := make(chan error, 1)
-	go func() {
-		defer close(jobs)
-		for i, w := range windows {
-			j := job{w: w, seq: i}
-			if needBuf(i) {
-				select {
-				case b := <-free:
-					j.buf = b[:w.end-w.off]
-				case <-ctx.Done():
-					perr <- nil
-					return
+	go func() { perr <- feed(ctx, windows, free, needBuf, prepare, ioq, order) }()
+	var wg sync.WaitGroup
+	for range ioDepth {
+		wg.Go(func() {
+			for j := range ioq {
+				if j.err = ctx.Err(); j.err == nil {
+					j.err = io(j)
 				}
+				close(j.done)
 			}
-			if err := produce(&j); err != nil {
-				perr <- err
-				return
+		})
+	}
+	var ferr error
+	finished := 0
+	for j := range order {
+		<-j.done
+		if ferr == nil {
+			ferr = j.err
+			if ferr == nil {
+				ferr = finish(j)
 			}
-			select {
-			case jobs <- j:
-			case <-ctx.Done():
-				perr <- nil
-				return
+			if ferr != nil {
+				cancel()
+			} else {
+				finished++
 			}
 		}
-		perr <- nil
-	}()
-	var cerr error
-	for j := range jobs {
-		if cerr != nil {
-			continue // drain so the producer can finish
-		}
-		if err := ctx.Err(); err != nil {
-			cerr = errors.Join(errCanceled, err)
-			cancel()
-			continue
-		}
-		if err := consume(&j); err != nil {
-			cerr = err
-			cancel()
-			continue
-		}
-		consumed++
 		if j.buf != nil {
 			free <- j.buf[:cap(j.buf)]
 		}
 	}
+	wg.Wait()
 	if err := <-perr; err != nil {
 		return err
 	}
-	if cerr == nil && consumed < len(windows) {
-		cerr = errors.Join(errCanceled, parent.Err())
+	if ferr == nil && finished < len(windows) {
+		ferr = errors.Join(errCanceled, parent.Err())
 	}
-	return cerr
+	if ferr != nil && parent.Err() != nil && !errors.Is(ferr, errCanceled) {
+		ferr = errors.Join(errCanceled, parent.Err())
+	}
+	return ferr
+}
+
+// feed is the pipeline's first stage: it prepares windows in order and
+// hands each to the io stage and, in order, to the finish stage.
+func feed(ctx context.Context, windows []span, free chan []byte, needBuf func(int) bool,
+	prepare func(*job) error, ioq, order chan *job) error {
+	defer close(ioq)
+	defer close(order)
+	for i, w := range windows {
+		j := &job{w: w, seq: i, done: make(chan struct{})}
+		if needBuf(i) {
+			select {
+			case b := <-free:
+				j.buf = b[:w.end-w.off]
+			case <-ctx.Done():
+				return nil
+			}
+		}
+		if prepare != nil {
+			if err := prepare(j); err != nil {
+				if j.buf != nil {
+					free <- j.buf[:cap(j.buf)]
+				}
+				return err
+			}
+		}
+		select {
+		case order <- j:
+		case <-ctx.Done():
+			if j.buf != nil {
+				free <- j.buf[:cap(j.buf)]
+			}
+			return nil
+		}
+		ioq <- j // never blocks for long: ioq has room for every buffer
+	}
+	return nil
 }

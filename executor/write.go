@@ -55,16 +55,17 @@ func Write(ctx context.Context, dev *blockdev.Device, plan *fsimage.Plan, opts O
 	m := newMeter("write", plan.Bytes(), opts)
 	rate := newRateCheck(opts, start)
 	var done int64
-	consume := func(j *job) error {
+	doIO := func(j *job) error {
 		if zero[j.seq] {
-			if err := dev.ZeroOut(j.w.off, j.w.end-j.w.off); err != nil {
-				return err
-			}
+			return dev.ZeroOut(j.w.off, j.w.end-j.w.off)
+		}
+		_, err := dev.WriteAt(j.buf, j.w.off)
+		return err
+	}
+	finish := func(j *job) error {
+		if zero[j.seq] {
 			st.Zeroed += j.payload
 		} else {
-			if _, err := dev.WriteAt(j.buf, j.w.off); err != nil {
-				return err
-			}
 			st.Written += int64(len(j.buf))
 			st.Windows++
 		}
@@ -72,8 +73,8 @@ func Write(ctx context.Context, dev *blockdev.Device, plan *fsimage.Plan, opts O
 		m.report(done, false)
 		return rate.add(time.Now(), done)
 	}
-	err := pipeline(ctx, windows, opts.Buffers, opts.BufferSize, blockdev.AlignedBuffer,
-		func(i int) bool { return !zero[i] }, w.fill, consume)
+	err := pipeline(ctx, windows, opts.BufferSize, blockdev.AlignedBuffer,
+		func(i int) bool { return !zero[i] }, w.fill, doIO, finish)
 	if err == nil {
 		err = w.src.finishAll()
 	}

@@ -88,6 +88,7 @@ type result struct {
 	dev                 string
 	wipe, write, verify time.Duration
 	written, verified   int64
+	io                  int64
 	ok                  bool
 	err                 error
 }
@@ -128,8 +129,8 @@ func run(args []string) error {
 	fmt.Printf("scan+hash %.2fs (%d entries), compile max %.2fs\n", tScan.Seconds(), len(entries), compileTime.Seconds())
 	var failed bool
 	for _, r := range res {
-		fmt.Printf("%s wipe %.2fs write %.2fs (%.1f MB) verify %.2fs (%.1f MB) ok=%v err=%v\n", r.dev,
-			r.wipe.Seconds(), r.write.Seconds(), float64(r.written)/1e6, r.verify.Seconds(), float64(r.verified)/1e6, r.ok, r.err)
+		fmt.Printf("%s wipe %.2fs write %.2fs (plan %.1f MB, sent %.1f MB) verify %.2fs (%.1f MB read) ok=%v err=%v\n", r.dev,
+			r.wipe.Seconds(), r.write.Seconds(), float64(r.written)/1e6, float64(r.io)/1e6, r.verify.Seconds(), float64(r.verified)/1e6, r.ok, r.err)
 		failed = failed || !r.ok
 	}
 	fmt.Printf("RESULT sticks=%d wall=%.2fs written_per_stick_MB=%.1f verified_per_stick_MB=%.1f\n",
@@ -164,7 +165,7 @@ func stick(path string, serial uint32, entries []*fsimage.Entry, fs, table strin
 	r.wipe = time.Since(t)
 	t = time.Now()
 	st, err := executor.Write(ctx, dev, plan, executor.Options{})
-	r.write, r.written = time.Since(t), st.Bytes
+	r.write, r.written, r.io = time.Since(t), st.Bytes, st.Written+st.Zeroed
 	if r.err = err; err != nil {
 		return r
 	}

@@ -69,8 +69,8 @@ attach() {
 detach_all() {
 	for d in "${LOOPS[@]}"; do
 		mm=$(printf '%d:%d' "0x$(stat -c %t "$d")" "0x$(stat -c %T "$d")")
-		throttle "$mm" 0 0
-		losetup -d "$d"
+		throttle "$mm" 0 0 || true
+		losetup -d "$d" || true
 	done
 	LOOPS=()
 	rm -f "$WORK"/stick*.img
@@ -121,7 +121,7 @@ for wl in $WORKLOADS; do
 		attach "$n" "$size"
 		devs=$(IFS=,; echo "${LOOPS[*]}")
 		echo "-- N=$n flashpipe executor (wipe quick + write + verify, one process)"
-		/usr/bin/time -v "$WORK/fpexec" run -src "$src" -devs "$devs" 2>"$WORK/time.txt" | grep -E 'RESULT|scan|err=[^<]' | grep -v 'err=<nil>' || true
+		/usr/bin/time -v "$WORK/fpexec" run -src "$src" -devs "$devs" 2>"$WORK/time.txt" | sed 's/^/   /' || echo "   executor FAILED"
 		grep -E 'Elapsed|Maximum resident' "$WORK/time.txt" | sed 's/^\s*/   /'
 		if [ "$BASELINE" = 1 ]; then
 			echo "-- N=$n baseline (wipefs, sfdisk, mkfs.fat -F 32, mcopy -s, flushbufs, mcopy out + sha1sum; per stick in parallel)"
