@@ -1,8 +1,11 @@
 package status
 
 import (
+	"unicode/utf8"
+
 	"context"
 	"fmt"
+	"golang.org/x/term"
 	"io"
 	"strings"
 	"time"
@@ -116,9 +119,10 @@ func drawTable(w io.Writer, jobs []Job, prev int) int {
 		fmt.Fprintf(&sb, "\x1b[%dA\r", prev)
 	}
 	lines := TableLines(jobs)
+	width := termWidth(w)
 	for _, l := range lines {
 		sb.WriteString("\x1b[2K")
-		sb.WriteString(l)
+		sb.WriteString(clip(l, width))
 		sb.WriteString("\n")
 	}
 	sb.WriteString("\x1b[J") // erase rows of jobs that went away
@@ -210,4 +214,28 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// termWidth returns the width of the terminal w writes to, or 0 when it
+// cannot tell.
+func termWidth(w io.Writer) int {
+	f, ok := w.(interface{ Fd() uintptr })
+	if !ok {
+		return 0
+	}
+	width, _, err := term.GetSize(int(f.Fd()))
+	if err != nil {
+		return 0
+	}
+	return width
+}
+
+// clip cuts a line to width runes (0: no limit), so that no row wraps: a
+// wrapped row would throw off the cursor movement of the next redraw.
+func clip(s string, width int) string {
+	if width <= 0 || utf8.RuneCountInString(s) < width {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:width-2]) + "…"
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -86,14 +87,30 @@ func runStation(cmd *cobra.Command, lo *loadOptions, legacy *legacyFlags, sf *st
 	if diags.HasErrors() {
 		return exitError{1}
 	}
-	logOut := stderr
-	if cfg.Station.LogFile != "" {
-		f, err := os.OpenFile(cfg.Station.LogFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if sf.receipts != "" {
+		cfg.Station.Receipts = sf.receipts
+	}
+	// With the live table on the terminal, log lines would tear it: they
+	// go to the log file only (station.log_file, or flashpipe.log beside
+	// the receipts). Without a terminal they go to stderr too.
+	table := isTerminal(cmd.OutOrStdout()) && !sf.noTable
+	logPath := cfg.Station.LogFile
+	if logPath == "" && table {
+		logPath = filepath.Join(filepath.Dir(cfg.Station.Receipts), "flashpipe.log")
+	}
+	var logOut io.Writer = stderr
+	if logPath != "" {
+		f, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 		if err != nil {
-			return fmt.Errorf("station.log_file: %w", err)
+			return fmt.Errorf("log file: %w", err)
 		}
 		defer f.Close()
-		logOut = io.MultiWriter(stderr, f)
+		logOut = f
+		if !table {
+			logOut = io.MultiWriter(stderr, f)
+		} else {
+			fmt.Fprintf(stderr, "flashpipe: logging to %s\n", logPath)
+		}
 	}
 	log := newLogger(logOut, sf.logLevel, sf.logFormat)
 	if len(cfg.Profiles) == 0 {
@@ -172,7 +189,11 @@ func runStation(cmd *cobra.Command, lo *loadOptions, legacy *legacyFlags, sf *st
 			}
 		}
 	}()
-	log.Info("station running", "name", cfg.Station.Name, "profiles", len(cfg.Profiles), "concurrency", max(legacy.concurrent, 0))
+	conc := cfg.Station.Concurrency
+	if legacy.concurrent > 0 {
+		conc = legacy.concurrent
+	}
+	log.Info("station running", "name", cfg.Station.Name, "profiles", len(cfg.Profiles), "concurrency", conc, "receipts", cfg.Station.Receipts)
 	sum := st.Run(intake, jobs)
 	abort()
 	stopViews()

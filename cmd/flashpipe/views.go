@@ -19,7 +19,7 @@ import (
 // terminal (plain log lines otherwise) and, when asked, the dashboard.
 func startViews(ctx context.Context, cmd *cobra.Command, board *status.Board, cfg *pipeline.Config, sf *stationFlags, log hclog.Logger) error {
 	out := cmd.OutOrStdout()
-	tty := isTerminal(out) && !sf.noTable
+	tty := isTerminal(out) && !sf.noTable // runStation decides the same for the log
 	go status.RunTerminal(ctx, board, out, tty)
 	addr, token := cfg.Station.Listen, cfg.Station.Token
 	if sf.listen != "" {
