@@ -52,6 +52,7 @@ type SCSIError struct {
 	SenseKey, ASC, ASCQ  byte
 }
 
+// Error describes the failed command and its sense data.
 func (e *SCSIError) Error() string {
 	return fmt.Sprintf("SCSI %s failed: status %#x host %#x driver %#x sense %#x/%#x/%#x",
 		e.Command, e.Status, e.Host, e.Driver, e.SenseKey, e.ASC, e.ASCQ)

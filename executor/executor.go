@@ -86,6 +86,7 @@ type Error struct {
 	Err  error
 }
 
+// Error names the step and the device, and says when the device was removed.
 func (e *Error) Error() string {
 	if e.Gone {
 		return fmt.Sprintf("%s %s: device removed: %v", e.Step, e.Device, e.Err)
@@ -93,6 +94,7 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("%s %s: %v", e.Step, e.Device, e.Err)
 }
 
+// Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }
 
 // stepError wraps err as an *Error for step on dev, checking whether the
@@ -136,6 +138,7 @@ type SourceError struct {
 	Err    error // the I/O error, if any
 }
 
+// Error names the file inside the target and on the host, and why it failed.
 func (e *SourceError) Error() string {
 	msg := fmt.Sprintf("source file %s (%s): %s", e.Path, e.Source, e.Reason)
 	if e.Err != nil {
@@ -144,6 +147,7 @@ func (e *SourceError) Error() string {
 	return msg
 }
 
+// Unwrap returns the I/O error, if any.
 func (e *SourceError) Unwrap() error { return e.Err }
 
 // alignUp rounds n up to a multiple of a (a power of two).
