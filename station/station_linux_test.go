@@ -191,7 +191,7 @@ func attach(t *testing.T, size int64, seed int64) (dev, backing string) {
 func TestStationLoopDevices(t *testing.T) {
 	looptest.Require(t)
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	content := makeContent(t, 6<<20)
+	content := makeContent(t, 16<<20) // 16 s at the 1 MiB/s throttle below: time to pull it mid-write
 	cfg := testConfig(t, content)
 	rpath := filepath.Join(t.TempDir(), "receipts.jsonl")
 
@@ -224,7 +224,7 @@ func TestStationLoopDevices(t *testing.T) {
 	// Pull the medium of the next stick while it is being written: the
 	// backing file shrinks to nothing and the loop device re-reads its size.
 	remDev, remImg := attach(t, matchSize, 4)
-	looptest.Throttle(t, remDev, 2<<20, 0)
+	looptest.Throttle(t, remDev, 1<<20, 0)
 	waitWriting(t, board, filepath.Base(remDev))
 	if err := os.Truncate(remImg, 0); err != nil {
 		t.Fatal(err)
