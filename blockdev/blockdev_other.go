@@ -62,8 +62,7 @@ func RemoveFromSysfs(devDir string) error { return unsupported("power off") }
 // AlignedBuffer returns n bytes rounded up to Align.
 func AlignedBuffer(n int) []byte { return make([]byte, alignUp(int64(n), Align)) }
 
-// RereadPartitions is not supported on this system.
-func RereadPartitions(path string) error { return unsupported("re-read partitions") }
-
-// PartitionPath returns the device path of partition n of disk.
-func PartitionPath(disk string, n int) string { return fmt.Sprintf("%s%d", disk, n) }
+// AttachLoop is not supported on this system.
+func AttachLoop(devDir, backing string, offset, size int64) (string, func() error, error) {
+	return "", nil, unsupported("attach a loop device")
+}

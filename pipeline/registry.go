@@ -162,6 +162,8 @@ type Job struct {
 	Target  string           // path of the block device or image file
 	// SysfsRoot is where sysfs is mounted ("/sys"), for eject.
 	SysfsRoot string
+	// DevDir is where device nodes live ("/dev"), for loop devices.
+	DevDir string
 	// BeforeFirstWrite, when set, runs once right after the target is
 	// opened and before anything is written: the station re-checks the
 	// stick's identity (diskseq, serial) there.

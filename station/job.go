@@ -40,6 +40,7 @@ func (s *Station) newJob(parent context.Context, cfg *pipeline.Config, p *pipeli
 		Seq: seq, Config: cfg, Profile: p, Device: d,
 		Target:    filepath.Join(s.opts.DevDir, d.Name),
 		SysfsRoot: s.opts.SysfsRoot,
+		DevDir:    s.opts.DevDir,
 		Now:       j.started,
 		Log:       log,
 		BeforeFirstWrite: func() error {

@@ -7,7 +7,6 @@ import (
 	"github.com/flashpipe/flashpipe/blockdev"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/flashpipe/flashpipe/executor"
 	"github.com/flashpipe/flashpipe/fsimage"
@@ -118,7 +117,9 @@ func filesOnly(p *fsimage.Plan) *fsimage.Plan {
 // did. The stick's exclusive handle is closed first (a mount cannot claim a
 // partition of a disk held with O_EXCL); eject opens it again. Where the
 // kernel cannot mount the filesystem, the result says so and the
-// verification fails: it is never a pass.
+// verification fails: it is never a pass. The partition is reached through
+// a read-only loop device at its offset, so this works on kernels that
+// parse no partition tables and needs no partition node to appear.
 func (v *Verify) checkMounted(ctx context.Context, j *pipeline.Job, res *receipts.Verify) error {
 	if j.Device == nil {
 		res.Mount = "not checked: mounting needs a block device, not an image file"
@@ -128,16 +129,11 @@ func (v *Verify) checkMounted(ctx context.Context, j *pipeline.Job, res *receipt
 		return err
 	}
 	j.Handle = nil
-	part := j.Target
-	if j.Plan.Partition.Offset > 0 {
-		if err := blockdev.RereadPartitions(j.Target); err != nil {
-			return err
-		}
-		part = blockdev.PartitionPath(j.Target, 1)
-		if err := waitForNode(ctx, part); err != nil {
-			return err
-		}
+	part, detach, err := blockdev.AttachLoop(j.DevDir, j.Target, j.Plan.Partition.Offset, j.Plan.Partition.Length)
+	if err != nil {
+		return fmt.Errorf("attach the written partition read-only: %w", err)
 	}
+	defer detach()
 	dir, err := os.MkdirTemp("", "flashpipe-verify-")
 	if err != nil {
 		return err
@@ -154,19 +150,4 @@ func (v *Verify) checkMounted(ctx context.Context, j *pipeline.Job, res *receipt
 		return errors.New(mc.Message)
 	}
 	return nil
-}
-
-// waitForNode waits up to 5 s for a device node to appear.
-func waitForNode(ctx context.Context, path string) error {
-	for i := 0; i < 50; i++ {
-		if _, err := os.Stat(path); err == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	return fmt.Errorf("%s did not appear after re-reading the partition table", path)
 }
