@@ -1,0 +1,63 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/flashpipe/flashpipe/matchers"
+	"github.com/flashpipe/flashpipe/matchers/sysfstest"
+	"github.com/flashpipe/flashpipe/pipeline"
+	"github.com/flashpipe/flashpipe/steps"
+)
+
+// TestWriteDevices renders `flashpipe devices` over sysfs fixtures: the
+// stick behind a hub is writable and routed to the profile whose vendor id
+// matches; the SATA disk and the disk holding / are refused with reasons.
+func TestWriteDevices(t *testing.T) {
+	var devs []*matchers.Device
+	for _, fx := range []string{"usb-stick-behind-hub", "sata-disk", "usb-root-disk"} {
+		f, err := sysfstest.Load(filepath.Join("..", "..", "matchers", "testdata", "sysfs", fx+".txtar"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		names, err := matchers.List(f.Sys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range names {
+			d, err := matchers.Read(f.Sys, f.Mountinfo(), f.Swaps(), n)
+			if err != nil {
+				t.Fatalf("%s: Read(%s): %v", fx, n, err)
+			}
+			devs = append(devs, d)
+		}
+	}
+	stick := devs[0]
+	src := `profile "by-vendor" {
+  match { vendor_id = "` + fmt.Sprintf("%04x", stick.VendorID) + `" }
+  step "wipe" {}
+}`
+	cfg, diags := pipeline.NewLoader(steps.Builtin()).LoadSource("d.hcl", []byte(src))
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	var out bytes.Buffer
+	writeDevices(&out, devs, matchers.Guard{}, cfg)
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 1+len(devs) {
+		t.Fatalf("writeDevices printed %d lines, want %d:\n%s", len(lines), 1+len(devs), out.String())
+	}
+	for i, d := range devs {
+		line := lines[i+1]
+		writable := strings.Contains(line, "writable")
+		if want := d == stick; writable != want {
+			t.Errorf("%s: writable = %v, want %v:\n%s", d.Name, writable, want, line)
+		}
+		if d == stick && (!strings.HasSuffix(line, "by-vendor") || !strings.Contains(line, d.Port)) {
+			t.Errorf("stick row lacks its port %s or profile by-vendor:\n%s", d.Port, line)
+		}
+	}
+}
