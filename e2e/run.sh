@@ -174,8 +174,8 @@ grep -q '^E2E DONE' "$guestlog" || { log "FAIL: guest never printed E2E DONE"; f
 npass=$(grep -cE 'E2E PASS ' "$guestlog" || true)
 nfail=$(grep -cE 'E2E FAIL ' "$guestlog" || true)
 if [ "$fail" != 0 ]; then
-	log "---- tail of $guestlog ----"
-	tail -n 80 "$guestlog" >&2
+	log "---- tail of $guestlog (the whole serial log) ----"
+	tail -n 60 "$guestlog" >&2
 	log "---- failures ----"
 	grep -E 'E2E FAIL' "$guestlog" >&2 || true
 fi

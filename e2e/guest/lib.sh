@@ -32,6 +32,21 @@ fail() {
 # expect_eq WHAT GOT WANT fails with "WHAT = GOT, want WANT" unless equal.
 expect_eq() { [ "$2" = "$3" ] || fail "$1 = '$2', want '$3'"; }
 
+# check_eq WHAT GOT WANT records a mismatch and lets the scenario go on, so
+# one failure does not hide the next check; finish then reports them all.
+check_eq() {
+	[ "$2" = "$3" ] && return 0
+	echo "$1 = '$2', want '$3'" >>"$W/problems"
+	info "problem: $1 = '$2', want '$3'"
+	return 1
+}
+
+# finish passes, or fails with every problem check_eq recorded.
+finish() {
+	[ -s "$W/problems" ] || pass
+	fail "$(awk 'NR > 1 {printf "; "} {printf "%s", $0}' "$W/problems")"
+}
+
 # now prints seconds since boot (integer).
 now() { cut -d. -f1 /proc/uptime; }
 
