@@ -94,9 +94,11 @@ done
 mods=(dummy_hcd libcomposite usb_f_mass_storage usb-storage sd_mod vfat exfat
 	nls_cp437 nls_iso8859-1 nls_utf8 nls_ascii loop)
 : >"$stage/e2e/modules.order"
+: >"$cache/modules.deps"
 for m in "${mods[@]}"; do
-	modprobe -d "$kdir/root" -S "$kver" --show-depends "$m" || die "module $m not in $kpkg"
-done | awk '$1 == "insmod" && !seen[$2]++ {print $2}' | while read -r ko; do
+	modprobe -d "$kdir/root" -S "$kver" --show-depends "$m" >>"$cache/modules.deps" || die "module $m not in $kpkg"
+done
+awk '$1 == "insmod" && !seen[$2]++ {print $2}' "$cache/modules.deps" | while read -r ko; do
 	rel=${ko#"$kdir/root/"}
 	rel=${rel#./}
 	mkdir -p "$stage/$(dirname "$rel")"
