@@ -71,7 +71,7 @@ func Verify(ctx context.Context, dev *blockdev.Device, plan *fsimage.Plan, opts 
 		m.report(done, false)
 		return err
 	}
-	err := pipeline(ctx, windows, opts.BufferSize, blockdev.AlignedBuffer,
+	err := pipeline(ctx, windows, opts.BufferSize,
 		func(int) bool { return true }, nil, read, compare)
 	m.report(done, true)
 	res.OK = err == nil && len(res.FailedFiles) == 0 && len(res.Metadata) == 0

@@ -3,7 +3,10 @@ package executor
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
+
+	"golang.org/x/sys/unix"
 )
 
 // span is a byte range [off, end) on the device.
@@ -66,15 +69,20 @@ const ioDepth = 2
 // goroutine). needBuf says which windows need a buffer; prepare may be nil.
 // The first error stops every stage and is returned; no goroutine outlives
 // the call.
-func pipeline(ctx context.Context, windows []span, bufSize int, alloc func(int) []byte,
+func pipeline(ctx context.Context, windows []span, bufSize int,
 	needBuf func(i int) bool, prepare, io, finish func(j *job) error) error {
 	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	nbuf := ioDepth + 2
 	free := make(chan []byte, nbuf)
-	for range nbuf {
-		free <- alloc(bufSize)
+	bufs, err := newBuffers(nbuf, bufSize)
+	if err != nil {
+		return err
+	}
+	defer bufs.release()
+	for _, b := range bufs.list {
+		free <- b
 	}
 	ioq := make(chan *job, nbuf)
 	order := make(chan *job, nbuf)
@@ -159,3 +167,26 @@ func feed(ctx context.Context, windows []span, free chan []byte, needBuf func(in
 	}
 	return nil
 }
+
+// buffers are I/O buffers mapped outside the Go heap: page-aligned as
+// O_DIRECT needs, returned to the kernel as soon as a step ends, and not
+// counted in the garbage collector's heap goal (which would otherwise let
+// the heap grow by their size again before a collection).
+type buffers struct {
+	mem  []byte
+	list [][]byte
+}
+
+func newBuffers(n, size int) (*buffers, error) {
+	mem, err := unix.Mmap(-1, 0, n*size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANON)
+	if err != nil {
+		return nil, fmt.Errorf("allocate %d I/O buffers of %d bytes: %w", n, size, err)
+	}
+	b := &buffers{mem: mem}
+	for i := range n {
+		b.list = append(b.list, mem[i*size:(i+1)*size:(i+1)*size])
+	}
+	return b, nil
+}
+
+func (b *buffers) release() { unix.Munmap(b.mem) }

@@ -73,7 +73,7 @@ func Write(ctx context.Context, dev *blockdev.Device, plan *fsimage.Plan, opts O
 		m.report(done, false)
 		return rate.add(time.Now(), done)
 	}
-	err := pipeline(ctx, windows, opts.BufferSize, blockdev.AlignedBuffer,
+	err := pipeline(ctx, windows, opts.BufferSize,
 		func(i int) bool { return !zero[i] }, w.fill, doIO, finish)
 	if err == nil {
 		err = w.src.finishAll()
