@@ -12,6 +12,8 @@
 #                        linux-image-amd64 depends on for this Debian release)
 #        E2E_FLASHPIPE   use this prebuilt static binary instead of building
 #        E2E_STUB=1      run the harness self-test scenario with no flashpipe
+#        E2E_XFAIL="5-eject 6-legacy"  scenarios known to fail: their FAIL is
+#                        reported but does not fail the run (a PASS is noted)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -161,26 +163,33 @@ elif [ "$rc" != 0 ]; then
 	log "FAIL: qemu exited with status $rc"
 	fail=1
 fi
+xfail=" ${E2E_XFAIL:-} "
+npass=0 nfail=0 nxfail=0
 for n in "${expected[@]}"; do
 	if grep -qE "E2E PASS $n( |\$)" "$guestlog"; then
-		:
-	elif grep -qE "E2E FAIL $n" "$guestlog"; then
+		npass=$((npass + 1))
+		[[ $xfail == *" $n "* ]] && log "NOTE: $n passed although E2E_XFAIL lists it: take it off the list"
+	elif grep -qE "E2E FAIL $n[: ]" "$guestlog" && [[ $xfail == *" $n "* ]]; then
+		nxfail=$((nxfail + 1))
+		log "XFAIL (expected, E2E_XFAIL): $(grep -m1 -E "E2E FAIL $n[: ]" "$guestlog")"
+	elif grep -qE "E2E FAIL $n[: ]" "$guestlog"; then
+		nfail=$((nfail + 1))
 		fail=1
 	else
 		log "FAIL: scenario $n reported no result"
+		nfail=$((nfail + 1))
 		fail=1
 	fi
 done
-grep -q 'E2E FAIL' "$guestlog" && fail=1
+grep -qE '^E2E FAIL init' "$guestlog" && { log "FAIL: guest setup: $(grep -m1 '^E2E FAIL init' "$guestlog")"; fail=1; }
 grep -q '^E2E DONE' "$guestlog" || { log "FAIL: guest never printed E2E DONE"; fail=1; }
-npass=$(grep -cE 'E2E PASS ' "$guestlog" || true)
-nfail=$(grep -cE 'E2E FAIL ' "$guestlog" || true)
 if [ "$fail" != 0 ]; then
 	log "---- tail of $guestlog (the whole serial log) ----"
 	tail -n 60 "$guestlog" >&2
 	log "---- failures ----"
 	grep -E 'E2E FAIL' "$guestlog" >&2 || true
 fi
+[ "$nxfail" = 0 ] || log "$nxfail expected failure(s) (E2E_XFAIL=${E2E_XFAIL:-})"
 log "guest ran ${boot_s}s, total $(($(date +%s) - t0))s"
 echo "e2e: $npass passed, $nfail failed"
 exit "$fail"
