@@ -11,6 +11,7 @@
 #        E2E_KERNEL_PKG  e.g. linux-image-6.1.0-56-amd64 (default: what
 #                        linux-image-amd64 depends on for this Debian release)
 #        E2E_FLASHPIPE   use this prebuilt static binary instead of building
+#        E2E_EXTRA="a:b"  extra host files copied into the guest's /bin (debugging)
 #        E2E_STUB=1      run the harness self-test scenario with no flashpipe
 #        E2E_XFAIL="5-eject 6-legacy"  scenarios known to fail: their FAIL is
 #                        reported but does not fail the run (a PASS is noted)
@@ -112,6 +113,10 @@ cp "$here/guest/init" "$stage/init"
 cp "$here"/guest/*.sh "$stage/e2e/"
 cp "$cache/e2etool" "$stage/bin/e2etool"
 [ -f "$cache/flashpipe" ] && [ "${E2E_STUB:-}" != 1 ] && cp "$cache/flashpipe" "$stage/bin/flashpipe"
+IFS=: read -r -a extra <<<"${E2E_EXTRA:-}"
+for f in "${extra[@]}"; do
+	[ -z "$f" ] || cp "$f" "$stage/bin/" || die "E2E_EXTRA: cannot copy $f"
+done
 mkdir -p "$stage/e2e/scenarios" "$stage/e2e/profiles"
 cp "$here"/profiles/*.hcl "$stage/e2e/profiles/" 2>/dev/null || true
 if [ $# -gt 0 ]; then
