@@ -39,7 +39,9 @@ func (e *Eject) Run(ctx context.Context, j *pipeline.Job) error {
 	if j.Device == nil {
 		return j.Close()
 	}
-	if err := dev.PowerOff(j.SysfsRoot); err != nil {
+	err = dev.PowerOff(j.SysfsRoot)
+	j.Handle = nil // closed by PowerOff
+	if err != nil {
 		return fmt.Errorf("eject %s: %w", j.Target, err)
 	}
 	return nil

@@ -1,7 +1,9 @@
 package steps
 
 import (
+	"errors"
 	"fmt"
+	"os"
 
 	"github.com/flashpipe/flashpipe/blockdev"
 	"github.com/flashpipe/flashpipe/executor"
@@ -20,7 +22,13 @@ func openTarget(j *pipeline.Job) (*blockdev.Device, error) {
 		return nil, fmt.Errorf("open %s: %w", j.Target, err)
 	}
 	j.Handle = dev
-	j.Closers = append(j.Closers, dev.Close)
+	j.Closers = append(j.Closers, func() error {
+		// eject's PowerOff closes the device itself.
+		if err := dev.Close(); !errors.Is(err, os.ErrClosed) {
+			return err
+		}
+		return nil
+	})
 	if j.BeforeFirstWrite != nil {
 		if err := j.BeforeFirstWrite(); err != nil {
 			return nil, fmt.Errorf("%s: identity re-check before the first write: %w", j.Target, err)
