@@ -319,8 +319,10 @@ func (d *Device) Discard(off, n int64) error {
 }
 
 // Gone reports whether the device has disappeared since it was opened: its
-// node is missing or now names another device, or a block device reports a
-// capacity of zero (a detached loop device, a stick pulled from a reader).
+// node is missing or now names another device, or the block device's
+// capacity is no longer what it was at Open (zero when a card is pulled
+// from a reader or a loop device's backing file is gone; anything else means
+// the medium changed under the job).
 func (d *Device) Gone() bool {
 	if !d.Block {
 		return false
@@ -336,7 +338,7 @@ func (d *Device) Gone() bool {
 	if err := ioctlPtr(int(d.f.Fd()), unix.BLKGETSIZE64, unsafe.Pointer(&size)); err != nil {
 		return true
 	}
-	return size == 0
+	return int64(size) != d.Size
 }
 
 // sysfsDir returns the device's directory in sysfs: the target of

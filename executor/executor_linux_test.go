@@ -210,7 +210,9 @@ func TestWriteRejectsWrongDevice(t *testing.T) {
 // backing file is truncated to zero and the loop device's capacity is
 // re-read (what a card reader does when the card is pulled). (Detaching
 // with losetup -d does not do: the kernel defers the detach until the last
-// close, and writes go on succeeding.)
+// close, and writes go on succeeding.) A write still in flight may extend
+// the backing file before the capacity is re-read, so the new capacity is
+// not always zero; blockdev.Device.Gone counts any change of capacity.
 func TestWriteDeviceGone(t *testing.T) {
 	dev, backing := loopDevice(t, devSize, 512)
 	looptest.Throttle(t, dev.Path, 2<<20, 0)
