@@ -11,6 +11,7 @@
 #        E2E_KERNEL_PKG  e.g. linux-image-6.1.0-56-amd64 (default: what
 #                        linux-image-amd64 depends on for this Debian release)
 #        E2E_FLASHPIPE   use this prebuilt static binary instead of building
+#        E2E_VERBOSE=1   print every scenario's station log and receipts, pass or fail
 #        E2E_EXTRA="a:b"  extra host files copied into the guest's /bin (debugging)
 #        E2E_STUB=1      run the harness self-test scenario with no flashpipe
 #        E2E_XFAIL="5-eject 6-legacy"  scenarios known to fail: their FAIL is
@@ -121,7 +122,7 @@ mkdir -p "$stage/e2e/scenarios" "$stage/e2e/profiles"
 cp "$here"/profiles/*.hcl "$stage/e2e/profiles/" 2>/dev/null || true
 if [ $# -gt 0 ]; then
 	for s in "$@"; do
-		f=$(ls "$here"/scenarios/"$s"*.sh 2>/dev/null | head -n 1)
+		f=$(ls "$here"/scenarios/"$s".sh "$here"/scenarios/"$s"-*.sh "$here"/scenarios/"$s"*.sh 2>/dev/null | head -n 1)
 		[ -n "$f" ] || die "no scenario matching $s"
 		cp "$f" "$stage/e2e/scenarios/"
 	done
@@ -152,7 +153,7 @@ set +e
 timeout -k 10 "$timeout_s" qemu-system-x86_64 \
 	-accel tcg -cpu max -smp "$smp" -m "$mem" \
 	-kernel "$vmlinuz" -initrd "$cache/initramfs.gz" \
-	-append "console=ttyS0 rdinit=/init panic=-1 loglevel=4 e2e.smp=$smp" \
+	-append "console=ttyS0 rdinit=/init panic=-1 loglevel=4 e2e.verbose=${E2E_VERBOSE:-0}" \
 	-nographic -no-reboot -serial stdio -monitor none -nodefaults \
 	</dev/null 2>&1 | sed -u 's/\r$//' | tee "$guestlog" | grep --line-buffered -E 'E2E (PASS|FAIL|SKIP|INFO|DONE)'
 rc=${PIPESTATUS[0]}

@@ -15,7 +15,7 @@ pass() { say "E2E PASS $NAME"; touch "$W/.verdict"; exit 0; }
 # fail REASON... ends the scenario as failed, with the station log tail.
 fail() {
 	say "E2E FAIL $NAME: $*"
-	touch "$W/.verdict"
+	touch "$W/.verdict" "$W/.failed"
 	for f in "$W"/station*.log "$W"/hook.log; do
 		[ -s "$f" ] || continue
 		say "E2E LOG $NAME: ---- $(basename "$f") (last 60 lines)"
