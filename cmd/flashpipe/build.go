@@ -36,13 +36,9 @@ has zeros. The image is exactly what the station would write to a stick.`,
 			if err != nil {
 				return fmt.Errorf("--size %q: %w", size, err)
 			}
-			l, cfg, diags, err := loadOrLegacy(cmd, &lo, &legacy, args, false)
+			_, cfg, err := loadChecked(cmd, &lo, &legacy, args, false)
 			if err != nil {
 				return err
-			}
-			printDiags(cmd.ErrOrStderr(), l, diags)
-			if diags.HasErrors() {
-				return exitError{1}
 			}
 			p, err := pickProfile(cfg, profile)
 			if err != nil {

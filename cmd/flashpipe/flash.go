@@ -40,13 +40,9 @@ are configuration, the rest are targets.`,
 			if len(targets) == 0 {
 				return fmt.Errorf("give at least one target: a block device such as /dev/sdb, or an image file")
 			}
-			l, cfg, diags, err := loadOrLegacy(cmd, &lo, &legacy, cfgArgs, false)
+			_, cfg, err := loadChecked(cmd, &lo, &legacy, cfgArgs, false)
 			if err != nil {
 				return err
-			}
-			printDiags(cmd.ErrOrStderr(), l, diags)
-			if diags.HasErrors() {
-				return exitError{1}
 			}
 			p, err := pickProfile(cfg, profile)
 			if err != nil {

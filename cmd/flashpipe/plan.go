@@ -24,13 +24,9 @@ tool's flags) and prints, for each profile in routing order, what it matches
 and the stages it compiles to. Steps the engine fuses into one sequential
 write are shown as fused.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			l, cfg, diags, err := loadOrLegacy(cmd, &lo, &legacy, args, true)
+			l, cfg, err := loadChecked(cmd, &lo, &legacy, args, true)
 			if err != nil {
 				return err
-			}
-			printDiags(cmd.ErrOrStderr(), l, diags)
-			if diags.HasErrors() {
-				return exitError{1}
 			}
 			writePlan(cmd.OutOrStdout(), l.Parser.Files(), cfg)
 			return nil
@@ -40,6 +36,20 @@ write are shown as fused.`,
 	legacy.register(cmd, false)
 	cmd.Flags().IntVarP(&legacy.concurrent, "concurrent", "n", 0, "sticks written at once (with -c)")
 	return cmd
+}
+
+// loadChecked is loadOrLegacy for commands that go on only with a clean
+// config: it prints the diagnostics and turns errors into exit status 1.
+func loadChecked(cmd *cobra.Command, lo *loadOptions, legacy *legacyFlags, args []string, eject bool) (*pipeline.Loader, *pipeline.Config, error) {
+	l, cfg, diags, err := loadOrLegacy(cmd, lo, legacy, args, eject)
+	if err != nil {
+		return nil, nil, err
+	}
+	printDiags(cmd.ErrOrStderr(), l, diags)
+	if diags.HasErrors() {
+		return nil, nil, exitError{1}
+	}
+	return l, cfg, nil
 }
 
 // loadOrLegacy loads the files in args, or, with -c, the implicit profile.

@@ -79,13 +79,9 @@ func newLogger(w io.Writer, level, format string) hclog.Logger {
 
 func runStation(cmd *cobra.Command, lo *loadOptions, legacy *legacyFlags, sf *stationFlags, args []string) error {
 	stderr := cmd.ErrOrStderr()
-	l, cfg, diags, err := loadOrLegacy(cmd, lo, legacy, args, true)
+	l, cfg, err := loadChecked(cmd, lo, legacy, args, true)
 	if err != nil {
 		return err
-	}
-	printDiags(stderr, l, diags)
-	if diags.HasErrors() {
-		return exitError{1}
 	}
 	if sf.receipts != "" {
 		cfg.Station.Receipts = sf.receipts
