@@ -122,7 +122,7 @@ mkdir -p "$stage/e2e/scenarios" "$stage/e2e/profiles"
 cp "$here"/profiles/*.hcl "$stage/e2e/profiles/" 2>/dev/null || true
 if [ $# -gt 0 ]; then
 	for s in "$@"; do
-		f=$(ls "$here"/scenarios/"$s".sh "$here"/scenarios/"$s"-*.sh "$here"/scenarios/"$s"*.sh 2>/dev/null | head -n 1)
+		f=$(ls "$here"/scenarios/"$s".sh "$here"/scenarios/"$s"-*.sh "$here"/scenarios/"$s"*.sh 2>/dev/null | head -n 1 || true)
 		[ -n "$f" ] || die "no scenario matching $s"
 		cp "$f" "$stage/e2e/scenarios/"
 	done

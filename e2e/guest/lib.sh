@@ -70,7 +70,7 @@ free_udc() {
 	return 1
 }
 
-# stick_dev_of SERIAL prints the sdX whose USB device carries SERIAL.
+# stick_dev_of SERIAL prints "sdX PORT" for the disk whose USB device carries SERIAL.
 stick_dev_of() {
 	local b d
 	for b in /sys/block/sd*; do
