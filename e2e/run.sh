@@ -50,14 +50,14 @@ file /bin/busybox 2>/dev/null | grep -q 'dynamically' && die "/bin/busybox is no
 mkdir -p "$cache"
 kpkg=${E2E_KERNEL_PKG:-}
 if [ -z "$kpkg" ]; then
-	kpkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/{print $2; exit}')
+	kpkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/{print $2; exit}' || true)
 	if [ -z "$kpkg" ]; then
 		apt-get -o DPkg::Lock::Timeout=600 update >/dev/null || true
-		kpkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/{print $2; exit}')
+		kpkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/{print $2; exit}' || true)
 	fi
 	# Offline fallback: reuse whatever kernel is already cached.
 	if [ -z "$kpkg" ]; then
-		kpkg=$(ls -1 "$cache"/kernel 2>/dev/null | sort -V | tail -n 1)
+		kpkg=$(ls -1 "$cache"/kernel 2>/dev/null | sort -V | tail -n 1 || true)
 	fi
 	[ -n "$kpkg" ] || die "cannot tell which linux-image-*-amd64 to use (apt-cache depends linux-image-amd64)"
 fi
