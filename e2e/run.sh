@@ -40,9 +40,8 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
 	log "installing ${need_pkgs[*]}"
 	export DEBIAN_FRONTEND=noninteractive
 	apt_opts=(-o DPkg::Lock::Timeout=600 -y --no-install-recommends)
-	apt-get install "${apt_opts[@]}" "${need_pkgs[@]}" >/dev/null ||
-		{ apt-get -o DPkg::Lock::Timeout=600 update >/dev/null && apt-get install "${apt_opts[@]}" "${need_pkgs[@]}" >/dev/null; } ||
-		die "apt-get install ${need_pkgs[*]} failed"
+	apt-get -o DPkg::Lock::Timeout=600 update >/dev/null || log "apt-get update failed; trying the install anyway"
+	apt-get install "${apt_opts[@]}" "${need_pkgs[@]}" >/dev/null || die "apt-get install ${need_pkgs[*]} failed"
 fi
 file /bin/busybox 2>/dev/null | grep -q 'dynamically' && die "/bin/busybox is not static (install busybox-static)"
 
