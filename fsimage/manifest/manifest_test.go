@@ -5,6 +5,7 @@ import (
 	"crypto/sha1"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -186,7 +187,9 @@ func TestScanSpecialAndCollisions(t *testing.T) {
 
 func TestScanUnreadable(t *testing.T) {
 	if os.Geteuid() == 0 {
-		t.Skip("root reads every file: run this test as a normal user to check unreadable files")
+		// Root reads every file: run this test again as nobody.
+		rerunAsNobody(t)
+		return
 	}
 	dir := t.TempDir()
 	tree(t, dir, "s/secret", "s/locked/x", "s/ok")
@@ -315,5 +318,39 @@ func TestCacheSaveLoad(t *testing.T) {
 	os.WriteFile(p, []byte(cacheHeader+"\nzz\t1\n"), 0o644)
 	if _, err := LoadCache(p); err == nil || !strings.Contains(err.Error(), ":2:") {
 		t.Errorf("LoadCache(malformed) error = %v, want one naming line 2", err)
+	}
+}
+
+// rerunAsNobody runs the calling test in a copy of the test binary as user
+// nobody (uid and gid 65534) and fails if it fails there.
+func rerunAsNobody(t *testing.T) {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.MkdirTemp("", "flashpipe-nobody-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	bin := filepath.Join(dir, "manifest.test")
+	data, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o1777); err != nil { // nobody makes its temp dirs here
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-test.run", "^"+t.Name()+"$", "-test.v")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "TMPDIR="+dir)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS: "+t.Name()) {
+		t.Errorf("%s as nobody: %v\n%s", t.Name(), err, out)
 	}
 }
