@@ -32,7 +32,13 @@ die() { log "ERROR: $*"; exit 2; }
 # --- host tools -------------------------------------------------------------
 need_pkgs=()
 command -v qemu-system-x86_64 >/dev/null || need_pkgs+=(qemu-system-x86)
-[ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx findfs || need_pkgs+=(busybox-static)
+# A static busybox with findfs (Debian's busybox-static; the plain busybox
+# package is dynamically linked and would not run in the initramfs).
+static_busybox() {
+	[ -x /bin/busybox ] && grep -qx findfs <(/bin/busybox --list) &&
+		[ "$(dpkg-query -W -f='${Status}' busybox-static 2>/dev/null)" = "install ok installed" ]
+}
+static_busybox || need_pkgs+=(busybox-static)
 command -v cpio >/dev/null || need_pkgs+=(cpio)
 command -v depmod >/dev/null && command -v modprobe >/dev/null || need_pkgs+=(kmod)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
@@ -43,7 +49,7 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
 	apt-get -o DPkg::Lock::Timeout=600 update >/dev/null || log "apt-get update failed; trying the install anyway"
 	apt-get install "${apt_opts[@]}" "${need_pkgs[@]}" >/dev/null || die "apt-get install ${need_pkgs[*]} failed"
 fi
-file /bin/busybox 2>/dev/null | grep -q 'dynamically' && die "/bin/busybox is not static (install busybox-static)"
+static_busybox || die "/bin/busybox is not a static busybox with findfs (install busybox-static)"
 
 # --- kernel -----------------------------------------------------------------
 mkdir -p "$cache"
