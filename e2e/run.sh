@@ -180,10 +180,10 @@ for n in "${expected[@]}"; do
 	if grep -qE "E2E PASS $n( |\$)" "$guestlog"; then
 		npass=$((npass + 1))
 		[[ $xfail == *" $n "* ]] && log "NOTE: $n passed although E2E_XFAIL lists it: take it off the list"
-	elif grep -qE "E2E FAIL $n[: ]" "$guestlog" && [[ $xfail == *" $n "* ]]; then
+	elif grep -qE "E2E FAIL ${n}[: ]" "$guestlog" && [[ $xfail == *" $n "* ]]; then
 		nxfail=$((nxfail + 1))
-		log "XFAIL (expected, E2E_XFAIL): $(grep -m1 -E "E2E FAIL $n[: ]" "$guestlog")"
-	elif grep -qE "E2E FAIL $n[: ]" "$guestlog"; then
+		log "XFAIL (expected, E2E_XFAIL): $(grep -m1 -E "E2E FAIL ${n}[: ]" "$guestlog")"
+	elif grep -qE "E2E FAIL ${n}[: ]" "$guestlog"; then
 		nfail=$((nfail + 1))
 		fail=1
 	else

@@ -64,7 +64,8 @@ wait_for() {
 # free_udc prints a UDC no gadget is bound to.
 free_udc() {
 	local u
-	for u in $(ls /sys/class/udc); do
+	for u in /sys/class/udc/*; do
+		u=${u##*/}
 		grep -qx "$u" "$GADGETS"/*/UDC 2>/dev/null || { echo "$u"; return 0; }
 	done
 	return 1
@@ -91,7 +92,8 @@ stick_dev_of() {
 }
 
 _stick_ready() {
-	set -- $(stick_dev_of "$1") || return 1
+	# shellcheck disable=SC2046 # split "sdX PORT" on purpose
+	set -- $(stick_dev_of "$1")
 	[ -n "$1" ] && [ -b "/dev/$1" ] && [ "$(cat "/sys/block/$1/size" 2>/dev/null || echo 0)" -gt 0 ]
 }
 
@@ -128,6 +130,7 @@ plug() {
 	echo "$udc" >"$g/UDC" || { say "plug $n: cannot bind to $udc"; return 1; }
 	ser=$(cat "$STICKS/$n.serial")
 	wait_for 60 _stick_ready "$ser" || { say "plug $n: no /dev/sdX for serial $ser after 60s"; return 1; }
+	# shellcheck disable=SC2046 # split "sdX PORT" on purpose
 	set -- $(stick_dev_of "$ser")
 	echo "$1" >"$STICKS/$n.dev"
 	echo "$2" >"$STICKS/$n.port"

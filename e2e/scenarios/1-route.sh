@@ -16,7 +16,7 @@ expect_eq "number of receipts" "$(receipt_count "$R")" 3
 for x in r1:ROUTE-1:docs r2:ROUTE-2:docs r3:ROUTE-3:media; do
 	n=${x%%:*} s=${x#*:} p=${x##*:}
 	s=${s%%:*}
-	expect_eq "receipt($s).result (error: $(receipt "$R" "$s" error))" "$(receipt "$R" "$s" result)" done
+	expect_eq "receipt($s).result (error: $(receipt "$R" "$s" error))" "$(receipt "$R" "$s" result)" "done"
 	expect_eq "receipt($s).profile" "$(receipt "$R" "$s" profile)" "$p"
 	expect_eq "receipt($s).device.port" "$(receipt "$R" "$s" device.port)" "$(stick_port "$n")"
 	expect_eq "receipt($s).verify.ok" "$(receipt "$R" "$s" verify.ok)" true

@@ -23,7 +23,7 @@ while :; do
 done
 info "most sticks with I/O in flight at one instant: $max ($samples samples)"
 for s in CONC-1 CONC-2 CONC-3; do
-	expect_eq "receipt($s).result (error: $(receipt "$R" "$s" error))" "$(receipt "$R" "$s" result)" done
+	expect_eq "receipt($s).result (error: $(receipt "$R" "$s" error))" "$(receipt "$R" "$s" result)" "done"
 done
 station_stop
 [ "$max" -le 2 ] || fail "$max sticks had I/O in flight at once, want at most 2 (station concurrency = 2)"

@@ -13,7 +13,7 @@ for x in lf:LABEL-F:vfat:FAT:FAT32 lx:LABEL-X:exfat:EXF:exFAT; do
 	IFS=: read -r n s fs prefix kind <<EOT
 $x
 EOT
-	check_eq "receipt($s).result (error: $(receipt "$R" "$s" error))" "$(receipt "$R" "$s" result)" done
+	check_eq "receipt($s).result (error: $(receipt "$R" "$s" error))" "$(receipt "$R" "$s" result)" "done"
 	want=$(printf '%s%03d' "$prefix" "$(receipt "$R" "$s" job)")
 	check_eq "receipt($s).label" "$(receipt "$R" "$s" label)" "$want"
 	mount_stick "$n" "$fs" "/tmp/mnt/$n" || fail "mount $n ($fs) read-only failed"

@@ -27,7 +27,7 @@ station_alive || fail "the station exited after the stick was pulled"
 
 plug big >/dev/null || fail "re-plug big"
 wait_receipts "$R" UNPLUG-1 2 300
-expect_eq "receipt(UNPLUG-1 #2).result (error: $(receipt "$R" UNPLUG-1 error))" "$(receipt "$R" UNPLUG-1 result)" done
+expect_eq "receipt(UNPLUG-1 #2).result (error: $(receipt "$R" UNPLUG-1 error))" "$(receipt "$R" UNPLUG-1 result)" "done"
 expect_eq "receipt(UNPLUG-1 #2).verify.ok" "$(receipt "$R" UNPLUG-1 verify.ok)" true
 station_stop
 

@@ -10,7 +10,7 @@ _gone() { ! [ -e "/sys/bus/usb/devices/$port" ]; }
 wait_for 30 _gone || fail "/sys/bus/usb/devices/$port still present 30s after the job ended"
 [ -e "/sys/block/$d" ] && fail "/sys/block/$d still present after eject"
 info "USB device $port left the bus"
-check_eq "receipt(EJECT-1).result (error: $(receipt "$R" EJECT-1 error))" "$(receipt "$R" EJECT-1 result)" done
+check_eq "receipt(EJECT-1).result (error: $(receipt "$R" EJECT-1 error))" "$(receipt "$R" EJECT-1 result)" "done"
 case ",$(receipt "$R" EJECT-1 'steps.*.kind')," in
 *,eject,*) ;;
 *) fail "receipt(EJECT-1).steps kinds = $(receipt "$R" EJECT-1 'steps.*.kind'), want an eject step" ;;

@@ -7,7 +7,7 @@ plug l1 0781 5567 LEGACY-1 SanDisk Cruzer 64 dummy_udc.0 >/dev/null || fail "plu
 plug l2 090c 1000 LEGACY-2 SMI "USB DISK" 64 dummy_udc.1 >/dev/null || fail "plug l2"
 for s in LEGACY-1 LEGACY-2; do
 	wait_receipts "$R" "$s" 1 240
-	check_eq "receipt($s).result (error: $(receipt "$R" "$s" error))" "$(receipt "$R" "$s" result)" done
+	check_eq "receipt($s).result (error: $(receipt "$R" "$s" error))" "$(receipt "$R" "$s" result)" "done"
 done
 station_stop
 for n in l1 l2; do

@@ -17,7 +17,7 @@ wait_for 180 _exited "$STATION_PID" || fail "the station did not exit within 180
 wait "$STATION_PID"
 expect_eq "station exit status after SIGTERM" "$?" 0
 expect_eq "receipts for SIGTERM-1" "$(receipt_count "$R" SIGTERM-1)" 1
-expect_eq "receipt(SIGTERM-1).result (error: $(receipt "$R" SIGTERM-1 error))" "$(receipt "$R" SIGTERM-1 result)" done
+expect_eq "receipt(SIGTERM-1).result (error: $(receipt "$R" SIGTERM-1 error))" "$(receipt "$R" SIGTERM-1 result)" "done"
 expect_eq "receipt(SIGTERM-1).verify.ok" "$(receipt "$R" SIGTERM-1 verify.ok)" true
 expect_eq "receipts for the stick plugged after SIGTERM" "$(receipt_count "$R" SIGTERM-2)" 0
 expect_eq "sha1 of the stick plugged after SIGTERM" "$(sha1sum "$(stick_img late)" | cut -d' ' -f1)" "$before"
