@@ -103,7 +103,7 @@ func notSCSI(err error) error {
 }
 
 // PowerOff ejects a stick the way udisks2 does: fsync, SYNCHRONIZE CACHE,
-// START STOP UNIT with start=0 and loej=1, close, and then write "1" to the
+// PREVENT ALLOW MEDIUM REMOVAL (allow), START STOP UNIT with start=0 and loej=1, close, and then write "1" to the
 // "remove" attribute of the USB device above the disk in sysfs (the first
 // ancestor of <sysfsRoot>/dev/block/MAJ:MIN/device that has idVendor); when
 // there is none, it writes "1" to the disk's device/delete. sysfsRoot is
@@ -123,7 +123,14 @@ func (d *Device) PowerOff(sysfsRoot string) error {
 	if err := d.SyncCache(); !errors.Is(err, ErrNotSupported) {
 		errs = append(errs, err)
 	}
-	err := notSCSI(d.scsi("START STOP UNIT", []byte{0x1b, 0, 0, 0, 0x02, 0}, 30*time.Second))
+	// The sd driver locks a removable disk's medium while it is open
+	// (PREVENT MEDIUM REMOVAL), and START STOP UNIT with loej=1 then fails
+	// with sense 5/53/02 "medium removal prevented": allow removal first.
+	err := notSCSI(d.scsi("PREVENT ALLOW MEDIUM REMOVAL", []byte{0x1e, 0, 0, 0, 0, 0}, 30*time.Second))
+	if !errors.Is(err, ErrNotSupported) {
+		errs = append(errs, err)
+	}
+	err = notSCSI(d.scsi("START STOP UNIT", []byte{0x1b, 0, 0, 0, 0x02, 0}, 30*time.Second))
 	if !errors.Is(err, ErrNotSupported) {
 		errs = append(errs, err)
 	}

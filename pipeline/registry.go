@@ -100,6 +100,13 @@ type Runner interface {
 	Run(ctx context.Context, j *Job) error
 }
 
+// Preparer is a Runner with work to do before any stage of the job runs:
+// the write stage compiles the stick's plan there, so content that does not
+// fit fails before the wipe has written a byte.
+type Preparer interface {
+	Prepare(ctx context.Context, j *Job) error
+}
+
 // AfterFailure is a Runner that still runs when an earlier stage of the job
 // failed (eject { even_if_failed = true }).
 type AfterFailure interface {

@@ -28,9 +28,10 @@ type job struct {
 	cancel  context.CancelFunc
 	started time.Time
 
-	mu      sync.Mutex
-	removed bool
-	view    status.Job
+	mu       sync.Mutex
+	removed  bool
+	ejecting bool // the eject stage runs: the stick leaving the bus is expected
+	view     status.Job
 }
 
 func (s *Station) newJob(parent context.Context, cfg *pipeline.Config, p *pipeline.Profile, d *matchers.Device, seq, row int, log hclog.Logger) *job {
@@ -93,6 +94,11 @@ func (j *job) progress(p pipeline.Progress) {
 
 func (j *job) markRemoved() {
 	j.mu.Lock()
+	if j.ejecting {
+		j.mu.Unlock()
+		j.log.Debug("stick left the bus: ejected")
+		return
+	}
 	j.removed = true
 	j.mu.Unlock()
 	j.log.Warn("stick removed")
@@ -139,6 +145,19 @@ func (s *Station) runStages(j *job, rc *receipts.Receipt) (string, error) {
 	}()
 	var failedStage string
 	var failure error
+	// Stages that prepare (the write stage compiles the stick's plan) do so
+	// before any stage writes: content that does not fit fails the job
+	// before the wipe.
+	for _, st := range j.pj.Profile.Stages {
+		if p, ok := st.Runner.(pipeline.Preparer); ok {
+			j.update(func(v *status.Job) { v.State, v.Step = status.StateRunning, "prepare" })
+			if err := p.Prepare(j.ctx, j.pj); err != nil {
+				err = j.cause(st.Name, err)
+				rc.Steps = append(rc.Steps, receipts.Step{Kind: st.Name, Error: err.Error()})
+				return st.Name, err
+			}
+		}
+	}
 	for i, st := range j.pj.Profile.Stages {
 		if failure != nil {
 			if af, ok := st.Runner.(pipeline.AfterFailure); !ok || !af.RunsAfterFailure() {
@@ -148,6 +167,11 @@ func (s *Station) runStages(j *job, rc *receipts.Receipt) (string, error) {
 		j.update(func(v *status.Job) {
 			v.State, v.Step, v.StepIndex, v.Done, v.Total, v.Rate, v.ETA = status.StateRunning, st.Name, i+1, 0, 0, 0, 0
 		})
+		if st.Name == "eject" {
+			j.mu.Lock()
+			j.ejecting = true
+			j.mu.Unlock()
+		}
 		j.log.Info("step", "n", fmt.Sprintf("%d/%d", i+1, len(j.pj.Profile.Stages)), "stage", st.Name)
 		start := time.Now()
 		err := s.runStage(j, st)
@@ -219,6 +243,12 @@ func (j *job) cause(stage string, errs ...error) error {
 	var err error
 	if len(errs) > 0 {
 		err = errs[0]
+	}
+	j.mu.Lock()
+	ejecting := j.ejecting
+	j.mu.Unlock()
+	if ejecting && err != nil {
+		return err // the stick leaving the bus is what eject does; its errors are eject's
 	}
 	if j.wasRemoved() || (err != nil && executor.IsDeviceGone(err)) {
 		j.mu.Lock()

@@ -95,10 +95,12 @@ func JobLabel(l *pipeline.Layout, j *pipeline.Job) (string, error) {
 	return s, nil
 }
 
-// Run builds the stick's plan and streams it. Content that does not fit
-// fails here, with the bytes needed and available, before a byte is
-// written.
-func (w *writer) Run(ctx context.Context, j *pipeline.Job) error {
+var _ pipeline.Preparer = (*writer)(nil)
+
+// Prepare builds the stick's plan before any stage runs. Content that does
+// not fit fails here, with the bytes needed and available, before the wipe
+// or anything else has written a byte.
+func (w *writer) Prepare(ctx context.Context, j *pipeline.Job) error {
 	entries, err := Content(ctx, w.layout, w.cache, j.Now, hashProgress(j))
 	if err != nil {
 		return fmt.Errorf("content: %w", err)
@@ -126,8 +128,20 @@ func (w *writer) Run(ctx context.Context, j *pipeline.Job) error {
 		}
 		return nil
 	})
-	if _, err := executor.Write(ctx, dev, plan, executor.Options{Progress: progress(j), MinWriteMBps: j.Profile.MinWriteMBps}); err != nil {
-		return err // executor errors name the step and the device
-	}
 	return nil
+}
+
+// Run streams the plan Prepare built.
+func (w *writer) Run(ctx context.Context, j *pipeline.Job) error {
+	if j.Plan == nil {
+		if err := w.Prepare(ctx, j); err != nil {
+			return err
+		}
+	}
+	dev, err := openTarget(j)
+	if err != nil {
+		return err
+	}
+	_, err = executor.Write(ctx, dev, j.Plan, executor.Options{Progress: progress(j), MinWriteMBps: j.Profile.MinWriteMBps})
+	return err // executor errors name the step and the device
 }

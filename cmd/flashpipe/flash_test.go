@@ -134,3 +134,31 @@ func TestFlashBlockDeviceGuard(t *testing.T) {
 		t.Errorf("flash output: want a done receipt:\n%s", stdout.String())
 	}
 }
+
+// TestFlashTooSmallWritesNothing: content that does not fit fails with the
+// bytes needed and available before a byte is written — the wipe included.
+func TestFlashTooSmallWritesNothing(t *testing.T) {
+	content := smallContent(t)
+	big := make([]byte, 6<<20)
+	for i := range big {
+		big[i] = byte(i * 7)
+	}
+	os.WriteFile(filepath.Join(content, "big.bin"), big, 0o644)
+	dir := t.TempDir()
+	img := filepath.Join(dir, "small.img")
+	junk := bytes.Repeat([]byte("old data "), (4<<20)/9+1)[:4<<20]
+	if err := os.WriteFile(img, junk, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	args := []string{"flash", "-c", content, "--receipts", filepath.Join(dir, "r.jsonl"), img}
+	if code := run(context.Background(), args, &stdout, &stderr); code == 0 {
+		t.Fatalf("flash of 6 MiB onto a 4 MiB image = exit 0, want a failure")
+	}
+	if out := stdout.String(); !strings.Contains(out, "does not fit") || !strings.Contains(out, "needs") || !strings.Contains(out, "available") {
+		t.Errorf("receipt does not say how much is needed and available:\n%s", out)
+	}
+	if after, _ := os.ReadFile(img); !bytes.Equal(after, junk) {
+		t.Errorf("the too-small image was changed; want it byte-for-byte unchanged")
+	}
+}
