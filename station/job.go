@@ -324,6 +324,9 @@ func (s *Station) finish(j *job, rc *receipts.Receipt, failedStage string, err e
 	}
 	if s.jobs[j.dev.Name] == j {
 		delete(s.jobs, j.dev.Name)
+		if rc.Result != "removed" {
+			s.held[j.dev.Name] = true
+		}
 	}
 	s.mu.Unlock()
 	switch rc.Result {

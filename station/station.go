@@ -66,6 +66,12 @@ type Station struct {
 	jobs     map[string]*job   // by kernel name, while a job holds the device
 	seen     map[string]uint64 // name → diskseq already decided (ignored or done)
 	lastRow  map[string]int    // name → board row of its last job, kept until the stick is pulled
+	// held names a disk whose job ended while the stick is still there.
+	// Eject's START STOP UNIT makes the kernel report a media change (a
+	// new diskseq) before the stick leaves the bus; that must not start a
+	// second job on the same stick. A held disk is let go when it is
+	// removed or its medium goes away (size 0: a card pulled from a reader).
+	held map[string]bool
 	seq      int               // job.seq of the last job
 	rows     int               // board row ids, for jobs and ignored sticks alike
 	wg       sync.WaitGroup
@@ -89,7 +95,7 @@ func New(opts Options) *Station {
 	if opts.DevDir == "" {
 		opts.DevDir = "/dev"
 	}
-	s := &Station{opts: opts, log: opts.Log, jobs: map[string]*job{}, seen: map[string]uint64{}, lastRow: map[string]int{}}
+	s := &Station{opts: opts, log: opts.Log, jobs: map[string]*job{}, seen: map[string]uint64{}, lastRow: map[string]int{}, held: map[string]bool{}}
 	s.cfg.Store(opts.Config)
 	n := opts.Concurrency
 	if n <= 0 {
@@ -255,11 +261,20 @@ func (s *Station) consider(ctx context.Context, name, why string) {
 		s.log.Debug("cannot read device", "device", name, "error", err)
 		return
 	}
-	if d.Size == 0 {
-		return // an empty card reader slot or a detached loop device
-	}
 	log := s.log.Named(name)
 	s.mu.Lock()
+	if s.held[name] {
+		if d.Size == 0 {
+			delete(s.held, name) // the medium is gone: the next one is new
+			delete(s.seen, name)
+		}
+		s.mu.Unlock()
+		return
+	}
+	if d.Size == 0 {
+		s.mu.Unlock()
+		return // an empty card reader slot or a detached loop device
+	}
 	if _, busy := s.jobs[name]; busy {
 		s.mu.Unlock()
 		return
@@ -331,6 +346,7 @@ func (s *Station) removed(name string) {
 	delete(s.seen, name)
 	row, hasRow := s.lastRow[name]
 	delete(s.lastRow, name)
+	delete(s.held, name)
 	s.mu.Unlock()
 	if j == nil {
 		s.log.Named(name).Debug("device removed")

@@ -125,6 +125,9 @@ plug() {
 		echo "$4" >"$STICKS/$n.serial"
 		echo "${8:-}" >"$STICKS/$n.udc"
 	fi
+	# An eject (START STOP UNIT, loej=1) unloads the gadget's medium: a stick
+	# plugged again must get its backing file back.
+	[ -n "$(cat "$g/functions/mass_storage.0/lun.0/file")" ] || echo "$img" >"$g/functions/mass_storage.0/lun.0/file"
 	udc=$(cat "$STICKS/$n.udc")
 	[ -n "$udc" ] || udc=$(free_udc) || { say "plug $n: no free UDC"; return 1; }
 	echo "$udc" >"$g/UDC" || { say "plug $n: cannot bind to $udc"; return 1; }
