@@ -31,6 +31,7 @@ type job struct {
 	mu       sync.Mutex
 	removed  bool
 	ejecting bool // the eject stage runs: the stick leaving the bus is expected
+	ejected  bool // the eject stage succeeded
 	view     status.Job
 }
 
@@ -204,6 +205,11 @@ func (s *Station) runStages(j *job, rc *receipts.Receipt) (string, error) {
 			}
 		}
 		rc.Steps = append(rc.Steps, step)
+		if st.Name == "eject" && err == nil {
+			j.mu.Lock()
+			j.ejected = true
+			j.mu.Unlock()
+		}
 		if j.wasRemoved() {
 			break
 		}
@@ -303,9 +309,6 @@ func (s *Station) finish(j *job, rc *receipts.Receipt, failedStage string, err e
 		rc.Result, state, rc.FailedStep, rc.Error = "failed", status.StateFailed, "verify", "verification did not pass"
 		err = errors.New(rc.Error)
 	}
-	if rerr := receipts.Append(s.receiptsPath(), *rc); rerr != nil {
-		j.log.Error("cannot write the receipt", "path", s.receiptsPath(), "error", rerr)
-	}
 	j.update(func(v *status.Job) {
 		v.State = state
 		if err != nil {
@@ -324,11 +327,17 @@ func (s *Station) finish(j *job, rc *receipts.Receipt, failedStage string, err e
 	}
 	if s.jobs[j.dev.Name] == j {
 		delete(s.jobs, j.dev.Name)
-		if rc.Result != "removed" {
+		j.mu.Lock()
+		if j.ejected && !j.removed {
 			s.held[j.dev.Name] = true
 		}
+		j.mu.Unlock()
 	}
 	s.mu.Unlock()
+	// The receipt last: whoever reads it may act on the station at once.
+	if rerr := receipts.Append(s.receiptsPath(), *rc); rerr != nil {
+		j.log.Error("cannot write the receipt", "path", s.receiptsPath(), "error", rerr)
+	}
 	switch rc.Result {
 	case "done":
 		j.log.Info("done: written and verified", "label", rc.Label, "bytes", rc.BytesWritten, "duration", rc.Time.Sub(rc.Started).Round(time.Millisecond))

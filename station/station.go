@@ -66,16 +66,15 @@ type Station struct {
 	jobs     map[string]*job   // by kernel name, while a job holds the device
 	seen     map[string]uint64 // name → diskseq already decided (ignored or done)
 	lastRow  map[string]int    // name → board row of its last job, kept until the stick is pulled
-	// held names a disk whose job ended while the stick is still there.
-	// Eject's START STOP UNIT makes the kernel report a media change (a
-	// new diskseq) before the stick leaves the bus; that must not start a
-	// second job on the same stick. A held disk is let go when it is
-	// removed or its medium goes away (size 0: a card pulled from a reader).
-	held map[string]bool
-	seq      int               // job.seq of the last job
-	rows     int               // board row ids, for jobs and ignored sticks alike
-	wg       sync.WaitGroup
-	counts   Summary
+	// held names a disk whose job ejected it. Eject's START STOP UNIT makes
+	// the kernel report a media change (a new diskseq) before the stick
+	// leaves the bus; that must not start a second job on the same stick.
+	// A held disk is let go when it is removed or reports no medium.
+	held   map[string]bool
+	seq    int // job.seq of the last job
+	rows   int // board row ids, for jobs and ignored sticks alike
+	wg     sync.WaitGroup
+	counts Summary
 }
 
 // Summary counts what a station did.
