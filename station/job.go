@@ -32,6 +32,7 @@ type job struct {
 	removed  bool
 	ejecting bool // the eject stage runs: the stick leaving the bus is expected
 	ejected  bool // the eject stage succeeded
+	left     bool // the stick left the bus while ejecting
 	view     status.Job
 }
 
@@ -96,6 +97,7 @@ func (j *job) progress(p pipeline.Progress) {
 func (j *job) markRemoved() {
 	j.mu.Lock()
 	if j.ejecting {
+		j.left = true
 		j.mu.Unlock()
 		j.log.Debug("stick left the bus: ejected")
 		return
@@ -328,7 +330,7 @@ func (s *Station) finish(j *job, rc *receipts.Receipt, failedStage string, err e
 	if s.jobs[j.dev.Name] == j {
 		delete(s.jobs, j.dev.Name)
 		j.mu.Lock()
-		if j.ejected && !j.removed {
+		if j.ejected && !j.removed && !j.left {
 			s.held[j.dev.Name] = true
 		}
 		j.mu.Unlock()
