@@ -38,10 +38,10 @@ type ProgressFunc func(Progress)
 
 // Options tunes Write and Verify. The zero value is usable.
 type Options struct {
-	// BufferSize is the size of each I/O buffer; default 4 MiB, rounded up
+	// BufferSize is the size of each I/O buffer; default 2 MiB, rounded up
 	// to a multiple of blockdev.Align, at least 1 MiB. A step uses four
 	// buffers (one being filled or checked, two being written or read, one
-	// spare), so memory per stick is 4 × BufferSize, 16 MiB by default.
+	// spare), so memory per stick is 4 × BufferSize, 8 MiB by default.
 	BufferSize int
 	// Progress, when set, receives progress reports.
 	Progress ProgressFunc
@@ -61,7 +61,7 @@ type Options struct {
 
 func (o Options) withDefaults() Options {
 	if o.BufferSize <= 0 {
-		o.BufferSize = 4 << 20
+		o.BufferSize = 2 << 20
 	}
 	o.BufferSize = max(o.BufferSize, 1<<20)
 	o.BufferSize = int(alignUp(int64(o.BufferSize), blockdev.Align))
