@@ -3,51 +3,23 @@ package matchers_test
 import (
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/flashpipe/flashpipe/blockdev/looptest"
 	"github.com/flashpipe/flashpipe/matchers"
 )
 
-// attachLoop attaches a fresh image file of size bytes to a free loop
+// attachLoop attaches a fresh sparse image file of size bytes to a free loop
 // device and returns its kernel name ("loop3") and a detach function.
 func attachLoop(t *testing.T, size int64) (name string, detach func()) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to attach a loop device (losetup)")
-	}
-	if _, err := exec.LookPath("losetup"); err != nil {
-		t.Skip("needs losetup (Debian package util-linux)")
-	}
-	img := filepath.Join(t.TempDir(), "img")
-	if err := os.WriteFile(img, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(img, size); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command("losetup", "-f", "--show", img).CombinedOutput()
-	if err != nil {
-		t.Skipf("losetup -f --show failed (no loop device support?): %v: %s", err, out)
-	}
-	dev := strings.TrimSpace(string(out))
-	done := false
-	detach = func() {
-		if !done {
-			done = true
-			if out, err := exec.Command("losetup", "-d", dev).CombinedOutput(); err != nil {
-				t.Errorf("losetup -d %s: %v: %s", dev, err, out)
-			}
-		}
-	}
-	t.Cleanup(detach)
-	return filepath.Base(dev), detach
+	dev := looptest.Attach(t, looptest.Sparse(t, t.TempDir(), size), 0)
+	return filepath.Base(dev), func() { looptest.Detach(dev) }
 }
 
 // TestLiveLoopDevice reads a real loop device, mounts a real filesystem

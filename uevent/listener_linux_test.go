@@ -2,12 +2,12 @@ package uevent
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/flashpipe/flashpipe/blockdev/looptest"
 	"github.com/google/go-cmp/cmp"
 	"go.uber.org/goleak"
 	"golang.org/x/sys/unix"
@@ -160,32 +160,8 @@ func TestCloseWhileBlockedOnDelivery(t *testing.T) {
 // name ("loop3") and a detach function.
 func attachLoop(t *testing.T) (name string, detach func()) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to attach a loop device (losetup)")
-	}
-	if _, err := exec.LookPath("losetup"); err != nil {
-		t.Skip("needs losetup (Debian package util-linux)")
-	}
-	img := filepath.Join(t.TempDir(), "img")
-	if err := os.WriteFile(img, make([]byte, 1<<20), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command("losetup", "-f", "--show", img).CombinedOutput()
-	if err != nil {
-		t.Fatalf("losetup -f --show: %v: %s", err, out)
-	}
-	dev := strings.TrimSpace(string(out))
-	done := false
-	detach = func() {
-		if !done {
-			done = true
-			if out, err := exec.Command("losetup", "-d", dev).CombinedOutput(); err != nil {
-				t.Errorf("losetup -d %s: %v: %s", dev, err, out)
-			}
-		}
-	}
-	t.Cleanup(detach)
-	return filepath.Base(dev), detach
+	dev := looptest.Attach(t, looptest.Sparse(t, t.TempDir(), 1<<20), 0)
+	return filepath.Base(dev), func() { looptest.Detach(dev) }
 }
 
 // waitFor reads events until one satisfies ok, and returns it with the
