@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/flashpipe/flashpipe/fsimage"
+	"github.com/flashpipe/flashpipe/fsimage/manifest"
 )
 
 // seekData and seekHole are lseek's whence values for sparse files (Linux).
@@ -154,27 +155,12 @@ func fsck(t testing.TB, img string, dirs, files int) {
 	}
 }
 
-// entriesOf walks a source tree and returns its manifest entries, parents
-// before children.
+// entriesOf lists a source tree as manifest entries, parents before
+// children, as the station's manifest scan does (no hashing: Build never
+// reads file contents).
 func entriesOf(t testing.TB, root string) []*fsimage.Entry {
 	t.Helper()
-	var es []*fsimage.Entry
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || p == root {
-			return err
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		e := &fsimage.Entry{Path: filepath.ToSlash(rel), Dir: d.IsDir(), Mode: info.Mode(), ModTime: info.ModTime()}
-		if !e.Dir {
-			e.Source, e.Size = p, info.Size()
-		}
-		es = append(es, e)
-		return nil
-	})
+	es, err := manifest.Scan([]manifest.Source{{Paths: []string{root}}}, manifest.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,13 +11,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/flashpipe/flashpipe/fsimage"
+	scan "github.com/flashpipe/flashpipe/fsimage/manifest"
 )
 
 // treeFile is one path of a test tree: a directory when the path ends in
@@ -50,30 +50,14 @@ func makeTree(t testing.TB, dir string, files []treeFile) []*fsimage.Entry {
 	return manifest(t, dir)
 }
 
-// manifest lists the tree under root as Volume entries, sorted by path.
+// manifest lists the tree under root as Volume entries, as the station's
+// manifest scan does (no hashing: Build never reads file contents).
 func manifest(t testing.TB, root string) []*fsimage.Entry {
 	t.Helper()
-	var entries []*fsimage.Entry
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || p == root {
-			return err
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		e := &fsimage.Entry{Path: filepath.ToSlash(rel), Dir: d.IsDir(), Mode: info.Mode(), ModTime: info.ModTime()}
-		if !d.IsDir() {
-			e.Source, e.Size = p, info.Size()
-		}
-		entries = append(entries, e)
-		return nil
-	})
+	entries, err := scan.Scan([]scan.Source{{Paths: []string{root}}}, scan.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	sort.Slice(entries, func(i, j int) bool { return entries[i].Path < entries[j].Path })
 	return entries
 }
 
