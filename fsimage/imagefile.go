@@ -2,6 +2,7 @@ package fsimage
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha1"
 	"errors"
@@ -10,21 +11,37 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"sync"
 )
 
 const (
-	// imageChunk is the size of each write: extents are gathered into
-	// buffers of this size, so small adjacent extents become one write.
+	// imageChunk is the largest metadata write: adjacent Bytes extents are
+	// gathered into one buffer of up to this size. It is also the slice of
+	// a file copied between two looks at the context.
 	imageChunk = 4 << 20
-	// imageGapFill is the largest don't-care gap between two extents that
-	// the writer fills with zeros to keep one write going instead of
-	// starting another (cluster slack after small files, mostly).
+	// imageGapFill is the largest don't-care gap between two Bytes extents
+	// that the writer fills with zeros to keep one write going.
 	imageGapFill = 64 << 10
-	// imageBuffers is how many chunks are in flight between the reading
-	// and the writing goroutine.
-	imageBuffers = 4
+	// imageKick is how many written bytes the writer lets pile up in the
+	// page cache before it asks the kernel to start writing them out, so
+	// the disk works while the copy goes on instead of all at the final
+	// fsync.
+	imageKick = 8 << 20
+	// imageCommit is how many written bytes the writer lets pass between
+	// two fsyncs, made in the background while the copy goes on, so the
+	// disk (or the host under a virtual one) commits the image in steps
+	// and the final fsync only waits for the tail.
+	imageCommit = 64 << 20
+	// imageHashAhead is how many copied files may wait for their SHA1.
+	imageHashAhead = 16
 )
+
+// copyInMemory makes the image writer copy and read back through memory
+// buffers, as it does where the kernel cannot copy between the files or
+// map the image; tests set it to cover that path.
+var copyInMemory = false
 
 // WriteImage writes the extents into a new image file at path, sized to
 // size bytes; it is WriteImagePlan for a plan of just those extents (they
@@ -36,18 +53,24 @@ func WriteImage(path string, size int64, extents []Extent) error {
 }
 
 // WriteImagePlan writes a plan into an image file of plan.DeviceSize bytes
-// at path. The file is sparse: Zero extents and don't-care bytes are holes
-// (short don't-care gaps between extents may be written as zeros). Data is
-// gathered into 4 MiB sequential writes, read and written by two
-// goroutines.
+// at path. The file is sparse: Zero extents, don't-care bytes and holes in
+// sparse source files stay holes (short don't-care gaps between metadata
+// extents may be written as zeros).
 //
-// Each source file is checked while it is read: its size and modification
-// time must still be those of its Entry, and, when Entry.SHA1 is set and
-// the plan reads the file from start to end in order, the SHA1 of what was
-// read must match. Any mismatch fails with an error naming the file. The
-// image is written to path+".part" and renamed to path only on success,
-// so path never holds mixed content. progress, when not nil, is called
-// with bytes of extents done and in total. Source files are only read.
+// File data is copied inside the kernel (copy_file_range, where the two
+// filesystems allow it; read and write otherwise). The kernel is asked to
+// write the image out every 8 MiB and a background fsync commits it every
+// 64 MiB, so the disk works while the copy goes on and the final fsync
+// waits only for the tail. Each source file is checked against its Entry:
+// its size and modification time when it is opened and when its last byte
+// is copied, and, when Entry.SHA1 is set, the SHA1 of the file's bytes as
+// the image holds them (read back through a mapping of the image, on as
+// many goroutines as there are cores). A source that changed while it was
+// copied can therefore never pass: what is hashed is what the image holds. Any mismatch fails with an error
+// naming the file. The image is written to path+".part" and renamed to
+// path only on success, so path never holds mixed content. progress, when
+// not nil, is called with bytes of extents done and in total. Source files
+// are only read.
 func WriteImagePlan(ctx context.Context, plan *Plan, path string, progress func(done, total int64)) (err error) {
 	if err := plan.Check(); err != nil {
 		return fmt.Errorf("write image %s: %w", path, err)
@@ -84,253 +107,361 @@ func WriteImagePlan(ctx context.Context, plan *Plan, path string, progress func(
 	return nil
 }
 
-// chunk is a run of bytes to write at off; done is the progress count
-// once it is written; segs are the source bytes in it to hash.
-type chunk struct {
-	off  int64
-	buf  []byte
-	done int64
-	segs []hashSeg
-}
-
-// hashSeg is a piece of a chunk read from a source, to be hashed; final
-// marks the end of a source whose sum is then compared with its entry.
-type hashSeg struct {
-	s     *source
-	data  []byte
-	final bool
-}
-
-// copyPlan streams the plan's extents into w through three goroutines:
-// this one reads, a second hashes, a third writes.
-func copyPlan(ctx context.Context, plan *Plan, w io.WriterAt, progress func(done, total int64)) error {
+// copyPlan writes the plan's extents into dst, which must read as zeros
+// wherever nothing is written (a new sparse file). This goroutine copies;
+// a pool of hashers checks each finished file's SHA1 from dst, and one more
+// goroutine makes the background fsyncs.
+func copyPlan(ctx context.Context, plan *Plan, dst *os.File, progress func(done, total int64)) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	free := make(chan []byte, imageBuffers)
-	for range imageBuffers {
-		free <- make([]byte, imageChunk)
-	}
-	read := make(chan chunk, imageBuffers)
-	hashed := make(chan chunk, imageBuffers)
-	herr, werr := make(chan error, 1), make(chan error, 1)
-	total := plan.Bytes()
-	go func() { // hash
-		var err error
-		for c := range read {
-			if err == nil {
-				err = hashChunk(c)
-				if err != nil {
+	jobs := make(chan hashJob, imageHashAhead)
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			buf := make([]byte, 1<<20)
+			for j := range jobs {
+				if ctx.Err() != nil {
+					continue
+				}
+				if err := j.check(dst, buf); err != nil {
 					cancel(err)
 				}
 			}
-			hashed <- c
-		}
-		close(hashed)
-		herr <- err
-	}()
-	go func() { // write
-		var err error
-		for c := range hashed {
-			if err == nil {
-				_, err = w.WriteAt(c.buf, c.off)
-				if err != nil {
-					cancel(err)
-				} else if progress != nil {
-					progress(c.done, total)
-				}
+		})
+	}
+	commits := make(chan struct{}, 1)
+	wg.Go(func() {
+		for range commits {
+			if err := dst.Sync(); err != nil {
+				cancel(err)
 			}
-			free <- c.buf[:cap(c.buf)]
 		}
-		werr <- err
-	}()
-	r := &planReader{ctx: ctx, free: free, full: read, open: map[*Entry]*source{}}
-	rerr := r.run(plan.Extents)
-	close(read)
-	if err := <-herr; err != nil {
-		<-werr
-		return err
+	})
+	w := &imageWriter{ctx: ctx, dst: dst, jobs: jobs, commits: commits, open: map[*Entry]*source{},
+		total: plan.Bytes(), progress: progress}
+	err := w.run(plan.Extents)
+	close(jobs)
+	close(commits)
+	wg.Wait()
+	if cause := context.Cause(ctx); cause != nil && (err == nil || errors.Is(err, context.Canceled)) {
+		// A hasher's error, or the caller's cancellation.
+		return cause
 	}
-	if err := <-werr; err != nil {
+	if err != nil {
 		return err
-	}
-	if rerr != nil {
-		if cause := context.Cause(ctx); cause != nil && cause != context.Canceled && errors.Is(rerr, context.Canceled) {
-			return cause
-		}
-		return rerr
 	}
 	if progress != nil {
-		progress(total, total)
+		progress(w.total, w.total)
 	}
 	return nil
 }
 
-// hashChunk hashes the source pieces of a chunk and checks the sums of
-// the sources that end in it.
-func hashChunk(c chunk) error {
-	for _, g := range c.segs {
-		g.s.h.Write(g.data)
-		if !g.final {
-			continue
+// piece is a run of a source file copied to the image.
+type piece struct{ src, dst, n int64 }
+
+// hashJob is a source file copied completely: the SHA1 of its pieces,
+// read back from the image in source order, must be the entry's.
+type hashJob struct {
+	e      *Entry
+	pieces []piece
+}
+
+func (j hashJob) check(dst *os.File, buf []byte) error {
+	slices.SortFunc(j.pieces, func(a, b piece) int { return cmp.Compare(a.src, b.src) })
+	h := sha1.New()
+	var next int64
+	for _, p := range j.pieces {
+		if p.src != next {
+			return fmt.Errorf("source %s: the plan copies bytes [%d, %d) after %d: %w", j.e.Source, p.src, p.src+p.n, next, errGapInPlan)
 		}
-		if sum := g.s.h.Sum(nil); !bytes.Equal(sum, g.s.e.SHA1[:]) {
-			return fmt.Errorf("source %s: SHA1 %x, the manifest says %x: it changed since the manifest was made", g.s.e.Source, sum, g.s.e.SHA1)
+		read := hashRange
+		if copyInMemory {
+			read = readRange
 		}
+		if err := read(h, dst, p.dst, p.n, buf); err != nil {
+			return fmt.Errorf("read back %s from the image: %w", j.e.Source, err)
+		}
+		next += p.n
+	}
+	if sum := h.Sum(nil); !bytes.Equal(sum, j.e.SHA1[:]) {
+		return fmt.Errorf("source %s: SHA1 %x, the manifest says %x: %w", j.e.Source, sum, j.e.SHA1, errChanged)
 	}
 	return nil
 }
 
-// source is a file being read for the plan. The reader owns every field
-// but h, which only the hashing goroutine touches.
+// readRange hashes n bytes of f at off, read through buf.
+func readRange(h hash.Hash, f *os.File, off, n int64, buf []byte) error {
+	for n > 0 {
+		k, err := f.ReadAt(buf[:min(int64(len(buf)), n)], off)
+		if err != nil {
+			return err
+		}
+		h.Write(buf[:k])
+		off, n = off+int64(k), n-int64(k)
+	}
+	return nil
+}
+
+// errGapInPlan is a plan that copies every byte of a file's size but not
+// each byte once; Plan.Check's non-overlapping extents make it rare.
+var errGapInPlan = errors.New("the plan's pieces of it overlap or leave a gap")
+
+// source is a file being copied into the image.
 type source struct {
-	e       *Entry
-	f       *os.File
-	h       hash.Hash
-	next    int64 // source offset the next in-order extent starts at
-	inOrder bool  // every extent so far followed the previous one
+	e      *Entry
+	f      *os.File
+	copied int64
+	pieces []piece
 }
 
-// planReader gathers extents into chunks.
-type planReader struct {
-	ctx  context.Context
-	free chan []byte
-	full chan chunk
-	buf  []byte // current chunk buffer
-	off  int64  // device offset of buf[0]
-	n    int    // bytes used in buf
-	segs []hashSeg
-	done int64 // progress: bytes of extents handled
-	open map[*Entry]*source
+// imageWriter copies extents into the image in offset order.
+type imageWriter struct {
+	ctx     context.Context
+	dst     *os.File
+	jobs    chan<- hashJob
+	commits chan<- struct{} // asks for a background fsync
+	open    map[*Entry]*source
+
+	buf  []byte // pending metadata, to be written at off
+	off  int64
+	n    int
+	copy []byte // buffer for copies the kernel cannot do
+
+	kicked    int64 // image bytes before this were handed to writeback
+	committed int64 // image bytes before this had a background fsync asked for
+	done      int64 // bytes of extents written
+	reported  int64
+	total     int64
+	progress  func(done, total int64)
 }
 
-func (r *planReader) run(xs []Extent) (err error) {
+func (w *imageWriter) run(xs []Extent) (err error) {
 	defer func() {
-		for e, s := range r.open {
-			if cerr := r.finish(e, s); err == nil {
+		for e, s := range w.open {
+			// Read only in part: nothing to hash, but it must not
+			// have changed either.
+			delete(w.open, e)
+			if cerr := finish(s); err == nil {
 				err = cerr
 			}
 		}
 	}()
 	for _, x := range xs {
-		if err := r.ctx.Err(); err != nil {
+		if err := w.ctx.Err(); err != nil {
 			return err
 		}
 		switch x.Kind {
 		case Zero:
 			// A hole in the new sparse file reads as zeros.
 		case Bytes:
-			r.put(x.Offset, x.Data)
-		case FileData:
-			if err := r.file(x); err != nil {
+			if err := w.put(x.Offset, x.Data); err != nil {
 				return err
 			}
+		case FileData:
+			if err := w.flush(); err != nil {
+				return err
+			}
+			if err := w.file(x); err != nil {
+				return err
+			}
+			w.wrote(x.End())
 		}
-		r.done += x.Length
+		w.done += x.Length
+		if w.progress != nil && w.done-w.reported >= imageChunk {
+			w.progress(w.done, w.total)
+			w.reported = w.done
+		}
 	}
-	r.flush()
+	if err := w.flush(); err != nil {
+		return err
+	}
+	// Commit the tail while the last files are hashed.
+	w.commit()
 	return nil
 }
 
-// room makes the current buffer take bytes at device offset off and
-// returns the free part of it.
-func (r *planReader) room(off int64) []byte {
-	if r.buf != nil && r.n > 0 {
-		end := r.off + int64(r.n)
-		if off == end && r.n < len(r.buf) {
-			return r.buf[r.n:]
-		}
-		if off > end && off-end <= imageGapFill && off-r.off < int64(len(r.buf)) {
-			clear(r.buf[r.n : off-r.off])
-			r.n = int(off - r.off)
-			return r.buf[r.n:]
-		}
-		r.flush()
-	}
-	if r.buf == nil {
-		r.buf = <-r.free
-	}
-	r.off, r.n = off, 0
-	return r.buf
-}
-
-func (r *planReader) flush() {
-	if r.buf == nil || r.n == 0 {
-		return
-	}
-	r.full <- chunk{off: r.off, buf: r.buf[:r.n], done: r.done, segs: r.segs}
-	r.buf, r.n, r.segs = nil, 0, nil
-}
-
-func (r *planReader) put(off int64, data []byte) {
+// put adds metadata bytes at off to the pending buffer, writing the buffer
+// out first when off does not continue it.
+func (w *imageWriter) put(off int64, data []byte) error {
 	for len(data) > 0 {
-		k := copy(r.room(off), data)
-		r.n += k
+		if w.n > 0 {
+			end := w.off + int64(w.n)
+			if gap := off - end; gap < 0 || gap > imageGapFill || off-w.off >= int64(len(w.buf)) {
+				if err := w.flush(); err != nil {
+					return err
+				}
+			} else {
+				clear(w.buf[w.n : off-w.off])
+				w.n = int(off - w.off)
+			}
+		}
+		if w.buf == nil {
+			w.buf = make([]byte, imageChunk)
+		}
+		if w.n == 0 {
+			w.off = off
+		}
+		k := copy(w.buf[w.n:], data)
+		w.n += k
 		off += int64(k)
 		data = data[k:]
 	}
+	return nil
 }
 
-// file copies a FileData extent, hashing what it reads.
-func (r *planReader) file(x Extent) error {
-	s, err := r.source(x.Entry)
+func (w *imageWriter) flush() error {
+	if w.n == 0 {
+		return nil
+	}
+	if _, err := w.dst.WriteAt(w.buf[:w.n], w.off); err != nil {
+		return err
+	}
+	w.wrote(w.off + int64(w.n))
+	w.n = 0
+	return nil
+}
+
+// wrote notes that the image is written up to end: it starts writeback of
+// what piled up, and asks for a background fsync every imageCommit bytes
+// (while one runs, further asks add up to one more).
+func (w *imageWriter) wrote(end int64) {
+	if end-w.kicked >= imageKick {
+		startWriteback(w.dst, w.kicked, end-w.kicked)
+		w.kicked = end
+	}
+	if end-w.committed >= imageCommit {
+		w.committed = end
+		w.commit()
+	}
+}
+
+// commit asks for a background fsync. One already queued, not yet started,
+// will cover what was written since, so then there is nothing to add.
+func (w *imageWriter) commit() {
+	select {
+	case w.commits <- struct{}{}:
+	default:
+	}
+}
+
+// file copies a FileData extent; after the last byte of its source it
+// checks the source and queues its SHA1 check.
+func (w *imageWriter) file(x Extent) error {
+	s, err := w.source(x.Entry)
 	if err != nil {
 		return err
 	}
-	if x.SourceOffset != s.next {
-		s.inOrder = false
-	}
-	off, src, left := x.Offset, x.SourceOffset, x.Length
-	for left > 0 {
-		room := r.room(off)
-		room = room[:min(int64(len(room)), left)]
-		k, err := s.f.ReadAt(room, src)
-		if k < len(room) {
-			if err == nil || err == io.EOF {
-				err = fmt.Errorf("it is shorter than the manifest's %d bytes: it changed since the manifest was made", x.Entry.Size)
-			}
-			return fmt.Errorf("read %s: %w", x.Entry.Source, err)
+	for off := int64(0); off < x.Length; {
+		n := min(x.Length-off, imageChunk)
+		if err := w.copyRange(s, x.Offset+off, x.SourceOffset+off, n); err != nil {
+			return err
 		}
-		r.n += k
-		if s.inOrder && x.Entry.SHA1 != [20]byte{} {
-			final := s.next+x.Length == x.Entry.Size && left == int64(k)
-			r.segs = append(r.segs, hashSeg{s: s, data: room, final: final})
-		}
-		off, src, left = off+int64(k), src+int64(k), left-int64(k)
-		if err := r.ctx.Err(); err != nil {
+		off += n
+		if err := w.ctx.Err(); err != nil {
 			return err
 		}
 	}
-	s.next = x.SourceOffset + x.Length
-	if s.next == x.Entry.Size {
-		delete(r.open, x.Entry)
-		return r.finish(x.Entry, s)
+	s.copied += x.Length
+	s.pieces = append(s.pieces, piece{src: x.SourceOffset, dst: x.Offset, n: x.Length})
+	if s.copied < x.Entry.Size {
+		return nil
+	}
+	delete(w.open, x.Entry)
+	if err := finish(s); err != nil {
+		return err
+	}
+	if x.Entry.SHA1 == [20]byte{} {
+		return nil
+	}
+	select {
+	case w.jobs <- hashJob{e: x.Entry, pieces: s.pieces}:
+		return nil
+	case <-w.ctx.Done():
+		return w.ctx.Err()
+	}
+}
+
+// copyRange copies n bytes of s at srcOff to the image at dstOff. Holes in
+// the source are skipped (the image reads zeros there already).
+func (w *imageWriter) copyRange(s *source, dstOff, srcOff, n int64) error {
+	end := srcOff + n
+	for srcOff < end {
+		lo, hi := dataAfter(s.f, srcOff, end)
+		if lo >= end {
+			return nil
+		}
+		at := dstOff + lo - srcOff
+		var k int64
+		err := errNoCopyRange
+		if !copyInMemory {
+			k, err = copyFileRange(w.dst, s.f, at, lo, hi-lo)
+		}
+		if errors.Is(err, errNoCopyRange) {
+			var more int64
+			more, err = w.copyBuffered(s.f, at+k, lo+k, hi-lo-k)
+			k += more
+		}
+		if err == nil && k < hi-lo {
+			err = fmt.Errorf("it is shorter than the manifest's %d bytes: %w", s.e.Size, errChanged)
+		}
+		if err != nil {
+			return fmt.Errorf("copy %s: %w", s.e.Source, err)
+		}
+		dstOff += hi - srcOff
+		srcOff = hi
 	}
 	return nil
 }
 
+// copyBuffered copies through memory, for filesystems the kernel cannot
+// copy between; it returns fewer than n bytes only at the end of src.
+func (w *imageWriter) copyBuffered(src *os.File, dstOff, srcOff, n int64) (int64, error) {
+	if w.copy == nil {
+		w.copy = make([]byte, 1<<20)
+	}
+	var done int64
+	for done < n {
+		b := w.copy[:min(int64(len(w.copy)), n-done)]
+		k, err := src.ReadAt(b, srcOff+done)
+		if k > 0 {
+			if _, werr := w.dst.WriteAt(b[:k], dstOff+done); werr != nil {
+				return done, werr
+			}
+			done += int64(k)
+		}
+		if err == io.EOF {
+			return done, nil
+		}
+		if err != nil {
+			return done, err
+		}
+	}
+	return done, nil
+}
+
 // source opens an entry's file, checking it is the file the manifest saw.
-func (r *planReader) source(e *Entry) (*source, error) {
-	if s, ok := r.open[e]; ok {
+func (w *imageWriter) source(e *Entry) (*source, error) {
+	if s, ok := w.open[e]; ok {
 		return s, nil
 	}
 	f, err := os.Open(e.Source)
 	if err != nil {
 		return nil, err
 	}
-	s := &source{e: e, f: f, h: sha1.New(), inOrder: true}
 	if err := unchanged(e, f); err != nil {
 		f.Close()
 		return nil, err
 	}
-	r.open[e] = s
+	s := &source{e: e, f: f}
+	w.open[e] = s
 	return s, nil
 }
 
 // finish closes an entry's file, checking it did not change while it was
-// read. (The hashing goroutine compares its SHA1.)
-func (r *planReader) finish(e *Entry, s *source) error {
+// copied. (The hashers compare its SHA1.)
+func finish(s *source) error {
 	defer s.f.Close()
-	return unchanged(e, s.f)
+	return unchanged(s.e, s.f)
 }
 
 // errChanged is wrapped by errors about sources that differ from their

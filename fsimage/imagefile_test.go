@@ -65,6 +65,16 @@ func testPlan(t *testing.T) (*Plan, []byte) {
 }
 
 func TestWriteImagePlan(t *testing.T) {
+	for _, inMemory := range []bool{false, true} {
+		t.Run(map[bool]string{false: "kernel copy", true: "in memory"}[inMemory], func(t *testing.T) {
+			defer func(old bool) { copyInMemory = old }(copyInMemory)
+			copyInMemory = inMemory
+			testWriteImagePlan(t)
+		})
+	}
+}
+
+func testWriteImagePlan(t *testing.T) {
 	p, want := testPlan(t)
 	img := filepath.Join(t.TempDir(), "out.img")
 	var last int64
@@ -164,5 +174,46 @@ func TestWriteImagePlanRejectsBadPlan(t *testing.T) {
 	p := &Plan{DeviceSize: 1024, Extents: []Extent{{Offset: 512, Length: 1024, Kind: Zero, What: "too long"}}}
 	if err := WriteImagePlan(context.Background(), p, filepath.Join(t.TempDir(), "x"), nil); err == nil {
 		t.Errorf("WriteImagePlan(extent past the end) error = nil, want an error")
+	}
+}
+
+// TestWriteImagePlanSparseSource copies a source with holes: the image
+// holds its bytes, and its holes stay holes in the image.
+func TestWriteImagePlanSparseSource(t *testing.T) {
+	const size, fileSize = 64 << 20, 48 << 20
+	src := filepath.Join(t.TempDir(), "sparse")
+	f, err := os.Create(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	marks := map[int64][]byte{0: pattern(4096, 7), 20 << 20: pattern(100_000, 8), fileSize - 4096: pattern(4096, 9)}
+	for off, b := range marks {
+		f.WriteAt(b, off)
+	}
+	f.Truncate(fileSize)
+	f.Close()
+	data, _ := os.ReadFile(src)
+	fi, _ := os.Stat(src)
+	e := &Entry{Path: "sparse", Source: src, Size: fileSize, ModTime: fi.ModTime(), SHA1: sha1.Sum(data)}
+	const at = 8 << 20
+	p := &Plan{DeviceSize: size, SectorSize: 512, Extents: []Extent{
+		{Offset: 0, Length: 512, Kind: Bytes, Data: pattern(512, 3), What: "mbr"},
+		{Offset: at, Length: fileSize, Kind: FileData, Entry: e, What: "sparse"},
+	}}
+	img := filepath.Join(t.TempDir(), "out.img")
+	if err := WriteImagePlan(context.Background(), p, img, nil); err != nil {
+		t.Fatalf("WriteImagePlan() error = %v", err)
+	}
+	got, err := os.ReadFile(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got[at:at+fileSize], data) {
+		t.Errorf("the image's copy of the sparse file differs from it")
+	}
+	var st syscall.Stat_t
+	syscall.Stat(img, &st)
+	if used := st.Blocks * 512; used > 4<<20 {
+		t.Errorf("image uses %d bytes on disk for a source with 108 KB of data, want its holes kept", used)
 	}
 }
