@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 )
 
 const (
@@ -29,6 +30,9 @@ const (
 	// the disk works while the copy goes on instead of all at the final
 	// fsync.
 	imageKick = 8 << 20
+	// imageKickAlign: writeback is started only up to a multiple of this,
+	// so it never takes the page (or large folio) the copy is filling.
+	imageKickAlign = 1 << 20
 	// imageCommit is how many written bytes the writer lets pass between
 	// two fsyncs, made in the background while the copy goes on, so the
 	// disk (or the host under a virtual one) commits the image in steps
@@ -38,9 +42,9 @@ const (
 	imageHashAhead = 16
 )
 
-// copyInMemory makes the image writer copy and read back through memory
-// buffers, as it does where the kernel cannot copy between the files or
-// map the image; tests set it to cover that path.
+// copyInMemory makes the image writer copy through a memory buffer, as it
+// does where the kernel cannot copy between the two files; tests set it to
+// cover that path.
 var copyInMemory = false
 
 // WriteImage writes the extents into a new image file at path, sized to
@@ -64,8 +68,8 @@ func WriteImage(path string, size int64, extents []Extent) error {
 // waits only for the tail. Each source file is checked against its Entry:
 // its size and modification time when it is opened and when its last byte
 // is copied, and, when Entry.SHA1 is set, the SHA1 of the file's bytes as
-// the image holds them (read back through a mapping of the image, on as
-// many goroutines as there are cores). A source that changed while it was
+// the image holds them (read back from the image's page cache, on as many
+// goroutines as there are cores). A source that changed while it was
 // copied can therefore never pass: what is hashed is what the image holds. Any mismatch fails with an error
 // naming the file. The image is written to path+".part" and renamed to
 // path only on success, so path never holds mixed content. progress, when
@@ -129,19 +133,13 @@ func copyPlan(ctx context.Context, plan *Plan, dst *os.File, progress func(done,
 			}
 		})
 	}
-	commits := make(chan struct{}, 1)
-	wg.Go(func() {
-		for range commits {
-			if err := dst.Sync(); err != nil {
-				cancel(err)
-			}
-		}
-	})
-	w := &imageWriter{ctx: ctx, dst: dst, jobs: jobs, commits: commits, open: map[*Entry]*source{},
+	fl := &flusher{f: dst, wake: make(chan struct{}, 1)}
+	wg.Go(func() { fl.run(ctx, cancel) })
+	w := &imageWriter{ctx: ctx, dst: dst, jobs: jobs, flusher: fl, open: map[*Entry]*source{},
 		total: plan.Bytes(), progress: progress}
 	err := w.run(plan.Extents)
 	close(jobs)
-	close(commits)
+	close(fl.wake)
 	wg.Wait()
 	if cause := context.Cause(ctx); cause != nil && (err == nil || errors.Is(err, context.Canceled)) {
 		// A hasher's error, or the caller's cancellation.
@@ -174,11 +172,7 @@ func (j hashJob) check(dst *os.File, buf []byte) error {
 		if p.src != next {
 			return fmt.Errorf("source %s: the plan copies bytes [%d, %d) after %d: %w", j.e.Source, p.src, p.src+p.n, next, errGapInPlan)
 		}
-		read := hashRange
-		if copyInMemory {
-			read = readRange
-		}
-		if err := read(h, dst, p.dst, p.n, buf); err != nil {
+		if err := hashRange(h, dst, p.dst, p.n, buf); err != nil {
 			return fmt.Errorf("read back %s from the image: %w", j.e.Source, err)
 		}
 		next += p.n
@@ -189,8 +183,10 @@ func (j hashJob) check(dst *os.File, buf []byte) error {
 	return nil
 }
 
-// readRange hashes n bytes of f at off, read through buf.
-func readRange(h hash.Hash, f *os.File, off, n int64, buf []byte) error {
+// hashRange hashes n bytes of f at off, read through buf. (Reading the
+// image through a mapping instead saved the copy but cost as much: the
+// kernel then has to unmap each page it writes back.)
+func hashRange(h hash.Hash, f *os.File, off, n int64, buf []byte) error {
 	for n > 0 {
 		k, err := f.ReadAt(buf[:min(int64(len(buf)), n)], off)
 		if err != nil {
@@ -219,7 +215,7 @@ type imageWriter struct {
 	ctx     context.Context
 	dst     *os.File
 	jobs    chan<- hashJob
-	commits chan<- struct{} // asks for a background fsync
+	flusher *flusher
 	open    map[*Entry]*source
 
 	buf  []byte // pending metadata, to be written at off
@@ -227,12 +223,11 @@ type imageWriter struct {
 	n    int
 	copy []byte // buffer for copies the kernel cannot do
 
-	kicked    int64 // image bytes before this were handed to writeback
-	committed int64 // image bytes before this had a background fsync asked for
-	done      int64 // bytes of extents written
-	reported  int64
-	total     int64
-	progress  func(done, total int64)
+	woke     int64 // image offset at the last wake of the flusher
+	done     int64 // bytes of extents written
+	reported int64
+	total    int64
+	progress func(done, total int64)
 }
 
 func (w *imageWriter) run(xs []Extent) (err error) {
@@ -272,12 +267,7 @@ func (w *imageWriter) run(xs []Extent) (err error) {
 			w.reported = w.done
 		}
 	}
-	if err := w.flush(); err != nil {
-		return err
-	}
-	// Commit the tail while the last files are hashed.
-	w.commit()
-	return nil
+	return w.flush()
 }
 
 // put adds metadata bytes at off to the pending buffer, writing the buffer
@@ -321,26 +311,52 @@ func (w *imageWriter) flush() error {
 	return nil
 }
 
-// wrote notes that the image is written up to end: it starts writeback of
-// what piled up, and asks for a background fsync every imageCommit bytes
-// (while one runs, further asks add up to one more).
+// wrote notes that the image is written up to end, and wakes the flusher
+// every imageKick bytes.
 func (w *imageWriter) wrote(end int64) {
-	if end-w.kicked >= imageKick {
-		startWriteback(w.dst, w.kicked, end-w.kicked)
-		w.kicked = end
-	}
-	if end-w.committed >= imageCommit {
-		w.committed = end
-		w.commit()
+	w.flusher.written.Store(end)
+	if end-w.woke >= imageKick {
+		w.woke = end
+		select {
+		case w.flusher.wake <- struct{}{}:
+		default: // it is busy; it will see end when it looks next
+		}
 	}
 }
 
-// commit asks for a background fsync. One already queued, not yet started,
-// will cover what was written since, so then there is nothing to add.
-func (w *imageWriter) commit() {
-	select {
-	case w.commits <- struct{}{}:
-	default:
+// flusher starts writeback of the image and commits it (fsync) in the
+// background, so that the copier never waits for the disk and the final
+// fsync only waits for the tail.
+type flusher struct {
+	f       *os.File
+	written atomic.Int64 // the image is written up to here
+	wake    chan struct{}
+}
+
+// run starts writeback of what was written since it last looked, and
+// fsyncs every imageCommit bytes. When wake is closed (the copy is done)
+// it commits the tail while the last files are hashed. An fsync error
+// cancels the write.
+func (fl *flusher) run(ctx context.Context, fail context.CancelCauseFunc) {
+	var kicked, committed int64
+	commit := func(end int64) {
+		if err := fl.f.Sync(); err != nil {
+			fail(err)
+		}
+		committed = end
+	}
+	for range fl.wake {
+		end := fl.written.Load() &^ (imageKickAlign - 1)
+		if end > kicked {
+			startWriteback(fl.f, kicked, end-kicked)
+			kicked = end
+		}
+		if end-committed >= imageCommit {
+			commit(end)
+		}
+	}
+	if ctx.Err() == nil {
+		commit(fl.written.Load())
 	}
 }
 

@@ -2,10 +2,7 @@ package fsimage
 
 import (
 	"errors"
-	"fmt"
-	"hash"
 	"os"
-	"runtime/debug"
 
 	"golang.org/x/sys/unix"
 )
@@ -64,43 +61,4 @@ func dataAfter(f *os.File, off, end int64) (lo, hi int64) {
 // without waiting for it; errors are left to the final fsync.
 func startWriteback(f *os.File, off, n int64) {
 	_ = unix.SyncFileRange(int(f.Fd()), off, n, unix.SYNC_FILE_RANGE_WRITE)
-}
-
-// hashMapWindow is the most of the image hashRange maps at once.
-const hashMapWindow = 64 << 20
-
-// hashRange hashes n bytes of f at off straight from the page cache,
-// through a read-only shared mapping (no copy); where f cannot be mapped
-// it reads through buf.
-func hashRange(h hash.Hash, f *os.File, off, n int64, buf []byte) error {
-	page := int64(os.Getpagesize())
-	for n > 0 {
-		start := off &^ (page - 1)
-		length := min(off-start+n, hashMapWindow)
-		m, err := unix.Mmap(int(f.Fd()), start, int(length), unix.PROT_READ, unix.MAP_SHARED|unix.MAP_POPULATE)
-		if err != nil {
-			return readRange(h, f, off, n, buf)
-		}
-		err = hashMapped(h, m[off-start:])
-		unix.Munmap(m)
-		if err != nil {
-			return err
-		}
-		n -= start + length - off
-		off = start + length
-	}
-	return nil
-}
-
-// hashMapped hashes mapped bytes; a fault (the file shrank under the
-// mapping) becomes an error instead of a crash.
-func hashMapped(h hash.Hash, b []byte) (err error) {
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("fault reading the mapped image: %v", r)
-		}
-	}()
-	h.Write(b)
-	return nil
 }

@@ -4,7 +4,6 @@ package fsimage
 
 import (
 	"errors"
-	"hash"
 	"os"
 )
 
@@ -20,8 +19,3 @@ func dataAfter(f *os.File, off, end int64) (lo, hi int64) { return off, end }
 
 // startWriteback leaves writeback to the final fsync here.
 func startWriteback(f *os.File, off, n int64) {}
-
-// hashRange hashes n bytes of f at off, read through buf.
-func hashRange(h hash.Hash, f *os.File, off, n int64, buf []byte) error {
-	return readRange(h, f, off, n, buf)
-}

@@ -178,9 +178,10 @@ func TestWriteImagePlanRejectsBadPlan(t *testing.T) {
 }
 
 // TestWriteImagePlanSparseSource copies a source with holes: the image
-// holds its bytes, and its holes stay holes in the image.
+// holds its bytes, and its holes stay holes in the image. The file ends
+// past 64 MiB, so the background writeback and fsync run too.
 func TestWriteImagePlanSparseSource(t *testing.T) {
-	const size, fileSize = 64 << 20, 48 << 20
+	const size, fileSize = 160 << 20, 48 << 20
 	src := filepath.Join(t.TempDir(), "sparse")
 	f, err := os.Create(src)
 	if err != nil {
@@ -195,7 +196,7 @@ func TestWriteImagePlanSparseSource(t *testing.T) {
 	data, _ := os.ReadFile(src)
 	fi, _ := os.Stat(src)
 	e := &Entry{Path: "sparse", Source: src, Size: fileSize, ModTime: fi.ModTime(), SHA1: sha1.Sum(data)}
-	const at = 8 << 20
+	const at = 100 << 20
 	p := &Plan{DeviceSize: size, SectorSize: 512, Extents: []Extent{
 		{Offset: 0, Length: 512, Kind: Bytes, Data: pattern(512, 3), What: "mbr"},
 		{Offset: at, Length: fileSize, Kind: FileData, Entry: e, What: "sparse"},
