@@ -37,6 +37,9 @@ func (g Guard) buses() []string {
 	return g.AllowedBuses
 }
 
+// AllowsBus reports whether bus is one the guard lets the station write to.
+func (g Guard) AllowsBus(bus string) bool { return slices.Contains(g.buses(), bus) }
+
 // Check returns a *Refusal when d must not be written to, or nil. It
 // refuses partitions, disks on buses not allowed, empty or read-only disks,
 // disks with holders (device mapper, md RAID, LVM) and disks with anything

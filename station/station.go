@@ -6,6 +6,7 @@ package station
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -290,8 +291,26 @@ func (s *Station) consider(ctx context.Context, name, why string) {
 	}
 	if err := s.guard().Check(d); err != nil {
 		s.counts.Refused++
+		// A disk on an allowed bus is a stick the operator just plugged
+		// in: show why it is not written. Others (the machine's own
+		// disks) stay in the log only.
+		id := 0
+		if s.guard().AllowsBus(d.Bus) {
+			s.rows++
+			id = s.rows
+			s.lastRow[name] = id
+		}
 		s.mu.Unlock()
 		log.Warn("refused by the safety guard", "reason", err.Error(), "bus", d.Bus)
+		if id != 0 {
+			reason := err.Error()
+			var r *matchers.Refusal
+			if errors.As(err, &r) {
+				reason = r.Reason
+			}
+			s.board(status.Job{ID: id, Device: d.Name, Port: d.Port, Serial: d.Serial, VendorID: hex4(d.VendorID), ProductID: hex4(d.ProductID),
+				Size: d.Size, State: status.StateRefused, Error: "safety guard: " + reason, Updated: time.Now()})
+		}
 		return
 	}
 	cfg := s.Config()

@@ -184,9 +184,10 @@ func attach(t *testing.T, size int64, seed int64) (dev, backing string) {
 }
 
 // TestStationLoopDevices runs a station over the real uevent socket with
-// loop devices allowed: a device attached before start and one that matches
-// no profile are left byte-for-byte alone; a matching device attached
-// after start is written and its tree reads back identical; a device whose
+// loop devices allowed: a device attached before start, one that matches
+// no profile and a read-only one (refused by the guard, and shown so on the
+// board) are left byte-for-byte alone; a matching device attached after
+// start is written and its tree reads back identical; a device whose
 // medium goes away mid-write fails as removed, and the station goes on.
 func TestStationLoopDevices(t *testing.T) {
 	looptest.Require(t)
@@ -221,6 +222,14 @@ func TestStationLoopDevices(t *testing.T) {
 	}
 	compareTree(t, goodImg, content)
 
+	roImg := looptest.Sparse(t, t.TempDir(), matchSize)
+	scribble(t, roImg, 5)
+	roSum := hashFile(t, roImg)
+	roDev := looptest.AttachReadOnly(t, roImg)
+	if j := waitState(t, board, filepath.Base(roDev), status.StateRefused); !strings.Contains(j.Error, "read-only") {
+		t.Errorf("board row of the read-only device: error %q, want the guard's reason (read-only)", j.Error)
+	}
+
 	// Pull the medium of the next stick while it is being written: the
 	// backing file shrinks to nothing and the loop device re-reads its size.
 	remDev, remImg := attach(t, matchSize, 4)
@@ -239,8 +248,8 @@ func TestStationLoopDevices(t *testing.T) {
 
 	stop()
 	sum := <-done
-	if sum.Done != 1 || sum.Removed != 1 || sum.Failed != 0 {
-		t.Errorf("Run() = %v, want 1 done, 1 removed, 0 failed", sum)
+	if sum.Done != 1 || sum.Removed != 1 || sum.Failed != 0 || sum.Refused < 1 {
+		t.Errorf("Run() = %v, want 1 done, 1 removed, 0 failed, at least 1 refused", sum)
 	}
 	if err := l.Close(); err != nil {
 		t.Errorf("Close() = %v", err)
@@ -251,9 +260,29 @@ func TestStationLoopDevices(t *testing.T) {
 	if got := hashFile(t, otherImg); got != otherSum {
 		t.Errorf("device matching no profile: sha1 %s after the run, want unchanged %s", got, otherSum)
 	}
+	if got := hashFile(t, roImg); got != roSum {
+		t.Errorf("read-only device: sha1 %s after the run, want unchanged %s", got, roSum)
+	}
 	if t.Failed() || testing.Verbose() {
 		t.Logf("station log:\n%s", logs.String())
 	}
+}
+
+// waitState waits until the board shows a row of the device in state and
+// returns it.
+func waitState(t *testing.T, b *status.Board, name string, state status.State) status.Job {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		for _, j := range b.Snapshot() {
+			if j.Device == name && j.State == state {
+				return j
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("%s: no %s row on the board after a minute", name, state)
+	return status.Job{}
 }
 
 // waitWriting waits until the board shows the device's job writing.

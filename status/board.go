@@ -18,8 +18,9 @@ type State string
 
 // The states a job moves through. A normal job goes detected → matched →
 // queued → running → verified; it can end failed or removed instead. A stick
-// that matches no profile is ignored. Idle is what a port shows once its stick
-// has been pulled (Board.Remove).
+// that matches no profile is ignored; one on an allowed bus that the safety
+// guard refuses (mounted, read-only, held by LVM…) is refused. Idle is what a
+// port shows once its stick has been pulled (Board.Remove).
 const (
 	StateDetected State = "detected"
 	StateMatched  State = "matched"
@@ -29,11 +30,13 @@ const (
 	StateFailed   State = "failed"
 	StateRemoved  State = "removed" // the stick was pulled while the job ran
 	StateIgnored  State = "ignored" // no profile matched; nothing was written
+	StateRefused  State = "refused" // the safety guard refused it; nothing was written
 	StateIdle     State = "idle"
 )
 
 // Terminal reports whether s is a final state of a job: verified, failed or
-// removed. An ignored stick never became a job and is not terminal.
+// removed. An ignored or refused stick never became a job and is not
+// terminal.
 func (s State) Terminal() bool {
 	return s == StateVerified || s == StateFailed || s == StateRemoved
 }
@@ -118,7 +121,7 @@ func (b *Board) Update(j Job) {
 func (b *Board) pruneLocked(j Job) {
 	var old []int
 	for id, o := range b.jobs {
-		finished := o.State.Terminal() || o.State == StateIgnored
+		finished := o.State.Terminal() || o.State == StateIgnored || o.State == StateRefused
 		samePlace := (j.Port != "" && o.Port == j.Port) || (j.Device != "" && o.Device == j.Device)
 		if finished && samePlace {
 			old = append(old, id)

@@ -134,7 +134,7 @@ func TestStatePredicates(t *testing.T) {
 	}{
 		{StateDetected, false, false}, {StateMatched, false, true}, {StateQueued, false, true},
 		{StateRunning, false, true}, {StateVerified, true, false}, {StateFailed, true, false},
-		{StateRemoved, true, false}, {StateIgnored, false, false}, {StateIdle, false, false},
+		{StateRemoved, true, false}, {StateIgnored, false, false}, {StateRefused, false, false}, {StateIdle, false, false},
 	} {
 		if got := tc.s.Terminal(); got != tc.terminal {
 			t.Errorf("State(%q).Terminal() = %v, want %v", tc.s, got, tc.terminal)
@@ -158,10 +158,13 @@ func TestUpdatePrunesFinishedRowsOfTheSamePortOrDevice(t *testing.T) {
 	b.Update(Job{ID: 5, Port: "1-1.2", Device: "sdf", State: StateDetected}) // 2 still running: kept
 	b.Update(Job{ID: 6, Port: "2-1", Device: "sdd", State: StateDetected})   // replaces 3 (same name)
 	b.Update(Job{ID: 4, Port: "1-1.1", Device: "sde", State: StateRunning})  // known ID: no pruning
-	if diff := cmp.Diff([]string{"1-1.1#4", "1-1.2#2", "1-1.2#5", "2-1#6"}, ids(b.Snapshot())); diff != "" {
+	b.Update(Job{ID: 7, Port: "3-1", Device: "sdg", State: StateRefused})
+	b.Update(Job{ID: 8, Port: "3-1", Device: "sdh", State: StateDetected}) // replaces 7 (same port)
+	if diff := cmp.Diff([]string{"1-1.1#4", "1-1.2#2", "1-1.2#5", "2-1#6", "3-1#8"}, ids(b.Snapshot())); diff != "" {
 		t.Errorf("Snapshot() after new sticks (-want +got):\n%s", diff)
 	}
-	want := []string{"1:verified", "2:running", "3:ignored", "1:idle", "4:detected", "5:detected", "3:idle", "6:detected", "4:running"}
+	want := []string{"1:verified", "2:running", "3:ignored", "1:idle", "4:detected", "5:detected", "3:idle", "6:detected", "4:running",
+		"7:refused", "7:idle", "8:detected"}
 	if diff := cmp.Diff(want, seen); diff != "" {
 		t.Errorf("updates observed (-want +got):\n%s", diff)
 	}

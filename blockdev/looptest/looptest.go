@@ -44,11 +44,23 @@ func Sparse(t testing.TB, dir string, size int64) string {
 // device path, e.g. /dev/loop3.
 func Attach(t testing.TB, backing string, sectorSize int) string {
 	t.Helper()
-	Require(t)
 	args := []string{"--find", "--show"}
 	if sectorSize != 0 {
 		args = append(args, "--sector-size", fmt.Sprint(sectorSize))
 	}
+	return attach(t, backing, args)
+}
+
+// AttachReadOnly attaches backing as a read-only loop device (the
+// write-protect switch of a stick) and detaches it in t.Cleanup.
+func AttachReadOnly(t testing.TB, backing string) string {
+	t.Helper()
+	return attach(t, backing, []string{"--find", "--show", "--read-only"})
+}
+
+func attach(t testing.TB, backing string, args []string) string {
+	t.Helper()
+	Require(t)
 	out, err := exec.Command("losetup", append(args, backing)...).CombinedOutput()
 	if err != nil {
 		t.Skipf("losetup %v: %v: %s (needs loop device support)", args, err, out)

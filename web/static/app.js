@@ -58,7 +58,7 @@
     t._port.textContent = label(j);
     t._badge.textContent = state === "verified" ? "done ✓" : state;
     const idle = state === "idle";
-    t._profile.textContent = idle ? "ready for a stick" : (j.profile || (state === "ignored" ? "no profile matched" : "—"));
+    t._profile.textContent = idle ? "ready for a stick" : (j.profile || (state === "ignored" ? "no profile matched" : state === "refused" ? "not written: see below" : "—"));
     t._step.textContent = j.step && j.step_index ? "step " + j.step_index + "/" + j.step_count + " · " + j.step : (waiting[state] || "");
     let frac = 0;
     if (state === "verified") frac = 1;
