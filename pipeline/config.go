@@ -29,6 +29,7 @@ type Config struct {
 //	  receipts    = "/var/lib/flashpipe/receipts.jsonl"
 //	  log_file    = "/var/log/flashpipe.log"
 //	  allow_buses = ["usb"]
+//	  ports       = ["1-1.*"]          # hub ports that get a dashboard tile
 //	  listen      = "127.0.0.1:7070"
 //	  token       = var.dashboard_token
 //	  grace       = "2m"
@@ -39,6 +40,7 @@ type Station struct {
 	Receipts    string   `hcl:"receipts,optional"`
 	LogFile     string   `hcl:"log_file,optional"`
 	AllowBuses  []string `hcl:"allow_buses,optional"`
+	Ports       []string `hcl:"ports,optional"` // globs of USB port paths shown on the dashboard before any stick
 	Listen      string   `hcl:"listen,optional"`
 	Token       string   `hcl:"token,optional"`
 	GraceRaw    string   `hcl:"grace,optional"`

@@ -320,6 +320,7 @@ func decodeStation(cfg *Config, blocks []*hcl.Block) hcl.Diagnostics {
 					fmt.Sprintf("%q is not a bus flashpipe can write to.%s Valid buses: %s.", bus, DidYouMean(bus, knownBuses), strings.Join(knownBuses, ", "))))
 			}
 		}
+		diags = append(diags, checkGlobs(st.Ports, attrs["ports"])...)
 		if st.Concurrency < 0 {
 			diags = append(diags, errAt(attrRange(attrs["concurrency"]), "Invalid concurrency", "concurrency must be 1 or more (0 means the default)."))
 		}

@@ -474,6 +474,9 @@ func TestProfileAttributes(t *testing.T) {
 	if p.Name != "sandisk" || p.Priority != 10 || p.MinWriteMBps != 2.5 {
 		t.Errorf("Profiles[0] = %q priority %d min_write_mbps %v, want \"sandisk\" 10 2.5", p.Name, p.Priority, p.MinWriteMBps)
 	}
+	if got := cfg.Station.Ports; len(got) != 2 || got[0] != "1-1.*" || got[1] != "2-1.*" {
+		t.Errorf("Station.Ports = %q, want [1-1.* 2-1.*]", got)
+	}
 	if cfg.Profiles[1].MinWriteMBps != 0 {
 		t.Errorf("Profiles[1].MinWriteMBps = %v, want 0 (not given)", cfg.Profiles[1].MinWriteMBps)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -13,13 +14,18 @@ import (
 func newDevicesCmd() *cobra.Command {
 	var lo loadOptions
 	var allowBus []string
+	var listPorts bool
 	cmd := &cobra.Command{
-		Use:   "devices [CONFIG...]",
+		Use:   "devices [CONFIG...] [--ports]",
 		Short: "List block devices with their identity, the guard's verdict and the profile that would take them",
 		Long: `devices writes nothing. For every whole disk it shows what a match block can
 use (vendor and product id, serial, port, size, bus), whether the safety guard
 would allow writing it, and, given station files, which profile would take it.
-This is how an operator writes match blocks.`,
+This is how an operator writes match blocks.
+
+With --ports it lists the USB hubs' ports instead, empty or not, with their
+port paths (what match { port = ... } and station { ports = ... } take) and,
+given station files, whether the dashboard shows a tile for each.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var cfg *pipeline.Config
 			if len(args) > 0 {
@@ -38,6 +44,14 @@ This is how an operator writes match blocks.`,
 				buses = cfg.Station.AllowBuses
 			}
 			sysfs, procfs := matchers.OSRoots()
+			if listPorts {
+				ports, err := matchers.HubPorts(sysfs)
+				if err != nil {
+					return err
+				}
+				writePorts(cmd.OutOrStdout(), ports, cfg)
+				return nil
+			}
 			names, err := matchers.List(sysfs)
 			if err != nil {
 				return err
@@ -57,6 +71,7 @@ This is how an operator writes match blocks.`,
 	}
 	lo.register(cmd)
 	cmd.Flags().StringSliceVar(&allowBus, "allow-bus", nil, "buses the guard allows (default: the station's, or usb)")
+	cmd.Flags().BoolVar(&listPorts, "ports", false, "list USB hub ports (empty or not) instead of disks")
 	return cmd
 }
 
@@ -92,4 +107,30 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// writePorts prints hub ports: path, what is plugged in, and, with a
+// config, whether station.ports gives it a dashboard tile.
+func writePorts(w io.Writer, ports []matchers.Port, cfg *pipeline.Config) {
+	if len(ports) == 0 {
+		fmt.Fprintln(w, "no USB hub ports (no USB controller, or sysfs is not mounted)")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PORT\tPLUGGED IN\tTILE")
+	for _, p := range ports {
+		in := "-"
+		if p.InUse {
+			in = cmp.Or(p.Product, "(a USB device)")
+		}
+		tile := "-"
+		if cfg != nil {
+			tile = "no"
+			if len(matchers.MatchPorts([]matchers.Port{p}, cfg.Station.Ports)) > 0 {
+				tile = "yes"
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", p.Path, in, tile)
+	}
+	tw.Flush()
 }

@@ -61,3 +61,40 @@ func TestWriteDevices(t *testing.T) {
 		}
 	}
 }
+
+// TestWritePorts renders `flashpipe devices --ports` over the hub fixture:
+// every port of the root hub and the hub, what is plugged in, and which
+// ports station.ports gives a dashboard tile (the web API's list).
+func TestWritePorts(t *testing.T) {
+	f, err := sysfstest.Load(filepath.Join("..", "..", "matchers", "testdata", "sysfs", "usb-stick-behind-hub.txtar"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ports, err := matchers.HubPorts(f.Sys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := `station { ports = ["1-1.*"] }
+profile "p" {
+  step "wipe" {}
+}`
+	cfg, diags := pipeline.NewLoader(steps.Builtin()).LoadSource("d.hcl", []byte(src))
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	var out bytes.Buffer
+	writePorts(&out, ports, cfg)
+	var got []string
+	for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n")[1:] {
+		got = append(got, strings.Join(strings.Fields(l), " "))
+	}
+	want := []string{"1-1 USB2.0 Hub no", "1-1.1 - yes", "1-1.2 - yes", "1-1.3 - yes", "1-1.4 Cruzer Blade yes", "1-2 - no"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("writePorts printed\n%s\nwant rows\n%s", out.String(), strings.Join(want, "\n"))
+	}
+	out.Reset()
+	writePorts(&out, nil, cfg)
+	if !strings.Contains(out.String(), "no USB hub ports") {
+		t.Errorf("writePorts(none) = %q, want a line saying there are none", out.String())
+	}
+}

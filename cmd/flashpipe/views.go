@@ -36,6 +36,7 @@ func startViews(ctx context.Context, cmd *cobra.Command, board *status.Board, cf
 		Metrics:  web.NewMetrics(board),
 		Profiles: func() any { return profilesJSON(cfg) },
 		Devices:  func() any { return devicesJSON() },
+		Ports:    func() []string { return stationPorts(cfg.Station.Ports) },
 	})
 	if err := web.CheckListenAddr(addr, h); err != nil {
 		return err
@@ -105,4 +106,23 @@ func testHookBeforeVerify(log hclog.Logger) func(context.Context, *pipeline.Job)
 		}
 		return nil
 	}
+}
+
+// stationPorts returns the paths of the hub ports that match the station's
+// ports globs, read from sysfs now (a hub plugged in later shows up on the
+// next page load).
+func stationPorts(patterns []string) []string {
+	paths := []string{}
+	if len(patterns) == 0 {
+		return paths
+	}
+	sysfs, _ := matchers.OSRoots()
+	ports, err := matchers.HubPorts(sysfs)
+	if err != nil {
+		return paths
+	}
+	for _, p := range matchers.MatchPorts(ports, patterns) {
+		paths = append(paths, p.Path)
+	}
+	return paths
 }

@@ -141,12 +141,15 @@ plug() {
 }
 
 # unplug NAME unbinds the gadget (the USB cable is pulled) and waits for the
-# block device to go away.
+# block device, then its USB device, to go away.
 unplug() {
 	echo "" >"$GADGETS/$1/UDC" 2>/dev/null
-	wait_for 30 _unplugged "$(cat "$STICKS/$1.serial")"
+	wait_for 30 _unplugged "$(cat "$STICKS/$1.serial")" &&
+		wait_for 30 _usb_gone "$(cat "$STICKS/$1.port" 2>/dev/null)"
 }
 _unplugged() { ! stick_dev_of "$1" >/dev/null; }
+# The disk goes before its USB device: wait for that too.
+_usb_gone() { [ -z "$1" ] || [ ! -e "/sys/bus/usb/devices/$1" ]; }
 
 # stick_dev NAME / stick_port NAME / stick_img NAME print what plug recorded.
 stick_dev() { cat "$STICKS/$1.dev"; }

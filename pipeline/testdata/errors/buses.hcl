@@ -1,6 +1,7 @@
-# Buses flashpipe does not know.
+# Buses flashpipe does not know, and a broken port glob.
 station {
   allow_buses = ["usb", "scsi"] # ERROR: Unknown bus | Valid buses: usb, mmc, loop.
+  ports       = ["1-1.[4"] # ERROR: Invalid glob pattern
 }
 
 profile "a" {

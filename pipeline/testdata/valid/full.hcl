@@ -21,6 +21,7 @@ station {
   receipts    = "/var/lib/flashpipe/receipts.jsonl"
   log_file    = "/var/log/flashpipe.log"
   allow_buses = ["usb", "mmc"]
+  ports       = ["1-1.*", "2-1.*"]
   listen      = "127.0.0.1:7070"
   token       = "secret"
   grace       = "1m30s"
