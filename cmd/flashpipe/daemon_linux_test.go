@@ -3,8 +3,11 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"math/rand"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -128,8 +131,9 @@ func waitDaemonReceipts(t *testing.T, d *daemon, path string, n int) []receipts.
 
 // TestDaemonReloadAndSignals runs the real binary over the real uevent
 // socket: a broken config on SIGHUP keeps the old profiles (the next stick
-// is still written, by the old profile), a good one swaps them, and SIGTERM
-// during a slow job lets it finish and exits 0 with a summary.
+// is still written, by the old profile), a good one swaps them (for jobs and
+// on the dashboard's /api/profiles), and SIGTERM during a slow job lets it
+// finish and exits 0 with a summary.
 func TestDaemonReloadAndSignals(t *testing.T) {
 	looptest.Require(t)
 	bin := buildBinary(t)
@@ -144,7 +148,13 @@ func TestDaemonReloadAndSignals(t *testing.T) {
 	os.WriteFile(cfgPath, []byte(fmt.Sprintf(daemonConfig, content, "old")), 0o644)
 	rpath := filepath.Join(dir, "receipts.jsonl")
 
-	d := startDaemon(t, bin, "--receipts", rpath, cfgPath)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	d := startDaemon(t, bin, "--receipts", rpath, "--listen", addr, cfgPath)
 
 	// A broken reload keeps the old profiles.
 	os.WriteFile(cfgPath, []byte("profile \"new\" {\n  step \"wipe\" { mode = \"fast\" }\n}\n"), 0o644)
@@ -155,11 +165,17 @@ func TestDaemonReloadAndSignals(t *testing.T) {
 	if rs[0].Profile != "old" || rs[0].Result != "done" {
 		t.Errorf("after a broken reload: receipt profile %q result %q, want old, done", rs[0].Profile, rs[0].Result)
 	}
+	if got := apiProfiles(t, addr); got != "old" {
+		t.Errorf("/api/profiles after a broken reload = %q, want old", got)
+	}
 
 	// A good reload swaps them for new jobs.
 	os.WriteFile(cfgPath, []byte(fmt.Sprintf(daemonConfig, content, "new")), 0o644)
 	d.cmd.Process.Signal(syscall.SIGHUP)
 	d.waitLog(t, "profiles reloaded")
+	if got := apiProfiles(t, addr); got != "new" {
+		t.Errorf("/api/profiles after a good reload = %q, want new", got)
+	}
 
 	// SIGTERM while a throttled job writes: the job finishes, the
 	// process exits 0 with a summary.
@@ -167,7 +183,7 @@ func TestDaemonReloadAndSignals(t *testing.T) {
 	looptest.Throttle(t, slow, 1<<20, 0)
 	d.waitLog(t, "flashpipe."+filepath.Base(slow)+": step: n=2/3 stage=write")
 	d.cmd.Process.Signal(syscall.SIGTERM)
-	err := d.cmd.Wait()
+	err = d.cmd.Wait()
 	if err != nil {
 		t.Errorf("flashpipe run after SIGTERM: %v, want exit 0; log:\n%s", err, d.log())
 	}
@@ -178,4 +194,26 @@ func TestDaemonReloadAndSignals(t *testing.T) {
 	if !strings.Contains(d.log(), "stopped: 2 done, 0 failed") {
 		t.Errorf("no one-line summary in the log:\n%s", d.log())
 	}
+}
+
+// apiProfiles returns the names of the dashboard's /api/profiles, joined
+// by commas.
+func apiProfiles(t *testing.T, addr string) string {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/api/profiles")
+	if err != nil {
+		t.Fatalf("GET /api/profiles: %v", err)
+	}
+	defer resp.Body.Close()
+	var ps []struct {
+		Name string `json:"name"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&ps); err != nil {
+		t.Fatalf("GET /api/profiles: %s: %v", resp.Status, err)
+	}
+	var names []string
+	for _, p := range ps {
+		names = append(names, p.Name)
+	}
+	return strings.Join(names, ",")
 }

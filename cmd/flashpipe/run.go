@@ -141,7 +141,7 @@ func runStation(cmd *cobra.Command, lo *loadOptions, legacy *legacyFlags, sf *st
 
 	views, stopViews := context.WithCancel(context.Background())
 	defer stopViews()
-	if err := startViews(views, cmd, board, cfg, sf, log); err != nil {
+	if err := startViews(views, cmd, board, cfg, st.Config, sf, log); err != nil {
 		return err
 	}
 

@@ -17,7 +17,9 @@ import (
 
 // startViews starts what the operator looks at: the live table on a
 // terminal (plain log lines otherwise) and, when asked, the dashboard.
-func startViews(ctx context.Context, cmd *cobra.Command, board *status.Board, cfg *pipeline.Config, sf *stationFlags, log hclog.Logger) error {
+// current returns the station's config as last reloaded: the dashboard's
+// profiles and ports follow it; its address and token are cfg's, at start.
+func startViews(ctx context.Context, cmd *cobra.Command, board *status.Board, cfg *pipeline.Config, current func() *pipeline.Config, sf *stationFlags, log hclog.Logger) error {
 	out := cmd.OutOrStdout()
 	tty := isTerminal(out) && !sf.noTable // runStation decides the same for the log
 	go status.RunTerminal(ctx, board, out, tty)
@@ -34,9 +36,9 @@ func startViews(ctx context.Context, cmd *cobra.Command, board *status.Board, cf
 	h := web.NewServer(board, web.Options{
 		Token:    token,
 		Metrics:  web.NewMetrics(board),
-		Profiles: func() any { return profilesJSON(cfg) },
+		Profiles: func() any { return profilesJSON(current()) },
 		Devices:  func() any { return devicesJSON() },
-		Ports:    func() []string { return stationPorts(cfg.Station.Ports) },
+		Ports:    func() []string { return stationPorts(current().Station.Ports) },
 	})
 	if err := web.CheckListenAddr(addr, h); err != nil {
 		return err
