@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/flashpipe/flashpipe/receipts"
+	"github.com/flashpipe/flashpipe/status"
 )
 
 // WriteText writes s as a plain-text report for a terminal or an e-mail:
@@ -62,7 +63,7 @@ func table(w io.Writer, key string, gs []Group) {
 	fmt.Fprintf(tw, "%s\tJOBS\tDONE\tFAILED\tREMOVED\tWRITTEN\tVERIFIED\tMEAN MB/s\tMEDIAN MB/s\t\n", key)
 	for _, g := range gs {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t\n", g.Key, g.Jobs, g.Done, g.Failed, g.Removed,
-			human(g.BytesWritten), human(g.BytesVerified), mbps(g.MeanThroughput), mbps(g.MedianThroughput))
+			status.FormatBytes(g.BytesWritten), status.FormatBytes(g.BytesVerified), mbps(g.MeanThroughput), mbps(g.MedianThroughput))
 	}
 	tw.Flush()
 }
@@ -72,18 +73,6 @@ func mbps(v float64) string {
 		return "-"
 	}
 	return strconv.FormatFloat(v/1e6, 'f', 1, 64)
-}
-
-func human(n int64) string {
-	switch {
-	case n >= 1e12:
-		return fmt.Sprintf("%.2f TB", float64(n)/1e12)
-	case n >= 1e9:
-		return fmt.Sprintf("%.2f GB", float64(n)/1e9)
-	case n >= 1e6:
-		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
-	}
-	return fmt.Sprintf("%d B", n)
 }
 
 func orDash(s string) string {

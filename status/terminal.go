@@ -1,14 +1,14 @@
 package status
 
 import (
-	"unicode/utf8"
-
 	"context"
 	"fmt"
-	"golang.org/x/term"
 	"io"
 	"strings"
 	"time"
+	"unicode/utf8"
+
+	"golang.org/x/term"
 )
 
 // RedrawInterval is how often the TTY table is redrawn.
@@ -81,7 +81,7 @@ func LogLine(j Job) string {
 			}
 		}
 	case StateVerified:
-		fmt.Fprintf(&sb, " (%s written, %s verified", humanBytes(j.BytesWritten), humanBytes(j.BytesVerified))
+		fmt.Fprintf(&sb, " (%s written, %s verified", FormatBytes(j.BytesWritten), FormatBytes(j.BytesVerified))
 		if !j.Started.IsZero() && j.Updated.After(j.Started) {
 			fmt.Fprintf(&sb, ", %s", j.Updated.Sub(j.Started).Round(time.Second))
 		}
@@ -189,8 +189,12 @@ func shortDuration(d time.Duration) string {
 	return fmt.Sprintf("%d:%02d", int(d.Minutes()), int(d.Seconds())%60)
 }
 
-func humanBytes(n int64) string {
+// FormatBytes writes a byte count in decimal units for people: "3.2 GB",
+// "12.5 MB". The board, the terminal and `flashpipe report` use it.
+func FormatBytes(n int64) string {
 	switch {
+	case n >= 1e12:
+		return fmt.Sprintf("%.2f TB", float64(n)/1e12)
 	case n >= 1e9:
 		return fmt.Sprintf("%.2f GB", float64(n)/1e9)
 	case n >= 1e6:
