@@ -83,19 +83,9 @@ func (l *Loader) decode(files []*hcl.File, names []string) (*Config, hcl.Diagnos
 }
 
 func (l *Loader) decodeVariables(cfg *Config, blocks []*hcl.Block) hcl.Diagnostics {
-	var diags hcl.Diagnostics
-	seen := map[string]*hcl.Block{}
+	blocks, diags := distinct("variable", blocks, hclIdent)
 	for _, b := range blocks {
 		name := b.Labels[0]
-		if prev, ok := seen[name]; ok {
-			diags = append(diags, duplicate("variable", name, b, prev))
-			continue
-		}
-		seen[name] = b
-		if !hclIdent(name) {
-			diags = append(diags, badName("variable", name, b))
-			continue
-		}
 		content, d := b.Body.Content(variableSchema)
 		diags = append(diags, d...)
 		own := d.HasErrors()
@@ -228,18 +218,9 @@ func localsReady(expr hcl.Expression, pending map[string]*hcl.Attribute) bool {
 }
 
 func decodeSources(cfg *Config, blocks []*hcl.Block) hcl.Diagnostics {
-	var diags hcl.Diagnostics
-	seen := map[string]*hcl.Block{}
+	blocks, diags := distinct("source", blocks, hclIdent)
 	for _, b := range blocks {
 		name := b.Labels[0]
-		if prev, ok := seen[name]; ok {
-			diags = append(diags, duplicate("source", name, b, prev))
-			continue
-		}
-		seen[name] = b
-		if !hclIdent(name) {
-			diags = append(diags, badName("source", name, b))
-		}
 		// Sources reference only variables and locals.
 		cfg.static = nil
 		var s Source
@@ -357,19 +338,8 @@ func decodeStation(cfg *Config, blocks []*hcl.Block) hcl.Diagnostics {
 }
 
 func (l *Loader) decodeProfiles(cfg *Config, blocks []*hcl.Block) hcl.Diagnostics {
-	var diags hcl.Diagnostics
-	seen := map[string]*hcl.Block{}
+	blocks, diags := distinct("profile", blocks, func(name string) bool { return name != "" })
 	for _, b := range blocks {
-		name := b.Labels[0]
-		if prev, ok := seen[name]; ok {
-			diags = append(diags, duplicate("profile", name, b, prev))
-			continue
-		}
-		seen[name] = b
-		if name == "" {
-			diags = append(diags, badName("profile", name, b))
-			continue
-		}
 		p, d := l.decodeProfile(cfg, b)
 		diags = append(diags, d...)
 		if p != nil {
@@ -473,6 +443,29 @@ func (l *Loader) decodeStep(cfg *Config, blk *hcl.Block, index int) (*StepBlock,
 }
 
 // duplicate reports a block declared twice.
+// distinct returns the blocks of one kind to decode: a block whose name
+// (first label) an earlier block already has, or that valid rejects, is
+// reported and left out.
+func distinct(kind string, blocks []*hcl.Block, valid func(string) bool) ([]*hcl.Block, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
+	var out []*hcl.Block
+	seen := map[string]*hcl.Block{}
+	for _, b := range blocks {
+		name := b.Labels[0]
+		if prev, ok := seen[name]; ok {
+			diags = append(diags, duplicate(kind, name, b, prev))
+			continue
+		}
+		seen[name] = b
+		if !valid(name) {
+			diags = append(diags, badName(kind, name, b))
+			continue
+		}
+		out = append(out, b)
+	}
+	return out, diags
+}
+
 func duplicate(kind, name string, b, prev *hcl.Block) *hcl.Diagnostic {
 	r := b.DefRange
 	if len(b.LabelRanges) > 0 {

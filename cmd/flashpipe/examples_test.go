@@ -3,12 +3,13 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/flashpipe/flashpipe/fsimage/imagetest"
 )
 
 // TestExamplesBuild builds each example profile into a 64 MiB image, as the
@@ -114,34 +115,5 @@ func extractPartition(t *testing.T, img, table, name string) string {
 	if ss == 0 {
 		ss = 512
 	}
-	src, err := os.Open(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	part := img + ".part"
-	dst, err := os.Create(part)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dst.Close()
-	r := io.NewSectionReader(src, p.Partitions[0].Start*ss, p.Partitions[0].Size*ss)
-	buf := make([]byte, 1<<16)
-	zero := make([]byte, len(buf))
-	for off := int64(0); ; {
-		n, err := io.ReadFull(r, buf)
-		if n > 0 && !bytes.Equal(buf[:n], zero[:n]) {
-			if _, werr := dst.WriteAt(buf[:n], off); werr != nil {
-				t.Fatal(werr)
-			}
-		}
-		off += int64(n)
-		if err != nil {
-			if err := dst.Truncate(off); err != nil {
-				t.Fatal(err)
-			}
-			break
-		}
-	}
-	return part
+	return imagetest.Extract(t, img, p.Partitions[0].Start*ss, p.Partitions[0].Size*ss)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/flashpipe/flashpipe/fsimage"
+	"github.com/flashpipe/flashpipe/fsimage/imagetest"
 	"github.com/flashpipe/flashpipe/fsimage/manifest"
 )
 
@@ -49,27 +49,6 @@ func needTool(t *testing.T, tool, pkg string) {
 	if _, err := exec.LookPath(tool); err != nil {
 		t.Skipf("%s not found: install the Debian package %s", tool, pkg)
 	}
-}
-
-// extract copies the partition of an image into its own file, for fsck
-// tools that take no offset.
-func extract(t *testing.T, img string, r fsimage.Region) string {
-	t.Helper()
-	in, err := os.Open(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	p := img + ".part"
-	out, err := os.Create(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer out.Close()
-	if _, err := io.Copy(out, io.NewSectionReader(in, r.Offset, r.Length)); err != nil {
-		t.Fatal(err)
-	}
-	return p
 }
 
 func TestBuildChecksWithFsck(t *testing.T) {
@@ -123,7 +102,7 @@ func TestBuildChecksWithFsck(t *testing.T) {
 			needTool(t, tool[0], tool[1])
 			part := img
 			if c.table != "none" {
-				part = extract(t, img, plan.Partition)
+				part = imagetest.Extract(t, img, plan.Partition.Offset, plan.Partition.Length)
 			}
 			if out, err := exec.Command(tool[0], append(tool[2:], part)...).CombinedOutput(); err != nil {
 				t.Errorf("%s %s = %v\n%s", tool[0], strings.Join(tool[2:], " "), err, out)
