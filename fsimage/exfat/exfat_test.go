@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/flashpipe/flashpipe/fsimage"
+	"github.com/flashpipe/flashpipe/fsimage/imagetest"
 )
 
 // srcTree builds a source tree on the host.
@@ -113,7 +114,7 @@ func (c check) run(t *testing.T, src *srcTree) *fsimage.Layout {
 	}
 	checkLayout(t, c.vol, lay)
 	img := filepath.Join(t.TempDir(), "exfat.img")
-	writeImage(t, img, c.vol.Offset, c.vol.Size, lay, c.garbage)
+	imagetest.WriteLayout(t, img, c.vol.Offset, c.vol.Size, lay, c.garbage)
 	dirs, files := counts(c.vol.Entries)
 	fsck(t, img, dirs, files)
 	checkLabelTool(t, img, c.vol.Label, c.vol.Serial)

@@ -5,7 +5,6 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"io/fs"
 	"math/rand"
 	"os"
@@ -59,61 +58,6 @@ func manifest(t testing.TB, root string) []*fsimage.Entry {
 		t.Fatal(err)
 	}
 	return entries
-}
-
-// writeLayout writes a layout into a new image file of size bytes. With
-// garbage set, every byte no extent covers is filled with pseudo-random
-// junk first, which proves the layout specifies everything FAT relies on.
-func writeLayout(t testing.TB, path string, size int64, l *fsimage.Layout, garbage bool) {
-	t.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if err := f.Truncate(size); err != nil {
-		t.Fatal(err)
-	}
-	junk := make([]byte, 1<<20)
-	rand.New(rand.NewSource(99)).Read(junk)
-	fill := func(from, to int64) {
-		for off := from; off < to; off += int64(len(junk)) {
-			n := min(int64(len(junk)), to-off)
-			if _, err := f.WriteAt(junk[:n], off); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	var prev int64
-	for _, e := range l.Extents {
-		if garbage {
-			fill(prev, e.Offset)
-		}
-		prev = e.End()
-		switch e.Kind {
-		case fsimage.Bytes:
-			_, err = f.WriteAt(e.Data, e.Offset)
-		case fsimage.Zero:
-			// A fresh file reads zeros; over junk, write them.
-			for off := e.Offset; garbage && off < e.End() && err == nil; off += 1 << 20 {
-				_, err = f.WriteAt(make([]byte, min(1<<20, e.End()-off)), off)
-			}
-		case fsimage.FileData:
-			var src *os.File
-			if src, err = os.Open(e.Entry.Source); err == nil {
-				_, err = io.Copy(io.NewOffsetWriter(f, e.Offset), io.NewSectionReader(src, e.SourceOffset, e.Length))
-				src.Close()
-			}
-		default:
-			t.Fatalf("extent %s has kind %v", e.What, e.Kind)
-		}
-		if err != nil {
-			t.Fatalf("write %s: %v", e.What, err)
-		}
-	}
-	if garbage {
-		fill(prev, size)
-	}
 }
 
 func needTools(t testing.TB, tools ...string) {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/flashpipe/flashpipe/fsimage"
+	"github.com/flashpipe/flashpipe/fsimage/imagetest"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -146,7 +147,7 @@ func TestTimestamps(t *testing.T) {
 	vol := fsimage.Volume{Size: 64 << 20, SectorSize: 512, Entries: entries, Now: testNow}
 	_, _, l := checkImage(t, vol, src)
 	img := filepath.Join(t.TempDir(), "img")
-	writeLayout(t, img, vol.Size, l, false)
+	imagetest.WriteLayout(t, img, 0, vol.Size, l, false)
 	out := extract(t, img, 0)
 	for name, want := range map[string]time.Time{
 		"new.txt": time.Date(2001, 2, 3, 4, 5, 6, 0, time.UTC),

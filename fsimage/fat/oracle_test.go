@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/flashpipe/flashpipe/fsimage"
+	"github.com/flashpipe/flashpipe/fsimage/imagetest"
 )
 
 // TestOracleSeesCorruption proves the fsck check is sharp: each small
@@ -52,7 +53,7 @@ func TestOracleSeesCorruption(t *testing.T) {
 		}
 		tc.mutate(l)
 		img := filepath.Join(t.TempDir(), "img")
-		writeLayout(t, img, vol.Size, l, true)
+		imagetest.WriteLayout(t, img, 0, vol.Size, l, true)
 		out, clean := fsck(t, img)
 		if want := tc.name == "none"; clean != want {
 			t.Errorf("fsck clean after %s = %v, want %v\n%s", tc.name, clean, want, out)

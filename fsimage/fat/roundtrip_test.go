@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/flashpipe/flashpipe/fsimage"
+	"github.com/flashpipe/flashpipe/fsimage/imagetest"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -25,17 +26,12 @@ func checkImage(t *testing.T, vol fsimage.Volume, src string) (img, part string,
 	dir := t.TempDir()
 	img = filepath.Join(dir, "img")
 	// Over junk, except for volumes too big to fill quickly.
-	writeLayout(t, img, vol.Offset+vol.Size, l, vol.Size <= 1<<30)
+	imagetest.WriteLayout(t, img, 0, vol.Offset+vol.Size, l, vol.Size <= 1<<30)
 	part = img
 	if vol.Offset != 0 {
 		// fsck.fat takes no offset: write the filesystem alone as well.
 		part = filepath.Join(dir, "part")
-		shifted := &fsimage.Layout{Extents: make([]fsimage.Extent, len(l.Extents))}
-		for i, e := range l.Extents {
-			e.Offset -= vol.Offset
-			shifted.Extents[i] = e
-		}
-		writeLayout(t, part, vol.Size, shifted, vol.Size <= 1<<30)
+		imagetest.WriteLayout(t, part, vol.Offset, vol.Size, l, vol.Size <= 1<<30)
 	}
 	fsckClean(t, part)
 	got := treeDigest(t, extract(t, img, vol.Offset))
