@@ -6,7 +6,6 @@ import (
 	"crypto/sha1"
 	"fmt"
 	"io"
-	"io/fs"
 	"math/rand"
 	"os"
 	"os/exec"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/flashpipe/flashpipe/blockdev/looptest"
+	"github.com/flashpipe/flashpipe/fsimage/imagetest"
 	"github.com/flashpipe/flashpipe/matchers"
 	"github.com/flashpipe/flashpipe/pipeline"
 	"github.com/flashpipe/flashpipe/receipts"
@@ -150,31 +150,10 @@ func compareTree(t *testing.T, img, src string) {
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("mcopy: %v: %s", err, b)
 	}
-	want, got := treeSums(t, src), treeSums(t, out)
+	want, got := imagetest.TreeDigest(t, src), imagetest.TreeDigest(t, out)
 	if fmt.Sprint(want) != fmt.Sprint(got) {
 		t.Errorf("tree on the stick = %v, want %v", got, want)
 	}
-}
-
-func treeSums(t *testing.T, root string) map[string]string {
-	t.Helper()
-	m := map[string]string{}
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || p == root {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		if d.IsDir() {
-			m[rel] = "dir"
-			return nil
-		}
-		m[rel] = hashFile(t, p)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
 }
 
 func attach(t *testing.T, size int64, seed int64) (dev, backing string) {

@@ -2,10 +2,7 @@ package fat
 
 import (
 	"bytes"
-	"crypto/sha1"
-	"encoding/hex"
 	"fmt"
-	"io/fs"
 	"math/rand"
 	"os"
 	"os/exec"
@@ -112,33 +109,6 @@ func extract(t testing.TB, img string, off int64) string {
 		t.Fatalf("mcopy -s -i %s ::/ %s: %v\n%s", spec, out, err, msg)
 	}
 	return out
-}
-
-// treeDigest maps every path under root to "dir" or the SHA1 of its content.
-func treeDigest(t testing.TB, root string) map[string]string {
-	t.Helper()
-	m := make(map[string]string)
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || p == root {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		if d.IsDir() {
-			m[filepath.ToSlash(rel)] = "dir"
-			return nil
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		sum := sha1.Sum(data)
-		m[filepath.ToSlash(rel)] = hex.EncodeToString(sum[:])
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
 }
 
 var testNow = time.Date(2024, 5, 6, 7, 8, 10, 0, time.UTC)

@@ -27,7 +27,7 @@ func TestNamesOutsideBMP(t *testing.T) {
 	if msg, err := run(t, "7zz", "x", "-o"+out, img); err != nil {
 		t.Fatalf("7zz x %s: %v\n%s", img, err, msg)
 	}
-	if d := cmp.Diff(treeDigest(t, src), treeDigest(t, out)); d != "" {
+	if d := cmp.Diff(imagetest.TreeDigest(t, src), imagetest.TreeDigest(t, out)); d != "" {
 		t.Errorf("7zz x of the image differs from the source (-want +got):\n%s", d)
 	}
 }

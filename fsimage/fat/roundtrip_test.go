@@ -34,8 +34,8 @@ func checkImage(t *testing.T, vol fsimage.Volume, src string) (img, part string,
 		imagetest.WriteLayout(t, part, vol.Offset, vol.Size, l, vol.Size <= 1<<30)
 	}
 	fsckClean(t, part)
-	got := treeDigest(t, extract(t, img, vol.Offset))
-	want := treeDigest(t, src)
+	got := imagetest.TreeDigest(t, extract(t, img, vol.Offset))
+	want := imagetest.TreeDigest(t, src)
 	want = mtoolsNames(want)
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("mcopy -s of the image differs from the source (-want +got):\n%s", d)

@@ -4,9 +4,13 @@ package imagetest
 
 import (
 	"bytes"
+	"crypto/sha1"
+	"encoding/hex"
 	"errors"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"syscall"
 	"testing"
 
@@ -150,3 +154,32 @@ const (
 	seekData = 3
 	seekHole = 4
 )
+
+// TreeDigest maps every path under root (slash-separated, relative) to
+// "dir" or the hex SHA1 of the file's content: two trees hold the same
+// names and bytes when their digests are equal.
+func TreeDigest(t testing.TB, root string) map[string]string {
+	t.Helper()
+	m := make(map[string]string)
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == root {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		if d.IsDir() {
+			m[filepath.ToSlash(rel)] = "dir"
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		sum := sha1.Sum(data)
+		m[filepath.ToSlash(rel)] = hex.EncodeToString(sum[:])
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
