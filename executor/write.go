@@ -211,14 +211,8 @@ func (s *sources) get(e *fsimage.Entry) (*srcFile, error) {
 
 // sameAsManifest compares a source's size and mtime with its entry.
 func sameAsManifest(e *fsimage.Entry, fi os.FileInfo) error {
-	if fi.Size() != e.Size {
-		return &SourceError{Path: e.Path, Source: e.Source,
-			Reason: fmt.Sprintf("changed since it was scanned: size is %d bytes, manifest says %d", fi.Size(), e.Size)}
-	}
-	if !e.ModTime.IsZero() && !fi.ModTime().Equal(e.ModTime) {
-		return &SourceError{Path: e.Path, Source: e.Source,
-			Reason: fmt.Sprintf("changed since it was scanned: modified %s, manifest says %s",
-				fi.ModTime().Format(time.RFC3339Nano), e.ModTime.Format(time.RFC3339Nano))}
+	if why := e.Differs(fi); why != "" {
+		return &SourceError{Path: e.Path, Source: e.Source, Reason: "changed since it was scanned: " + why}
 	}
 	return nil
 }

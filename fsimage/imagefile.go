@@ -489,9 +489,8 @@ func unchanged(e *Entry, f *os.File) error {
 	if err != nil {
 		return err
 	}
-	if fi.Size() != e.Size || (!e.ModTime.IsZero() && !fi.ModTime().Equal(e.ModTime)) {
-		return fmt.Errorf("source %s: size %d modified %s, the manifest says %d modified %s: %w",
-			e.Source, fi.Size(), fi.ModTime().Format("2006-01-02 15:04:05.999999999"), e.Size, e.ModTime.Format("2006-01-02 15:04:05.999999999"), errChanged)
+	if why := e.Differs(fi); why != "" {
+		return fmt.Errorf("source %s: %s: %w", e.Source, why, errChanged)
 	}
 	return nil
 }

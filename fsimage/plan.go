@@ -150,6 +150,20 @@ type Entry struct {
 	Inode   uint64   // of the source, for the hash cache
 }
 
+// Differs compares what stat says of e's source now with the entry: it
+// returns "" when size and modification time (if the entry has one) are
+// the entry's, else what differs, e.g. "size is 12 bytes, manifest says
+// 10". Writers check it before and after reading a source.
+func (e *Entry) Differs(fi fs.FileInfo) string {
+	if fi.Size() != e.Size {
+		return fmt.Sprintf("size is %d bytes, manifest says %d", fi.Size(), e.Size)
+	}
+	if !e.ModTime.IsZero() && !fi.ModTime().Equal(e.ModTime) {
+		return fmt.Sprintf("modified %s, manifest says %s", fi.ModTime().Format(time.RFC3339Nano), e.ModTime.Format(time.RFC3339Nano))
+	}
+	return ""
+}
+
 // Volume is what a filesystem builder is asked to build.
 type Volume struct {
 	Offset      int64 // byte offset of the filesystem on the device
