@@ -7,12 +7,11 @@ import (
 	"encoding/hex"
 	"fmt"
 	"hash"
-	"io"
-	"os"
 	"sort"
 
 	"github.com/flashpipe/flashpipe/blockdev"
 	"github.com/flashpipe/flashpipe/fsimage"
+	"github.com/flashpipe/flashpipe/fsimage/manifest"
 	"github.com/flashpipe/flashpipe/receipts"
 )
 
@@ -58,7 +57,7 @@ func Verify(ctx context.Context, dev *blockdev.Device, plan *fsimage.Plan, opts 
 	align := int64(max(blockdev.Align, dev.LogicalSectorSize))
 	windows := planWindows(spans, dev.Size, int64(opts.BufferSize), align)
 	m := newMeter("verify", total, opts)
-	v := &verifier{checks: checks, res: res}
+	v := &verifier{ctx: ctx, checks: checks, res: res}
 	var done int64
 	read := func(j *job) error {
 		_, err := dev.ReadAt(j.buf, j.w.off)
@@ -98,6 +97,7 @@ func verifyChecks(plan *fsimage.Plan) []*check {
 
 // verifier compares windows with the checks that overlap them.
 type verifier struct {
+	ctx    context.Context
 	checks []*check
 	next   int
 	res    *receipts.Verify
@@ -155,7 +155,7 @@ func (v *verifier) finishFile(c *check) error {
 	want := c.file.SHA1
 	if want == ([20]byte{}) {
 		var err error
-		if want, err = hashFile(c.file.Source); err != nil {
+		if want, err = manifest.HashFile(v.ctx, c.file, make([]byte, 1<<20), nil); err != nil {
 			v.res.FailedFiles = append(v.res.FailedFiles, receipts.FailedFile{Path: c.file.Path, Err: err.Error()})
 			return nil
 		}
@@ -167,21 +167,6 @@ func (v *verifier) finishFile(c *check) error {
 			Path: c.file.Path, Want: hex.EncodeToString(want[:]), Got: hex.EncodeToString(got[:])})
 	}
 	return nil
-}
-
-func hashFile(path string) ([20]byte, error) {
-	var sum [20]byte
-	f, err := os.Open(path)
-	if err != nil {
-		return sum, err
-	}
-	defer f.Close()
-	h := sha1.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return sum, err
-	}
-	h.Sum(sum[:0])
-	return sum, nil
 }
 
 var zeros [64 << 10]byte

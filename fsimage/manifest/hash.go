@@ -197,9 +197,12 @@ func HashFile(ctx context.Context, e *fsimage.Entry, buf []byte, read func(n int
 	if err != nil {
 		return sum, fmt.Errorf("hash %s: %w", e.Source, err)
 	}
-	if n != e.Size || fi.Size() != e.Size || !fi.ModTime().Equal(e.ModTime) {
-		return sum, fmt.Errorf("hash %s: the file changed since it was scanned (size %d → %d, modified %s → %s)",
-			e.Source, e.Size, fi.Size(), e.ModTime.Format("2006-01-02 15:04:05.999999999"), fi.ModTime().Format("2006-01-02 15:04:05.999999999"))
+	why := e.Differs(fi)
+	if why == "" && n != e.Size {
+		why = fmt.Sprintf("read %d bytes, manifest says %d", n, e.Size)
+	}
+	if why != "" {
+		return sum, fmt.Errorf("hash %s: the file changed since it was scanned: %s", e.Source, why)
 	}
 	copy(sum[:], h.Sum(nil))
 	return sum, nil
