@@ -289,13 +289,14 @@ func (s *Station) consider(ctx context.Context, name, why string) {
 		log.Info("left alone: present when the station started", "diskseq", d.DiskSeq)
 		return
 	}
-	if err := s.guard().Check(d); err != nil {
+	g := s.guard()
+	if err := g.Check(d); err != nil {
 		s.counts.Refused++
 		// A disk on an allowed bus is a stick the operator just plugged
 		// in: show why it is not written. Others (the machine's own
 		// disks) stay in the log only.
 		id := 0
-		if s.guard().AllowsBus(d.Bus) {
+		if g.AllowsBus(d.Bus) {
 			s.rows++
 			id = s.rows
 			s.lastRow[name] = id

@@ -41,12 +41,7 @@ fi
 
 LOOPS=()
 cleanup() {
-	for d in "${LOOPS[@]}"; do
-		mm=$(printf '%d:%d' "0x$(stat -c %t "$d")" "0x$(stat -c %T "$d")")
-		throttle "$mm" 0 0 || true
-		losetup -d "$d" || true
-	done
-	LOOPS=()
+	detach_all
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -61,15 +56,17 @@ attach() {
 		truncate -s "$size" "$WORK/stick$i.img"
 		d=$(losetup --find --show "$WORK/stick$i.img")
 		LOOPS+=("$d")
-		mm=$(printf '%d:%d' "0x$(stat -c %t "$d")" "0x$(stat -c %T "$d")")
-		throttle "$mm" "$WRITE_BPS" "$READ_BPS"
+		throttle "$(majmin "$d")" "$WRITE_BPS" "$READ_BPS"
 	done
 }
 
+# majmin DEV: "MAJOR:MINOR" of a device node, as cgroup blkio wants it.
+majmin() { printf '%d:%d' "0x$(stat -c %t "$1")" "0x$(stat -c %T "$1")"; }
+
+# detach_all: unthrottle and detach every loop device attach made.
 detach_all() {
 	for d in "${LOOPS[@]}"; do
-		mm=$(printf '%d:%d' "0x$(stat -c %t "$d")" "0x$(stat -c %T "$d")")
-		throttle "$mm" 0 0 || true
+		throttle "$(majmin "$d")" 0 0 || true
 		losetup -d "$d" || true
 	done
 	LOOPS=()
