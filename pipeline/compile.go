@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -98,8 +99,24 @@ func (l *Loader) compile(cfg *Config, p *Profile) hcl.Diagnostics {
 		if l.Registry.Fuse != nil {
 			write.Runner = l.Registry.Fuse(layout)
 		}
+		if _, ok := first[RoleVerify]; !ok {
+			diags = append(diags, noVerifyWarning(p))
+		}
 	}
 	return diags
+}
+
+// noVerifyWarning warns about a profile that writes sticks without reading
+// them back: its sticks end "unverified", never done. A profile that
+// writes nothing a verify step could read (wipe only) is not warned about.
+func noVerifyWarning(p *Profile) *hcl.Diagnostic {
+	kinds := make([]string, len(p.Steps))
+	for i, sb := range p.Steps {
+		kinds[i] = sb.Kind
+	}
+	return warnAt(p.DeclRange, "Profile does not verify",
+		fmt.Sprintf("profile %q runs %s but no verify step, so nothing it writes is read back: its sticks end \"unverified\" (written, not read back) in receipts, logs and on the board, never \"done\". Add step \"verify\" {} after the last copy or label step.",
+			p.Name, strings.Join(kinds, ", ")))
 }
 
 // minTimeout returns the smaller of two timeouts, where 0 means none.

@@ -127,6 +127,7 @@ func TestLoadDirectory(t *testing.T) {
     label = upper(var.event)
   }
   step "copy" { sources = [source.docs] }
+  step "verify" {}
 }
 `)
 	write("notes.txt", "not a station file")

@@ -17,12 +17,32 @@ type Receipt struct {
 	Label          string    `json:"label,omitempty"`
 	Steps          []Step    `json:"steps"`
 	Verify         *Verify   `json:"verify,omitempty"` // nil when no verify step ran
-	Result         string    `json:"result"`           // "done" | "failed" | "removed"
+	Result         Result    `json:"result"`
 	FailedStep     string    `json:"failed_step,omitempty"`
 	Error          string    `json:"error,omitempty"`
 	BytesWritten   int64     `json:"bytes_written"`
 	BytesVerified  int64     `json:"bytes_verified"`
 }
+
+// Result is how a job ended. It names exactly what was done: a stick is
+// "done" only when what was written to it was read back from it and found
+// equal.
+type Result string
+
+// The results a job can end with. A newer program may write others; readers
+// count those apart.
+const (
+	// ResultDone: every stage succeeded and a verify stage read what was
+	// written back from the stick and found it equal.
+	ResultDone Result = "done"
+	// ResultUnverified: every stage succeeded, but nothing read the
+	// written data back (the profile has no verify step).
+	ResultUnverified Result = "unverified"
+	// ResultFailed: a stage failed; FailedStep and Error say which and why.
+	ResultFailed Result = "failed"
+	// ResultRemoved: the stick was pulled while the job ran.
+	ResultRemoved Result = "removed"
+)
 
 // Device is the identity of the stick the job ran on.
 type Device struct {
@@ -48,8 +68,9 @@ type Step struct {
 // every file read back from the device matched.
 type Verify struct {
 	OK          bool         `json:"ok"`
-	Files       int          `json:"files"` // files checked
-	Bytes       int64        `json:"bytes"` // bytes read back
+	Scope       string       `json:"scope,omitempty"` // "all": metadata byte for byte and every file; "files": file data only
+	Files       int          `json:"files"`           // files checked
+	Bytes       int64        `json:"bytes"`           // bytes read back
 	FailedFiles []FailedFile `json:"failed_files,omitempty"`
 	Metadata    []string     `json:"metadata_mismatches,omitempty"` // extents ("fat #1", "dir /docs") that differed
 	Mount       string       `json:"mount,omitempty"`               // result of the optional mounted-tree check

@@ -17,11 +17,12 @@ import (
 
 // Totals counts a set of receipts.
 type Totals struct {
-	Jobs    int // receipts counted
-	Done    int // result "done": written and verified
-	Failed  int // result "failed"
-	Removed int // result "removed": pulled while the job ran
-	Other   int // any other result (a newer program's)
+	Jobs       int // receipts counted
+	Done       int // result "done": written and verified
+	Unverified int // result "unverified": written, nothing read back
+	Failed     int // result "failed"
+	Removed    int // result "removed": pulled while the job ran
+	Other      int // any other result (a newer program's)
 
 	BytesWritten  int64
 	BytesVerified int64
@@ -42,7 +43,8 @@ type Group struct {
 	Totals
 }
 
-// Failure is one receipt whose result was not "done".
+// Failure is one receipt whose result was not "done": a failed, removed or
+// unverified job.
 type Failure struct {
 	Time    time.Time
 	Job     int
@@ -50,15 +52,16 @@ type Failure struct {
 	Device  string
 	Port    string
 	Serial  string
-	Result  string // "failed", "removed", ...
-	Step    string // receipts.Receipt.FailedStep
-	Error   string // the receipt's error, or a verify summary when it has none
+	Result  receipts.Result // "failed", "removed", "unverified", ...
+	Step    string          // receipts.Receipt.FailedStep
+	Error   string          // the receipt's error, or a verify summary when it has none
+	Label   string          // the volume label written
 }
 
 // Reason is a kind of failure and how often it happened. Errors that differ
 // only in numbers, device names or file paths are one reason.
 type Reason struct {
-	Result string
+	Result receipts.Result
 	Step   string
 	Reason string // the error with numbers shown as N, devices as sdX, paths as PATH
 	Count  int
@@ -66,12 +69,13 @@ type Reason struct {
 
 // Summary is the digest of a receipts file.
 type Summary struct {
-	From, To time.Time // earliest and latest receipt Time; zero when empty
-	All      Totals
-	Profiles []Group   // by profile name; "" (no profile) sorts first
-	Days     []Group   // by day, oldest first
-	Failures []Failure // every receipt not done, oldest first
-	Reasons  []Reason  // most common first
+	From, To   time.Time // earliest and latest receipt Time; zero when empty
+	All        Totals
+	Profiles   []Group   // by profile name; "" (no profile) sorts first
+	Days       []Group   // by day, oldest first
+	Failures   []Failure // every receipt failed or removed (or of an unknown result), oldest first
+	Unverified []Failure // every receipt written without verification, oldest first
+	Reasons    []Reason  // most common first
 }
 
 // Summarize digests rs. The order of rs does not matter.
@@ -90,10 +94,14 @@ func Summarize(rs []receipts.Receipt) Summary {
 		s.All.add(r)
 		groupOf(profiles, r.Profile).add(r)
 		groupOf(days, r.Time.Format(time.DateOnly)).add(r)
-		if r.Result == "done" {
+		if r.Result == receipts.ResultDone {
 			continue
 		}
 		f := failureOf(r)
+		if r.Result == receipts.ResultUnverified {
+			s.Unverified = append(s.Unverified, f)
+			continue
+		}
 		s.Failures = append(s.Failures, f)
 		reasons[Reason{Result: f.Result, Step: f.Step, Reason: Normalize(f.Error)}]++
 	}
@@ -101,6 +109,7 @@ func Summarize(rs []receipts.Receipt) Summary {
 	s.Profiles = groups(profiles)
 	s.Days = groups(days)
 	sort.SliceStable(s.Failures, func(i, k int) bool { return s.Failures[i].Time.Before(s.Failures[k].Time) })
+	sort.SliceStable(s.Unverified, func(i, k int) bool { return s.Unverified[i].Time.Before(s.Unverified[k].Time) })
 	for r, n := range reasons {
 		r.Count = n
 		s.Reasons = append(s.Reasons, r)
@@ -110,7 +119,7 @@ func Summarize(rs []receipts.Receipt) Summary {
 		if a.Count != b.Count {
 			return a.Count > b.Count
 		}
-		return a.Result+a.Step+a.Reason < b.Result+b.Step+b.Reason
+		return string(a.Result)+a.Step+a.Reason < string(b.Result)+b.Step+b.Reason
 	})
 	return s
 }
@@ -137,14 +146,16 @@ func groups(m map[string]*Totals) []Group {
 func (t *Totals) add(r receipts.Receipt) {
 	t.Jobs++
 	switch r.Result {
-	case "done":
+	case receipts.ResultDone:
 		t.Done++
 		if v, ok := Throughput(r); ok {
 			t.rates = append(t.rates, v)
 		}
-	case "failed":
+	case receipts.ResultUnverified:
+		t.Unverified++
+	case receipts.ResultFailed:
 		t.Failed++
-	case "removed":
+	case receipts.ResultRemoved:
 		t.Removed++
 	default:
 		t.Other++
@@ -185,7 +196,7 @@ func Throughput(r receipts.Receipt) (float64, bool) {
 func failureOf(r receipts.Receipt) Failure {
 	f := Failure{
 		Time: r.Time, Job: r.Job, Profile: r.Profile, Device: r.Device.Name, Port: r.Device.Port,
-		Serial: r.Device.Serial, Result: r.Result, Step: r.FailedStep, Error: r.Error,
+		Serial: r.Device.Serial, Result: r.Result, Step: r.FailedStep, Error: r.Error, Label: r.Label,
 	}
 	if f.Error == "" && r.Verify != nil && !r.Verify.OK {
 		f.Error = verifySummary(r.Verify)

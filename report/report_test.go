@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/flashpipe/flashpipe/receipts"
 	"github.com/google/go-cmp/cmp"
@@ -170,5 +171,48 @@ func TestWriteTextGolden(t *testing.T) {
 	}
 	if diff := cmp.Diff(strings.Split(string(want), "\n"), strings.Split(buf.String(), "\n")); diff != "" {
 		t.Errorf("WriteText(fixture) (-want +got):\n%s", diff)
+	}
+}
+
+// TestSummarizeUnverified checks that a job written without a verify step
+// is counted apart: neither done nor a failure, listed in its own section
+// of the text report and named in the CSV.
+func TestSummarizeUnverified(t *testing.T) {
+	t0 := time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
+	rs := []receipts.Receipt{
+		{Time: t0.Add(time.Minute), Started: t0, Job: 1, Profile: "kiosk", Result: receipts.ResultDone, BytesWritten: 100e6, BytesVerified: 100e6},
+		{Time: t0.Add(2 * time.Minute), Started: t0, Job: 2, Profile: "kiosk", Result: receipts.ResultUnverified, BytesWritten: 100e6,
+			Label: "FAST02", Device: receipts.Device{Name: "sdc", Serial: "UV1"}},
+		{Time: t0.Add(3 * time.Minute), Started: t0, Job: 3, Profile: "kiosk", Result: receipts.ResultFailed, FailedStep: "write", Error: "boom"},
+	}
+	s := Summarize(rs)
+	if s.All.Done != 1 || s.All.Unverified != 1 || s.All.Failed != 1 {
+		t.Errorf("Summarize totals = done %d unverified %d failed %d, want 1, 1, 1", s.All.Done, s.All.Unverified, s.All.Failed)
+	}
+	if len(s.Failures) != 1 || s.Failures[0].Job != 3 {
+		t.Errorf("Summarize failures = %+v, want only job 3", s.Failures)
+	}
+	if len(s.Unverified) != 1 || s.Unverified[0].Job != 2 || s.Unverified[0].Label != "FAST02" {
+		t.Errorf("Summarize unverified = %+v, want job 2 with its label", s.Unverified)
+	}
+	var text bytes.Buffer
+	if err := WriteText(&text, s); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"UNVERIFIED", "Written but not verified (1)", "UV1"} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("WriteText output lacks %q:\n%s", want, text.String())
+		}
+	}
+	var csvOut bytes.Buffer
+	if err := WriteCSV(&csvOut, rs); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(&csvOut).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rows[2][6]; got != "unverified" {
+		t.Errorf("CSV result of job 2 = %q, want unverified", got)
 	}
 }

@@ -35,34 +35,53 @@ func WriteText(w io.Writer, s Summary) error {
 	table(ew, "PROFILE", profiles)
 	ew.printf("\nBy day\n")
 	table(ew, "DAY", s.Days)
+	if len(s.Unverified) > 0 {
+		ew.printf("\nWritten but not verified (%d): their profiles have no verify step, so nothing was read back\n", len(s.Unverified))
+		writeJobs(ew, s.Unverified, false)
+	}
 	if len(s.Reasons) == 0 {
 		ew.printf("\nNo failures.\n")
 		return ew.err
 	}
 	ew.printf("\nFailures by reason\n")
 	for _, r := range s.Reasons {
-		where := r.Result
+		where := string(r.Result)
 		if r.Step != "" {
 			where += " in " + r.Step
 		}
 		ew.printf("  %4d × %s: %s\n", r.Count, where, orDash(r.Reason))
 	}
 	ew.printf("\nFailures (%d)\n", len(s.Failures))
-	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "TIME\tJOB\tPROFILE\tPORT\tDEVICE\tSERIAL\tRESULT\tSTEP\tERROR")
-	for _, f := range s.Failures {
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.Time.Format("2006-01-02 15:04:05"), f.Job,
-			orDash(f.Profile), orDash(f.Port), orDash(f.Device), orDash(f.Serial), f.Result, orDash(f.Step), orDash(f.Error))
+	writeJobs(ew, s.Failures, true)
+	return ew.err
+}
+
+// writeJobs writes one row per receipt: failures with their step and
+// error, unverified jobs without.
+func writeJobs(w io.Writer, fs []Failure, failures bool) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	if failures {
+		fmt.Fprintln(tw, "TIME\tJOB\tPROFILE\tPORT\tDEVICE\tSERIAL\tRESULT\tSTEP\tERROR")
+	} else {
+		fmt.Fprintln(tw, "TIME\tJOB\tPROFILE\tPORT\tDEVICE\tSERIAL\tLABEL")
+	}
+	for _, f := range fs {
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s", f.Time.Format("2006-01-02 15:04:05"), f.Job,
+			orDash(f.Profile), orDash(f.Port), orDash(f.Device), orDash(f.Serial))
+		if failures {
+			fmt.Fprintf(tw, "\t%s\t%s\t%s\n", f.Result, orDash(f.Step), orDash(f.Error))
+		} else {
+			fmt.Fprintf(tw, "\t%s\n", orDash(f.Label))
+		}
 	}
 	tw.Flush()
-	return ew.err
 }
 
 func table(w io.Writer, key string, gs []Group) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "%s\tJOBS\tDONE\tFAILED\tREMOVED\tWRITTEN\tVERIFIED\tMEAN MB/s\tMEDIAN MB/s\t\n", key)
+	fmt.Fprintf(tw, "%s\tJOBS\tDONE\tUNVERIFIED\tFAILED\tREMOVED\tWRITTEN\tVERIFIED\tMEAN MB/s\tMEDIAN MB/s\t\n", key)
 	for _, g := range gs {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t\n", g.Key, g.Jobs, g.Done, g.Failed, g.Removed,
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t\n", g.Key, g.Jobs, g.Done, g.Unverified, g.Failed, g.Removed,
 			status.FormatBytes(g.BytesWritten), status.FormatBytes(g.BytesVerified), mbps(g.MeanThroughput), mbps(g.MedianThroughput))
 	}
 	tw.Flush()
@@ -134,7 +153,7 @@ func WriteCSV(w io.Writer, rs []receipts.Receipt) error {
 			diskseq = strconv.FormatUint(r.Device.DiskSeq, 10)
 		}
 		cw.Write([]string{
-			rfc3339(r.Time), rfc3339(r.Started), dur, r.Station, strconv.Itoa(r.Job), r.Profile, r.Result,
+			rfc3339(r.Time), rfc3339(r.Started), dur, r.Station, strconv.Itoa(r.Job), r.Profile, string(r.Result),
 			r.FailedStep, r.Error, r.Device.Name, r.Device.Port, r.Device.Serial, r.Device.VendorID,
 			r.Device.ProductID, strconv.FormatInt(r.Device.Size, 10), diskseq, r.Label,
 			strconv.FormatInt(r.BytesWritten, 10), strconv.FormatInt(r.BytesVerified, 10), tp,

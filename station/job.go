@@ -294,23 +294,24 @@ func (e errRemoved) Unwrap() error { return e.err }
 // finish records the job's result: receipt, board, counters.
 func (s *Station) finish(j *job, rc *receipts.Receipt, failedStage string, err error) {
 	rc.Time = time.Now()
-	state := status.StateVerified
-	rc.Result = "done"
 	var rm errRemoved
 	switch {
 	case errors.As(err, &rm):
-		rc.Result, state = "removed", status.StateRemoved
+		rc.Result = receipts.ResultRemoved
 	case err != nil:
-		rc.Result, state = "failed", status.StateFailed
+		rc.Result = receipts.ResultFailed
+	case rc.Verify != nil && !rc.Verify.OK:
+		// Never report a failed verification as success, whatever path led here.
+		rc.Result, failedStage, err = receipts.ResultFailed, "verify", errors.New("verification did not pass")
+	case rc.Verify == nil:
+		rc.Result = receipts.ResultUnverified
+	default:
+		rc.Result = receipts.ResultDone
 	}
 	if err != nil {
 		rc.FailedStep, rc.Error = failedStage, err.Error()
 	}
-	if rc.Result == "done" && rc.Verify != nil && !rc.Verify.OK {
-		// Never report a failed verification as success, whatever path led here.
-		rc.Result, state, rc.FailedStep, rc.Error = "failed", status.StateFailed, "verify", "verification did not pass"
-		err = errors.New(rc.Error)
-	}
+	state := status.StateOf(rc.Result)
 	j.update(func(v *status.Job) {
 		v.State = state
 		if err != nil {
@@ -319,14 +320,7 @@ func (s *Station) finish(j *job, rc *receipts.Receipt, failedStage string, err e
 		}
 	})
 	s.mu.Lock()
-	switch rc.Result {
-	case "done":
-		s.counts.Done++
-	case "removed":
-		s.counts.Removed++
-	default:
-		s.counts.Failed++
-	}
+	s.counts.add(rc.Result)
 	if s.jobs[j.dev.Name] == j {
 		delete(s.jobs, j.dev.Name)
 		j.mu.Lock()
@@ -340,10 +334,13 @@ func (s *Station) finish(j *job, rc *receipts.Receipt, failedStage string, err e
 	if rerr := receipts.Append(s.receiptsPath(), *rc); rerr != nil {
 		j.log.Error("cannot write the receipt", "path", s.receiptsPath(), "error", rerr)
 	}
+	took := rc.Time.Sub(rc.Started).Round(time.Millisecond)
 	switch rc.Result {
-	case "done":
-		j.log.Info("done: written and verified", "label", rc.Label, "bytes", rc.BytesWritten, "duration", rc.Time.Sub(rc.Started).Round(time.Millisecond))
+	case receipts.ResultDone:
+		j.log.Info("done: written and verified", "label", rc.Label, "bytes_written", rc.BytesWritten, "bytes_verified", rc.BytesVerified, "duration", took)
+	case receipts.ResultUnverified:
+		j.log.Warn("written, not verified: the profile has no verify step, so nothing was read back", "label", rc.Label, "bytes_written", rc.BytesWritten, "duration", took)
 	default:
-		j.log.Error("job "+rc.Result, "step", failedStage, "error", err)
+		j.log.Error("job "+string(rc.Result), "step", failedStage, "error", err)
 	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/flashpipe/flashpipe/matchers"
 	"github.com/flashpipe/flashpipe/pipeline"
+	"github.com/flashpipe/flashpipe/receipts"
 	"github.com/flashpipe/flashpipe/status"
 	"github.com/flashpipe/flashpipe/uevent"
 	"github.com/hashicorp/go-hclog"
@@ -78,13 +79,29 @@ type Station struct {
 	counts Summary
 }
 
-// Summary counts what a station did.
+// Summary counts what a station did. Done counts sticks written and
+// verified; Unverified those written without a verify step.
 type Summary struct {
-	Done, Failed, Removed, Ignored, Refused int
+	Done, Unverified, Failed, Removed, Ignored, Refused int
 }
 
 func (s Summary) String() string {
-	return fmt.Sprintf("%d done, %d failed, %d removed, %d ignored, %d refused", s.Done, s.Failed, s.Removed, s.Ignored, s.Refused)
+	return fmt.Sprintf("%d done, %d unverified, %d failed, %d removed, %d ignored, %d refused",
+		s.Done, s.Unverified, s.Failed, s.Removed, s.Ignored, s.Refused)
+}
+
+// add counts one job that ended with result r.
+func (s *Summary) add(r receipts.Result) {
+	switch r {
+	case receipts.ResultDone:
+		s.Done++
+	case receipts.ResultUnverified:
+		s.Unverified++
+	case receipts.ResultRemoved:
+		s.Removed++
+	default:
+		s.Failed++
+	}
 }
 
 // New returns a station. It takes no action until Run.

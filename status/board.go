@@ -11,13 +11,16 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/flashpipe/flashpipe/receipts"
 )
 
 // State is where a job is in its life. The zero value is invalid.
 type State string
 
 // The states a job moves through. A normal job goes detected → matched →
-// queued → running → verified; it can end failed or removed instead. A stick
+// queued → running → verified; it can end failed or removed instead, or
+// unverified when its profile wrote it without reading it back. A stick
 // that matches no profile is ignored; one on an allowed bus that the safety
 // guard refuses (mounted, read-only, held by LVM…) is refused. Idle is what a
 // port shows once its stick has been pulled (Board.Remove).
@@ -27,18 +30,51 @@ const (
 	StateQueued   State = "queued"
 	StateRunning  State = "running"
 	StateVerified State = "verified" // done: written and read back equal
-	StateFailed   State = "failed"
-	StateRemoved  State = "removed" // the stick was pulled while the job ran
-	StateIgnored  State = "ignored" // no profile matched; nothing was written
-	StateRefused  State = "refused" // the safety guard refused it; nothing was written
-	StateIdle     State = "idle"
+	// StateUnverified: every step succeeded but nothing read the written
+	// data back (the profile has no verify step). Never shown as done.
+	StateUnverified State = "unverified"
+	StateFailed     State = "failed"
+	StateRemoved    State = "removed" // the stick was pulled while the job ran
+	StateIgnored    State = "ignored" // no profile matched; nothing was written
+	StateRefused    State = "refused" // the safety guard refused it; nothing was written
+	StateIdle       State = "idle"
 )
 
-// Terminal reports whether s is a final state of a job: verified, failed or
-// removed. An ignored or refused stick never became a job and is not
-// terminal.
+// Terminal reports whether s is a final state of a job: verified,
+// unverified, failed or removed. An ignored or refused stick never became a
+// job and is not terminal.
 func (s State) Terminal() bool {
-	return s == StateVerified || s == StateFailed || s == StateRemoved
+	return s == StateVerified || s == StateUnverified || s == StateFailed || s == StateRemoved
+}
+
+// StateOf is the final state of a job that ended with result r; a result
+// this program does not know shows as failed.
+func StateOf(r receipts.Result) State {
+	switch r {
+	case receipts.ResultDone:
+		return StateVerified
+	case receipts.ResultUnverified:
+		return StateUnverified
+	case receipts.ResultRemoved:
+		return StateRemoved
+	}
+	return StateFailed
+}
+
+// Result is the receipt result of a job that ended in state s, or "" when
+// s is not Terminal.
+func (s State) Result() receipts.Result {
+	switch s {
+	case StateVerified:
+		return receipts.ResultDone
+	case StateUnverified:
+		return receipts.ResultUnverified
+	case StateFailed:
+		return receipts.ResultFailed
+	case StateRemoved:
+		return receipts.ResultRemoved
+	}
+	return ""
 }
 
 // Active reports whether a job in state s holds or waits for a write slot.

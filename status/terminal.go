@@ -86,6 +86,12 @@ func LogLine(j Job) string {
 			fmt.Fprintf(&sb, ", %s", j.Updated.Sub(j.Started).Round(time.Second))
 		}
 		sb.WriteString(")")
+	case StateUnverified:
+		fmt.Fprintf(&sb, " (%s written, not read back: the profile has no verify step", FormatBytes(j.BytesWritten))
+		if !j.Started.IsZero() && j.Updated.After(j.Started) {
+			fmt.Fprintf(&sb, ", %s", j.Updated.Sub(j.Started).Round(time.Second))
+		}
+		sb.WriteString(")")
 	case StateIdle:
 		sb.WriteString(" (stick pulled)")
 	}
@@ -159,6 +165,9 @@ func tableRow(j Job) string {
 		}
 	}
 	result := string(j.State)
+	if j.State == StateUnverified {
+		result += ": written, not read back"
+	}
 	if j.Error != "" {
 		result += ": " + j.Error
 	}
@@ -171,8 +180,8 @@ func tableRow(j Job) string {
 func progressBar(j Job, width int) string {
 	frac := 0.0
 	switch {
-	case j.State == StateVerified:
-		frac = 1
+	case j.State == StateVerified || j.State == StateUnverified:
+		frac = 1 // every stage ran to its end
 	case j.Total > 0:
 		frac = float64(j.Done) / float64(j.Total)
 	}

@@ -220,3 +220,21 @@ func TestRunTerminalInRealTerminal(t *testing.T) {
 		t.Errorf("rendered screen still shows a running row after all jobs ended:\n%s", screen)
 	}
 }
+
+// TestUnverifiedNeverReadsAsDone checks the plain log line and the table row
+// of a job whose profile wrote without verifying.
+func TestUnverifiedNeverReadsAsDone(t *testing.T) {
+	j := Job{ID: 4, Port: "1-1.2", Device: "sdc", Profile: "fast", State: StateUnverified, BytesWritten: 6.6e6,
+		Step: "write", StepIndex: 1, StepCount: 1}
+	line := LogLine(j)
+	if want := "job 4 port 1-1.2 sdc profile fast: unverified (6.6 MB written, not read back: the profile has no verify step)"; line != want {
+		t.Errorf("LogLine(unverified) = %q, want %q", line, want)
+	}
+	row := tableRow(j)
+	if !strings.Contains(row, "unverified: written, not read back") || strings.Contains(row, " verified") {
+		t.Errorf("tableRow(unverified) = %q, want the result unverified: written, not read back", row)
+	}
+	if !StateUnverified.Terminal() || StateUnverified.Active() {
+		t.Errorf("StateUnverified: Terminal %v Active %v, want true and false", StateUnverified.Terminal(), StateUnverified.Active())
+	}
+}

@@ -68,6 +68,7 @@ func (v *Verify) Run(ctx context.Context, j *pipeline.Job) error {
 	}
 	res, err := executor.Verify(ctx, dev, plan, executor.Options{Progress: progress(j)})
 	if res != nil {
+		res.Scope = v.What
 		j.Verified = res
 	}
 	if err != nil {

@@ -70,6 +70,9 @@ func TestDashboardInBrowser(t *testing.T) {
 			}
 		}
 		b.Update(status.Job{ID: 20, Port: "1-1.5", Device: "sdf", State: status.StateDetected})
+		// A profile without a verify step: written, never shown as done.
+		b.Update(status.Job{ID: 21, Port: "1-1.6", Device: "sdg", Profile: "no-verify", State: status.StateUnverified,
+			Step: "write", StepIndex: 2, StepCount: 2, BytesWritten: 1e9})
 	}()
 	<-moved
 	c.waitUntil(t, `document.querySelector('[data-key="port:1-1.5"]')`)
@@ -79,7 +82,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	want = map[string]string{
 		"port:1-1.1": "tile state-verified", "port:1-1.2": "tile state-idle",
 		"port:1-1.3": "tile state-failed", "port:1-1.4": "tile state-failed",
-		"port:1-1.5": "tile state-detected",
+		"port:1-1.5": "tile state-detected", "port:1-1.6": "tile state-unverified",
 	}
 	if diff := cmp.Diff(want, second); diff != "" {
 		t.Errorf("tile classes after the jobs moved (-want +got):\n%s", diff)
@@ -88,16 +91,19 @@ func TestDashboardInBrowser(t *testing.T) {
 	c.eval(t, `Object.fromEntries([...document.querySelectorAll("article.tile")].map(e => [e.dataset.key, e.innerText.replace(/\s+/g, " ")]))`, &texts)
 	for key, sub := range map[string]string{
 		"port:1-1.1": "100%", "port:1-1.4": "removed during write", "port:1-1.2": "ready for a stick",
-		"port:1-1.3": "verification failed on /dev/sdd",
+		"port:1-1.3": "verification failed on /dev/sdd", "port:1-1.6": "WRITTEN, NOT VERIFIED",
 	} {
 		if !strings.Contains(texts[key], sub) {
 			t.Errorf("tile %s text = %q, want it to contain %q", key, texts[key], sub)
 		}
 	}
+	if strings.Contains(strings.ToLower(texts["port:1-1.6"]), "done") {
+		t.Errorf("tile of an unverified stick = %q, must not say done", texts["port:1-1.6"])
+	}
 	var counts string
 	c.eval(t, `document.getElementById("counts").innerText.replace(/\s+/g, " ")`, &counts)
-	if counts != "0 running 1 done 2 failed" {
-		t.Errorf("header counts = %q, want %q", counts, "0 running 1 done 2 failed")
+	if want := "0 running 1 done 1 not verified 2 failed"; counts != want {
+		t.Errorf("header counts = %q, want %q", counts, want)
 	}
 }
 

@@ -52,19 +52,6 @@ func NewMetrics(b *status.Board) *Metrics {
 	return m
 }
 
-// resultOf maps a terminal state to the result label used in receipts.
-func resultOf(s status.State) string {
-	switch s {
-	case status.StateVerified:
-		return "done"
-	case status.StateFailed:
-		return "failed"
-	case status.StateRemoved:
-		return "removed"
-	}
-	return ""
-}
-
 // Observe accounts one update of a job. Byte counters grow by how much a
 // job's BytesWritten and BytesVerified grew since its previous update. A job
 // is counted in flashpipe_sticks_total (and its throughput observed, if it
@@ -97,7 +84,7 @@ func (m *Metrics) Observe(j status.Job) {
 		return
 	}
 	m.counted[j.ID] = true
-	m.sticks[[2]string{j.Profile, resultOf(j.State)}]++
+	m.sticks[[2]string{j.Profile, string(j.State.Result())}]++
 	if j.State == status.StateFailed && strings.HasPrefix(j.Step, "verify") {
 		m.verifyFailures++
 	}
@@ -121,7 +108,7 @@ func (m *Metrics) WriteTo(w io.Writer) (int64, error) {
 	header := func(name, typ, help string) {
 		fmt.Fprintf(&sb, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
 	}
-	header("flashpipe_sticks_total", "counter", "Sticks whose job ended, by profile and result (done, failed, removed).")
+	header("flashpipe_sticks_total", "counter", "Sticks whose job ended, by profile and result: done (written and verified), unverified (written, not read back), failed, removed.")
 	keys := make([][2]string, 0, len(m.sticks))
 	for k := range m.sticks {
 		keys = append(keys, k)

@@ -78,6 +78,8 @@ func feedJobs(b *status.Board) {
 	b.Update(status.Job{ID: 4, Profile: `odd "name"\`, State: status.StateRemoved, Step: "write", BytesWritten: 1e6})
 	b.Update(status.Job{ID: 5, Profile: "kiosk", State: status.StateRunning, BytesWritten: 3e6})
 	b.Update(status.Job{ID: 6, State: status.StateIgnored})
+	// A profile without a verify step: written, counted apart from done.
+	b.Update(status.Job{ID: 7, Profile: "kiosk", State: status.StateUnverified, BytesWritten: 2e6, Started: t0, Updated: t0.Add(time.Second)})
 	b.Remove(1) // pulled after finishing: counts stay
 }
 
@@ -101,8 +103,9 @@ func TestMetricsExposition(t *testing.T) {
 	want := map[string]float64{
 		`flashpipe_sticks_total{profile="kiosk",result="done"}`:             2,
 		`flashpipe_sticks_total{profile="kiosk",result="failed"}`:           1,
+		`flashpipe_sticks_total{profile="kiosk",result="unverified"}`:       1,
 		`flashpipe_sticks_total{profile="odd \"name\"\\",result="removed"}`: 1,
-		`flashpipe_bytes_written_total`:                                     209e6,
+		`flashpipe_bytes_written_total`:                                     211e6,
 		`flashpipe_bytes_verified_total`:                                    201e6,
 		`flashpipe_verify_failures_total`:                                   1,
 		`flashpipe_active_jobs`:                                             1,

@@ -53,7 +53,8 @@ func TestValidateExamples(t *testing.T) {
 
 var markerRE = regexp.MustCompile(`#\s*(ERROR|WARNING):\s*([^|]*)`)
 
-// markers returns a fixture's "# ERROR: summary" markers by line.
+// markers returns a fixture's markers by line, as hcl's text writer
+// starts them: "Error: summary" or "Warning: summary".
 func markers(t *testing.T, path string) map[int]string {
 	t.Helper()
 	src, err := os.ReadFile(path)
@@ -64,31 +65,43 @@ func markers(t *testing.T, path string) map[int]string {
 	sc := bufio.NewScanner(bytes.NewReader(src))
 	for line := 1; sc.Scan(); line++ {
 		if m := markerRE.FindStringSubmatch(sc.Text()); m != nil {
-			want[line] = strings.TrimSpace(m[2])
+			sev := "Error: "
+			if m[1] == "WARNING" {
+				sev = "Warning: "
+			}
+			want[line] = sev + strings.TrimSpace(m[2])
 		}
 	}
 	return want
 }
 
-// TestValidateBrokenText: each error fixture exits 1, and stderr shows
-// every marked error as hcl's text writer does: "Error: <summary>" and
-// "on FILE line N".
+// TestValidateBrokenText: each error fixture exits 1 (a fixture with
+// warnings only, under --strict), and stderr shows every marked diagnostic
+// as hcl's text writer does: "Error: <summary>" or "Warning: <summary>",
+// and "on FILE line N".
 func TestValidateBrokenText(t *testing.T) {
 	files, _ := filepath.Glob("../../pipeline/testdata/errors/*.hcl")
 	if len(files) == 0 {
 		t.Fatal("no error fixtures in pipeline/testdata/errors")
 	}
 	for _, f := range files {
-		code, out, errs := runCLI(t, "validate", f)
+		want := markers(t, f)
+		args := []string{"validate", "--strict", f}
+		for _, m := range want {
+			if strings.HasPrefix(m, "Error: ") {
+				args = []string{"validate", f}
+			}
+		}
+		code, out, errs := runCLI(t, args...)
 		if code != 1 {
-			t.Errorf("validate %s = %d, want 1", f, code)
+			t.Errorf("%s = %d, want 1", strings.Join(args, " "), code)
 		}
 		if out != "" {
-			t.Errorf("validate %s stdout = %q, want nothing", f, out)
+			t.Errorf("%s stdout = %q, want nothing", strings.Join(args, " "), out)
 		}
-		for line, summary := range markers(t, f) {
-			if !strings.Contains(errs, "Error: "+summary) {
-				t.Errorf("validate %s stderr lacks %q:\n%s", f, "Error: "+summary, errs)
+		for line, summary := range want {
+			if !strings.Contains(errs, summary) {
+				t.Errorf("validate %s stderr lacks %q:\n%s", f, summary, errs)
 			}
 			if on := fmt.Sprintf("on %s line %d", f, line); !strings.Contains(errs, on) {
 				t.Errorf("validate %s stderr lacks %q:\n%s", f, on, errs)
@@ -131,7 +144,7 @@ func TestValidateJSON(t *testing.T) {
 		t.Errorf("valid %v, %d errors, %d diagnostics; want false, %d, %d", got.Valid, got.Errors, len(got.Diagnostics), len(want), len(want))
 	}
 	for _, d := range got.Diagnostics {
-		if d.Filename != f || want[d.Line] != d.Summary || d.Column < 1 || d.EndLine < d.Line || d.Severity != "error" {
+		if d.Filename != f || want[d.Line] != "Error: "+d.Summary || d.Column < 1 || d.EndLine < d.Line || d.Severity != "error" {
 			t.Errorf("diagnostic %+v, want an error in %s on a line marked %q, with a column", d, f, d.Summary)
 		}
 	}

@@ -191,7 +191,7 @@ func TestDaemonReloadAndSignals(t *testing.T) {
 	if len(rs) != 2 || rs[1].Profile != "new" || rs[1].Result != "done" {
 		t.Errorf("receipts after SIGTERM = %+v, want a second one: profile new, done", rs)
 	}
-	if !strings.Contains(d.log(), "stopped: 2 done, 0 failed") {
+	if !strings.Contains(d.log(), "stopped: 2 done, 0 unverified, 0 failed") {
 		t.Errorf("no one-line summary in the log:\n%s", d.log())
 	}
 }

@@ -73,13 +73,20 @@ are configuration, the rest are targets.`,
 				}()
 			}
 			wg.Wait()
-			failed := 0
+			failed, unverified := 0, 0
 			enc := json.NewEncoder(cmd.OutOrStdout())
 			for _, r := range results {
-				if r.Result != "done" {
+				switch r.Result {
+				case receipts.ResultDone:
+				case receipts.ResultUnverified:
+					unverified++
+				default:
 					failed++
 				}
 				_ = enc.Encode(r)
+			}
+			if unverified > 0 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "flashpipe: %d of %d target(s) written but not verified: profile %q has no verify step\n", unverified, len(targets), p.Name)
 			}
 			if failed > 0 {
 				fmt.Fprintf(cmd.ErrOrStderr(), "flashpipe: %d of %d target(s) failed\n", failed, len(targets))

@@ -49,6 +49,9 @@
     return t;
   }
 
+  // A stick is "done" only when it was read back; a profile without a verify
+  // step ends "written, not verified".
+  const badges = { verified: "done ✓", unverified: "written, not verified" };
   const waiting = { detected: "reading the stick…", matched: "matched", queued: "queued, waiting for a slot" };
 
   function fill(t, j) {
@@ -56,19 +59,19 @@
     t.className = "tile state-" + state;
     t.dataset.job = state === "idle" ? "" : String(j.id);
     t._port.textContent = label(j);
-    t._badge.textContent = state === "verified" ? "done ✓" : state;
+    t._badge.textContent = badges[state] || state;
     const idle = state === "idle";
     t._profile.textContent = idle ? "ready for a stick" : (j.profile || (state === "ignored" ? "no profile matched" : state === "refused" ? "not written: see below" : "—"));
     t._step.textContent = j.step && j.step_index ? "step " + j.step_index + "/" + j.step_count + " · " + j.step : (waiting[state] || "");
     let frac = 0;
-    if (state === "verified") frac = 1;
+    if (state === "verified" || state === "unverified") frac = 1;
     else if (!idle && j.total > 0) frac = Math.min(1, j.done / j.total);
     t._fill.style.width = (frac * 100).toFixed(1) + "%";
     t._pct.textContent = idle ? "" : Math.floor(frac * 100) + "%";
     const running = state === "running";
     t._rate.textContent = running && j.rate > 0 ? (j.rate / 1e6).toFixed(1) + " MB/s" : "";
     if (running && j.eta_ns > 0) t._eta.textContent = "ETA " + dur(j.eta_ns);
-    else if (state === "verified" && j.started && j.updated) t._eta.textContent = "took " + dur((Date.parse(j.updated) - Date.parse(j.started)) * 1e6);
+    else if ((state === "verified" || state === "unverified") && j.started && j.updated) t._eta.textContent = "took " + dur((Date.parse(j.updated) - Date.parse(j.started)) * 1e6);
     else t._eta.textContent = "";
     const meta = [];
     if (idle && !j.id) {
@@ -96,7 +99,7 @@
     }
     for (const [k, j] of known) if (!latest.has(k)) latest.set(k, Object.assign({}, j, { state: "idle", error: "" }));
     const keys = [...latest.keys()].sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
-    const counts = { running: 0, verified: 0, failed: 0 };
+    const counts = { running: 0, verified: 0, unverified: 0, failed: 0 };
     keys.forEach((k, i) => {
       let t = tiles.get(k);
       if (!t) { t = makeTile(); t.dataset.key = k; tiles.set(k, t); }

@@ -22,6 +22,7 @@ profile "b" {
     table          = "mbr"
     partition_name = "DATA" # ERROR: Partition name needs GPT
   }
+  step "verify" {}
 }
 
 profile "c" {
@@ -31,6 +32,7 @@ profile "c" {
     type         = "ext4"
     cluster_size = "4KiB" # ERROR: Cluster size not supported for ext4
   }
+  step "verify" {}
 }
 
 profile "d" {
@@ -41,6 +43,7 @@ profile "d" {
     paths       = ["../content/docs"]
     destination = "../up" # ERROR: Invalid destination
   }
+  step "verify" {}
 }
 
 profile "e" {
@@ -48,6 +51,7 @@ profile "e" {
   step "partition" {}
   step "mkfs" { type = "vfat" }
   step "copy" {} # ERROR: Nothing to copy
+  step "verify" {}
 }
 
 profile "f" {

@@ -21,4 +21,5 @@ profile "b" {
     sources = [source.docs]
     exclude = ["**/*.jpg", "[z"] # ERROR: Invalid glob pattern
   }
+  step "verify" {}
 }

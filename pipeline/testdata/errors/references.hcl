@@ -22,6 +22,7 @@ profile "a" {
   step "copy" {
     sources = [source.doc] # ERROR: Reference to undeclared source | Did you mean "docs"?
   }
+  step "verify" {}
 }
 
 profile "b" {
@@ -31,6 +32,7 @@ profile "b" {
     type  = "vfat"
     label = device.serail # ERROR: Unknown attribute device.serail | Did you mean "serial"?
   }
+  step "verify" {}
 }
 
 profile "c" {
@@ -40,6 +42,7 @@ profile "c" {
   step "label" {
     label = format("%s-%03d", var.evnt, job.seq) # ERROR: Unknown attribute var.evnt | Did you mean "event"?
   }
+  step "verify" {}
 }
 
 profile "d" {
@@ -49,6 +52,7 @@ profile "d" {
   step "label" {
     label = devise.serial # ERROR: Unknown variable | Did you mean "device"?
   }
+  step "verify" {}
 }
 
 profile "e" {
@@ -58,6 +62,7 @@ profile "e" {
   step "copy" {
     sources = [var.event] # ERROR: Invalid source reference
   }
+  step "verify" {}
 }
 
 profile "f" {
@@ -67,6 +72,7 @@ profile "f" {
   step "label" {
     label = upper(job) # ERROR: Invalid function argument
   }
+  step "verify" {}
 }
 
 profile "g" {
@@ -76,4 +82,5 @@ profile "g" {
   step "label" {
     label = uper(device.serial) # ERROR: Call to unknown function | Did you mean "upper"?
   }
+  step "verify" {}
 }

@@ -30,6 +30,7 @@ profile "d" {
     type         = "vfat"
     cluster_size = "3KiB" # ERROR: Invalid cluster size | power of two
   }
+  step "verify" {}
 }
 
 profile "e" {
@@ -39,4 +40,5 @@ profile "e" {
     type         = "vfat"
     cluster_size = "128KiB" # ERROR: Invalid cluster size | at most 64KiB
   }
+  step "verify" {}
 }

@@ -11,6 +11,7 @@ profile "a" {
     type  = "vfat"
     label = "TWELVE_CHARS" # ERROR: Invalid volume label | at most 11 characters
   }
+  step "verify" {}
 }
 
 profile "b" {
@@ -20,6 +21,7 @@ profile "b" {
   step "label" {
     label = upper(var.event) # ERROR: Invalid volume label | at most 11
   }
+  step "verify" {}
 }
 
 profile "c" {
@@ -29,6 +31,7 @@ profile "c" {
     type  = "vfat"
     label = "A/B" # ERROR: Invalid volume label | printable ASCII
   }
+  step "verify" {}
 }
 
 profile "d" {
@@ -38,6 +41,7 @@ profile "d" {
     type  = "ext4"
     label = "seventeen-bytes-x" # ERROR: Invalid volume label | 16 bytes
   }
+  step "verify" {}
 }
 
 profile "e" {
@@ -47,6 +51,7 @@ profile "e" {
     type  = "exfat"
     label = "Ausstellung 26" # ERROR: Invalid volume label | 11 UTF-16 units
   }
+  step "verify" {}
 }
 
 # Per-stick labels are checked when each job starts.
@@ -57,4 +62,5 @@ profile "f" {
     type  = "vfat"
     label = "${var.event}-${job.seq}"
   }
+  step "verify" {}
 }

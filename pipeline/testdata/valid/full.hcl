@@ -101,6 +101,7 @@ profile "superfloppy" {
   step "copy" {
     paths = ["../content/docs"]
   }
+  step "verify" {}
   step "eject" {}
 }
 
