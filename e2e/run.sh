@@ -11,6 +11,7 @@
 #        E2E_KERNEL_PKG  e.g. linux-image-6.1.0-56-amd64 (default: what
 #                        linux-image-amd64 depends on for this Debian release)
 #        E2E_FLASHPIPE   use this prebuilt static binary instead of building
+#                        (build it with -tags testhooks: scenario 7 needs the hook)
 #        E2E_VERBOSE=1   print every scenario's station log and receipts, pass or fail
 #        E2E_EXTRA="a:b"  extra host files copied into the guest's /bin (debugging)
 #        E2E_STUB=1      run the harness self-test scenario with no flashpipe
@@ -88,7 +89,9 @@ if [ -n "${E2E_FLASHPIPE:-}" ]; then
 	[ "$E2E_FLASHPIPE" -ef "$cache/flashpipe" ] || cp "$E2E_FLASHPIPE" "$cache/flashpipe"
 elif [ "${E2E_STUB:-}" != 1 ]; then
 	log "building flashpipe"
-	(cd "$top" && go build -trimpath -o "$cache/flashpipe" ./cmd/flashpipe) || die "go build ./cmd/flashpipe failed"
+	# -tags testhooks: scenario 7 corrupts a stick between write and verify
+	# through FLASHPIPE_TEST_BEFORE_VERIFY, which release builds ignore.
+	(cd "$top" && go build -trimpath -tags testhooks -o "$cache/flashpipe" ./cmd/flashpipe) || die "go build ./cmd/flashpipe failed"
 fi
 (cd "$top" && go build -trimpath -o "$cache/e2etool" ./e2e/e2etool) || die "go build ./e2e/e2etool failed"
 

@@ -190,8 +190,6 @@ type Job struct {
 
 	Receipt *receipts.Receipt
 
-	// BeforeVerify, when set, runs right before the verify stage (tests).
-	BeforeVerify func(ctx context.Context, j *Job) error
 	// Verified is set by the verify stage to the result it read back.
 	Verified *receipts.Verify
 	// AllowFailedEject lets eject run even though verification failed.

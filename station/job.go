@@ -61,7 +61,6 @@ func (s *Station) newJob(parent context.Context, cfg *pipeline.Config, p *pipeli
 			}
 			return s.guard().Check(now)
 		},
-		BeforeVerify: s.opts.BeforeVerify,
 	}
 	j.pj.Progress = j.progress
 	j.view = status.Job{ID: row, Device: d.Name, Port: d.Port, Serial: d.Serial, VendorID: hex4(d.VendorID), ProductID: hex4(d.ProductID),

@@ -51,9 +51,6 @@ type Options struct {
 
 	Log   hclog.Logger
 	Board *status.Board // nil: no live view
-
-	// BeforeVerify runs right before each verify stage (tests).
-	BeforeVerify func(ctx context.Context, j *pipeline.Job) error
 }
 
 // Station runs jobs for sticks. Create it with New and start it with Run.

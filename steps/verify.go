@@ -53,10 +53,8 @@ func (v *Verify) Run(ctx context.Context, j *pipeline.Job) error {
 	if j.Plan == nil {
 		return errors.New("verify: nothing was written by this job, so there is nothing to verify")
 	}
-	if j.BeforeVerify != nil {
-		if err := j.BeforeVerify(ctx, j); err != nil {
-			return fmt.Errorf("verify: before-verify hook: %w", err)
-		}
+	if err := beforeVerify(ctx, j); err != nil {
+		return fmt.Errorf("verify: before-verify test hook: %w", err)
 	}
 	dev, err := openTarget(j)
 	if err != nil {

@@ -62,7 +62,7 @@ are configuration, the rest are targets.`,
 				devs[i] = dev
 			}
 			st := station.New(station.Options{Config: cfg, Sysfs: sysfs, SysfsRoot: "/sys", Procfs: procfs, Receipts: receiptsPath,
-				Log: log, Board: status.NewBoard(), Concurrency: len(targets), GuardOverride: override, BeforeVerify: testHookBeforeVerify(log)})
+				Log: log, Board: status.NewBoard(), Concurrency: len(targets), GuardOverride: override})
 			results := make([]receipts.Receipt, len(targets))
 			var wg sync.WaitGroup
 			for i := range targets {

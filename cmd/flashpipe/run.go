@@ -15,6 +15,7 @@ import (
 	"github.com/flashpipe/flashpipe/pipeline"
 	"github.com/flashpipe/flashpipe/station"
 	"github.com/flashpipe/flashpipe/status"
+	"github.com/flashpipe/flashpipe/steps"
 	"github.com/flashpipe/flashpipe/uevent"
 	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
@@ -71,10 +72,14 @@ keeps the old profiles.`,
 }
 
 func newLogger(w io.Writer, level, format string) hclog.Logger {
-	return hclog.New(&hclog.LoggerOptions{
+	log := hclog.New(&hclog.LoggerOptions{
 		Name: "flashpipe", Output: w, Level: hclog.LevelFromString(level),
 		JSONFormat: format == "json", TimeFormat: time.RFC3339,
 	})
+	if steps.TestHooks {
+		log.Warn("test build (-tags testhooks): FLASHPIPE_TEST_BEFORE_VERIFY may run a program before every verify; never use this binary on a real station")
+	}
+	return log
 }
 
 func runStation(cmd *cobra.Command, lo *loadOptions, legacy *legacyFlags, sf *stationFlags, args []string) error {
@@ -131,7 +136,6 @@ func runStation(cmd *cobra.Command, lo *loadOptions, legacy *legacyFlags, sf *st
 		Config: cfg, Sysfs: sysfs, SysfsRoot: "/sys", Procfs: procfs, DevDir: "/dev",
 		Events: listener.Events(), IncludePresent: sf.includePresent, AllowBuses: buses,
 		Concurrency: legacy.concurrent, Receipts: sf.receipts, Log: log, Board: board,
-		BeforeVerify: testHookBeforeVerify(log),
 	})
 
 	intake, stopIntake := context.WithCancel(context.Background())

@@ -2,10 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"os"
-	"os/exec"
-	"strconv"
 
 	"github.com/flashpipe/flashpipe/matchers"
 	"github.com/flashpipe/flashpipe/pipeline"
@@ -84,30 +80,6 @@ func devicesJSON() any {
 		}
 	}
 	return devs
-}
-
-// testHookBeforeVerify returns the hook the end-to-end tests use to corrupt
-// a stick between write and verify: FLASHPIPE_TEST_BEFORE_VERIFY names a
-// program run as `program DEVPATH` with the path and device offset of the
-// plan's first non-empty file in its environment. Unset, there is no hook.
-func testHookBeforeVerify(log hclog.Logger) func(context.Context, *pipeline.Job) error {
-	prog := os.Getenv("FLASHPIPE_TEST_BEFORE_VERIFY")
-	if prog == "" {
-		return nil
-	}
-	log.Warn("test hook active: a program runs before every verify", "program", prog)
-	return func(ctx context.Context, j *pipeline.Job) error {
-		c := exec.CommandContext(ctx, prog, j.Target)
-		c.Env = os.Environ()
-		if j.Plan != nil && len(j.Plan.Files) > 0 {
-			f := j.Plan.Files[0]
-			c.Env = append(c.Env, "FLASHPIPE_TEST_FILE_PATH="+f.Entry.Path, "FLASHPIPE_TEST_FILE_OFFSET="+strconv.FormatInt(f.Offset, 10))
-		}
-		if out, err := c.CombinedOutput(); err != nil {
-			return fmt.Errorf("%s: %w: %s", prog, err, out)
-		}
-		return nil
-	}
 }
 
 // stationPorts returns the paths of the hub ports that match the station's
