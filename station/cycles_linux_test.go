@@ -31,7 +31,7 @@ func TestStationCyclesDoNotLeak(t *testing.T) {
 	}
 	defer l.Close()
 	sysfs, procfs := matchers.OSRoots()
-	st := New(Options{Config: cfg, Sysfs: sysfs, SysfsRoot: "/sys", Procfs: procfs, Events: l.Events(),
+	st := New(Options{Config: cfg, Sysfs: sysfs, SysfsRoot: "/sys", Procfs: procfs, Uevents: l,
 		Receipts: rpath, Log: hclog.NewNullLogger()})
 	intake, stop := context.WithCancel(context.Background())
 	done := make(chan Summary)

@@ -63,8 +63,8 @@ func (s *Station) newJob(parent context.Context, cfg *pipeline.Config, p *pipeli
 		},
 	}
 	j.pj.Progress = j.progress
-	j.view = status.Job{ID: row, Device: d.Name, Port: d.Port, Serial: d.Serial, VendorID: hex4(d.VendorID), ProductID: hex4(d.ProductID),
-		Profile: p.Name, Size: d.Size, State: status.StateQueued, StepCount: len(p.Stages), Started: j.started, Updated: j.started}
+	j.view = boardRow(row, d, p.Name, status.StateQueued, "")
+	j.view.StepCount, j.view.Started, j.view.Updated = len(p.Stages), j.started, j.started
 	s.board(j.view)
 	return j
 }

@@ -33,7 +33,9 @@ type Options struct {
 	Procfs    fs.FS  // "/proc", for mountinfo and swaps
 	DevDir    string // "/dev"
 
-	Events <-chan uevent.Event // kernel uevents (uevent.Listener.Events)
+	// Uevents is the kernel's event stream (a *uevent.Listener); nil runs
+	// on the periodic sysfs rescan alone.
+	Uevents Uevents
 
 	IncludePresent bool     // also take sticks present at start
 	AllowBuses     []string // overrides the station block's allow_buses when set
@@ -53,12 +55,27 @@ type Options struct {
 	Board *status.Board // nil: no live view
 }
 
+// Uevents is a source of kernel uevents: uevent.Listener.
+type Uevents interface {
+	// Events delivers uevents; it is closed when the source stops.
+	Events() <-chan uevent.Event
+	// Err says why Events closed, or nil.
+	Err() error
+	// Dropped counts datagrams refused as not from the kernel.
+	Dropped() uint64
+}
+
 // Station runs jobs for sticks. Create it with New and start it with Run.
 type Station struct {
 	opts  Options
 	log   hclog.Logger
 	cfg   atomic.Pointer[pipeline.Config]
 	slots chan struct{}
+
+	// intake and jobs are Run's contexts: no stick is taken once intake
+	// is done, and every job runs under jobs, also those a reload starts.
+	intakeCtx, jobsCtx context.Context
+	dropped            uint64 // Uevents.Dropped() last logged
 
 	mu       sync.Mutex
 	baseline *matchers.Baseline
@@ -122,11 +139,17 @@ func New(opts Options) *Station {
 // Config returns the profiles new jobs use.
 func (s *Station) Config() *pipeline.Config { return s.cfg.Load() }
 
-// Reload swaps the profiles for new jobs; running jobs keep theirs.
+// Reload swaps the profiles for new jobs; running jobs keep theirs. While
+// the station runs, sticks that waited for a profile are considered again.
 func (s *Station) Reload(cfg *pipeline.Config) {
 	s.cfg.Store(cfg)
 	s.log.Info("profiles reloaded", "files", cfg.Files, "profiles", len(cfg.Profiles))
-	s.rescan()
+	s.mu.Lock()
+	running := s.jobsCtx != nil
+	s.mu.Unlock()
+	if running {
+		s.rescan()
+	}
 }
 
 func (s *Station) guard() matchers.Guard {
@@ -151,23 +174,27 @@ func (s *Station) receiptsPath() string {
 // clean shutdown; cancel both at once to abort.
 func (s *Station) Run(intake, jobs context.Context) Summary {
 	present := s.scanAll()
+	s.mu.Lock()
+	s.intakeCtx, s.jobsCtx = intake, jobs
 	if s.opts.IncludePresent {
 		s.baseline = matchers.NewBaseline(nil)
 	} else {
 		s.baseline = matchers.NewBaseline(present)
-		var names []string
-		s.mu.Lock()
 		for _, d := range present {
-			names = append(names, d.Name)
 			s.seen[d.Name] = d.DiskSeq
 		}
-		s.mu.Unlock()
-		s.log.Info("station started; devices present now are left alone", "present", names)
 	}
+	s.mu.Unlock()
 	if s.opts.IncludePresent {
 		for _, d := range present {
-			s.consider(jobs, d.Name, "present at start")
+			s.consider(d.Name, "present at start")
 		}
+	} else {
+		var names []string
+		for _, d := range present {
+			names = append(names, d.Name)
+		}
+		s.log.Info("station started; devices present now are left alone", "present", names)
 	}
 	interval := s.opts.RescanInterval
 	if interval <= 0 {
@@ -175,32 +202,49 @@ func (s *Station) Run(intake, jobs context.Context) Summary {
 	}
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
+	var events <-chan uevent.Event
+	if s.opts.Uevents != nil {
+		events = s.opts.Uevents.Events()
+	}
 	for {
 		select {
 		case <-tick.C:
-			s.rescanCtx(jobs)
+			s.logDropped()
+			s.rescan()
 		case <-intake.Done():
 			s.log.Info("no longer taking sticks; waiting for running jobs")
 			s.wg.Wait()
 			s.mu.Lock()
 			defer s.mu.Unlock()
 			return s.counts
-		case ev, ok := <-s.opts.Events:
+		case ev, ok := <-events:
 			if !ok {
-				s.log.Error("uevent stream ended; no longer taking sticks")
-				s.opts.Events = nil
+				s.log.Error("the kernel uevent stream ended; new sticks are still found by the sysfs rescan", "every", interval, "error", s.opts.Uevents.Err())
+				events = nil
 				continue
 			}
-			s.handle(jobs, ev)
+			s.handle(ev)
 		}
 	}
 }
 
+// logDropped logs datagrams the uevent listener refused since last time:
+// something other than the kernel sent to the uevent socket.
+func (s *Station) logDropped() {
+	if s.opts.Uevents == nil {
+		return
+	}
+	if n := s.opts.Uevents.Dropped(); n > s.dropped {
+		s.log.Warn("dropped uevent datagrams that did not come from the kernel", "new", n-s.dropped, "total", n)
+		s.dropped = n
+	}
+}
+
 // handle acts on one uevent.
-func (s *Station) handle(ctx context.Context, ev uevent.Event) {
+func (s *Station) handle(ev uevent.Event) {
 	if ev.Action == uevent.ActionResync {
 		s.log.Warn("uevents may have been lost; rescanning sysfs")
-		s.rescanCtx(ctx)
+		s.rescan()
 		return
 	}
 	if ev.Subsystem != "block" || ev.DevType != "disk" {
@@ -212,11 +256,11 @@ func (s *Station) handle(ctx context.Context, ev uevent.Event) {
 	}
 	switch ev.Action {
 	case "add":
-		s.consider(ctx, name, "add")
+		s.consider(name, "add")
 	case "change":
 		// Media inserted in a card reader, or a loop device attached.
 		if ev.Env["DISK_MEDIA_CHANGE"] == "1" || isLoop(name) {
-			s.consider(ctx, name, "change")
+			s.consider(name, "change")
 		}
 	case "remove":
 		s.removed(name)
@@ -244,16 +288,14 @@ func (s *Station) scanAll() []*matchers.Device {
 	return devs
 }
 
-func (s *Station) rescan() { s.rescanCtx(context.Background()) }
-
-// rescanCtx reconciles with sysfs after a gap: new disks are considered,
-// vanished ones are treated as removed.
-func (s *Station) rescanCtx(ctx context.Context) {
+// rescan reconciles with sysfs: new disks are considered, vanished ones
+// are treated as removed.
+func (s *Station) rescan() {
 	devs := s.scanAll()
 	now := map[string]bool{}
 	for _, d := range devs {
 		now[d.Name] = true
-		s.consider(ctx, d.Name, "rescan")
+		s.consider(d.Name, "rescan")
 	}
 	s.mu.Lock()
 	var gone []string
@@ -268,8 +310,30 @@ func (s *Station) rescanCtx(ctx context.Context) {
 	}
 }
 
-// consider decides about one disk: leave it alone, or start a job.
-func (s *Station) consider(ctx context.Context, name, why string) {
+// verdict is what the station decided about one disk.
+type verdict int
+
+const (
+	skip    verdict = iota + 1 // nothing to do: busy, held, empty, or already decided
+	present                    // present at start: left alone
+	refused                    // the safety guard refused it
+	ignored                    // no profile matches
+	take                       // start a job
+)
+
+// decision is a verdict with what acting on it needs.
+type decision struct {
+	verdict verdict
+	row     int               // board row (refused on an allowed bus, ignored, take); 0 for none
+	err     error             // why the guard refused
+	why     string            // why no profile matched
+	job     *job              // the job to start
+	profile *pipeline.Profile // the profile it runs
+}
+
+// consider decides about one disk — leave it alone, or start a job — and
+// acts on the decision.
+func (s *Station) consider(name, why string) {
 	d, err := matchers.ReadFrom(s.opts.Sysfs, s.opts.Procfs, name)
 	if err != nil {
 		s.log.Debug("cannot read device", "device", name, "error", err)
@@ -277,31 +341,58 @@ func (s *Station) consider(ctx context.Context, name, why string) {
 	}
 	log := s.log.Named(name)
 	s.mu.Lock()
+	dec := s.decide(d, log)
+	s.mu.Unlock()
+	switch dec.verdict {
+	case present:
+		log.Info("left alone: present when the station started", "diskseq", d.DiskSeq)
+	case refused:
+		log.Warn("refused by the safety guard", "reason", dec.err.Error(), "bus", d.Bus)
+		if dec.row != 0 {
+			reason := dec.err.Error()
+			var r *matchers.Refusal
+			if errors.As(dec.err, &r) {
+				reason = r.Reason
+			}
+			s.board(boardRow(dec.row, d, "", status.StateRefused, "safety guard: "+reason))
+		}
+	case ignored:
+		log.Info("left untouched: no profile matches", "vendor_id", hex4(d.VendorID), "product_id", hex4(d.ProductID),
+			"serial", d.Serial, "port", d.Port, "size", d.Size, "why", dec.why)
+		s.board(boardRow(dec.row, d, "", status.StateIgnored, "no profile matches: "+dec.why))
+	case take:
+		log.Info("stick detected", "via", why, "profile", dec.profile.Name, "vendor_id", hex4(d.VendorID), "product_id", hex4(d.ProductID),
+			"serial", d.Serial, "port", d.Port, "size", d.Size, "diskseq", d.DiskSeq, "job", dec.job.seq)
+		go s.runJob(dec.job)
+	}
+}
+
+// decide makes the decision about d. It runs with s.mu held and records
+// the decision (seen, rows, counts, the new job) before returning.
+func (s *Station) decide(d *matchers.Device, log hclog.Logger) decision {
+	name := d.Name
+	if s.intakeCtx == nil || s.intakeCtx.Err() != nil {
+		return decision{verdict: skip} // not running, or no longer taking sticks
+	}
 	if s.held[name] {
 		if d.Size == 0 {
 			delete(s.held, name) // the medium is gone: the next one is new
 			delete(s.seen, name)
 		}
-		s.mu.Unlock()
-		return
+		return decision{verdict: skip}
 	}
 	if d.Size == 0 {
-		s.mu.Unlock()
-		return // an empty card reader slot or a detached loop device
+		return decision{verdict: skip} // an empty card reader slot or a detached loop device
 	}
 	if _, busy := s.jobs[name]; busy {
-		s.mu.Unlock()
-		return
+		return decision{verdict: skip}
 	}
 	if seq, ok := s.seen[name]; ok && seq == d.DiskSeq {
-		s.mu.Unlock()
-		return // already decided about this insertion
+		return decision{verdict: skip} // already decided about this insertion
 	}
 	s.seen[name] = d.DiskSeq
 	if s.baseline.Present(d) {
-		s.mu.Unlock()
-		log.Info("left alone: present when the station started", "diskseq", d.DiskSeq)
-		return
+		return decision{verdict: present}
 	}
 	g := s.guard()
 	if err := g.Check(d); err != nil {
@@ -309,49 +400,36 @@ func (s *Station) consider(ctx context.Context, name, why string) {
 		// A disk on an allowed bus is a stick the operator just plugged
 		// in: show why it is not written. Others (the machine's own
 		// disks) stay in the log only.
-		id := 0
+		dec := decision{verdict: refused, err: err}
 		if g.AllowsBus(d.Bus) {
-			s.rows++
-			id = s.rows
-			s.lastRow[name] = id
+			dec.row = s.newRow(name)
 		}
-		s.mu.Unlock()
-		log.Warn("refused by the safety guard", "reason", err.Error(), "bus", d.Bus)
-		if id != 0 {
-			reason := err.Error()
-			var r *matchers.Refusal
-			if errors.As(err, &r) {
-				reason = r.Reason
-			}
-			s.board(status.Job{ID: id, Device: d.Name, Port: d.Port, Serial: d.Serial, VendorID: hex4(d.VendorID), ProductID: hex4(d.ProductID),
-				Size: d.Size, State: status.StateRefused, Error: "safety guard: " + reason, Updated: time.Now()})
-		}
-		return
+		return dec
 	}
 	cfg := s.Config()
 	p, whyNot := route(cfg, d)
 	if p == nil {
 		s.counts.Ignored++
-		s.rows++
-		id := s.rows
-		s.lastRow[name] = id
-		s.mu.Unlock()
-		log.Info("left untouched: no profile matches", "vendor_id", hex4(d.VendorID), "product_id", hex4(d.ProductID),
-			"serial", d.Serial, "port", d.Port, "size", d.Size, "why", whyNot)
-		s.board(status.Job{ID: id, Device: d.Name, Port: d.Port, Serial: d.Serial, VendorID: hex4(d.VendorID), ProductID: hex4(d.ProductID),
-			Size: d.Size, State: status.StateIgnored, Error: "no profile matches: " + whyNot, Updated: time.Now()})
-		return
+		return decision{verdict: ignored, row: s.newRow(name), why: whyNot}
 	}
 	s.seq++
-	s.rows++
-	s.lastRow[name] = s.rows
-	j := s.newJob(ctx, cfg, p, d, s.seq, s.rows, log)
+	j := s.newJob(s.jobsCtx, cfg, p, d, s.seq, s.newRow(name), log)
 	s.jobs[name] = j
 	s.wg.Add(1)
-	s.mu.Unlock()
-	log.Info("stick detected", "via", why, "profile", p.Name, "vendor_id", hex4(d.VendorID), "product_id", hex4(d.ProductID),
-		"serial", d.Serial, "port", d.Port, "size", d.Size, "diskseq", d.DiskSeq, "job", j.seq)
-	go s.runJob(j)
+	return decision{verdict: take, job: j, profile: p}
+}
+
+// newRow returns a new board row for the disk name. s.mu is held.
+func (s *Station) newRow(name string) int {
+	s.rows++
+	s.lastRow[name] = s.rows
+	return s.rows
+}
+
+// boardRow is the board's row for a disk that never became a job.
+func boardRow(id int, d *matchers.Device, profile string, state status.State, msg string) status.Job {
+	return status.Job{ID: id, Device: d.Name, Port: d.Port, Serial: d.Serial, VendorID: hex4(d.VendorID), ProductID: hex4(d.ProductID),
+		Profile: profile, Size: d.Size, State: state, Error: msg, Updated: time.Now()}
 }
 
 // route returns the first profile, in priority order, that matches d, or

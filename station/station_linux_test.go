@@ -185,7 +185,7 @@ func TestStationLoopDevices(t *testing.T) {
 	sysfs, procfs := matchers.OSRoots()
 	board := status.NewBoard()
 	var logs bytes.Buffer
-	st := New(Options{Config: cfg, Sysfs: sysfs, SysfsRoot: "/sys", Procfs: procfs, Events: l.Events(),
+	st := New(Options{Config: cfg, Sysfs: sysfs, SysfsRoot: "/sys", Procfs: procfs, Uevents: l,
 		Receipts: rpath, Board: board, Log: hclog.New(&hclog.LoggerOptions{Output: &syncWriter{w: &logs}, Level: hclog.Debug})})
 	intake, stop := context.WithCancel(context.Background())
 	done := make(chan Summary)

@@ -21,6 +21,11 @@ var ThroughputBuckets = []float64{1e6, 2e6, 5e6, 10e6, 20e6, 50e6, 100e6, 200e6,
 // the Prometheus text format. Feed it every board update through Observe
 // (NewMetrics does that for a board). It is safe for concurrent use.
 type Metrics struct {
+	// UeventsDropped, when set, counts uevent datagrams the station's
+	// listener refused as not from the kernel (uevent.Listener.Dropped).
+	// Set it before serving.
+	UeventsDropped func() uint64
+
 	mu             sync.Mutex
 	sticks         map[[2]string]uint64 // {profile, result} → count
 	written        int64
@@ -128,6 +133,12 @@ func (m *Metrics) WriteTo(w io.Writer) (int64, error) {
 	fmt.Fprintf(&sb, "flashpipe_bytes_verified_total %d\n", m.verified)
 	header("flashpipe_verify_failures_total", "counter", "Jobs that failed in their verify step.")
 	fmt.Fprintf(&sb, "flashpipe_verify_failures_total %d\n", m.verifyFailures)
+	var dropped uint64
+	if m.UeventsDropped != nil {
+		dropped = m.UeventsDropped()
+	}
+	header("flashpipe_uevents_dropped_total", "counter", "Uevent datagrams refused because they did not come from the kernel.")
+	fmt.Fprintf(&sb, "flashpipe_uevents_dropped_total %d\n", dropped)
 	header("flashpipe_active_jobs", "gauge", "Jobs matched, queued or running now.")
 	fmt.Fprintf(&sb, "flashpipe_active_jobs %d\n", len(m.active))
 	const h = "flashpipe_job_throughput_bytes_per_second"

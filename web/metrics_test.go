@@ -86,6 +86,7 @@ func feedJobs(b *status.Board) {
 func TestMetricsExposition(t *testing.T) {
 	b := status.NewBoard()
 	m := NewMetrics(b)
+	m.UeventsDropped = func() uint64 { return 3 }
 	feedJobs(b)
 	var buf bytes.Buffer
 	m.WriteTo(&buf)
@@ -95,6 +96,7 @@ func TestMetricsExposition(t *testing.T) {
 		"flashpipe_sticks_total": "counter", "flashpipe_bytes_written_total": "counter",
 		"flashpipe_bytes_verified_total": "counter", "flashpipe_verify_failures_total": "counter",
 		"flashpipe_active_jobs": "gauge", "flashpipe_job_throughput_bytes_per_second": "histogram",
+		"flashpipe_uevents_dropped_total": "counter",
 	}
 	if diff := cmp.Diff(wantTypes, types); diff != "" {
 		t.Errorf("metric types (-want +got):\n%s", diff)
@@ -109,6 +111,7 @@ func TestMetricsExposition(t *testing.T) {
 		`flashpipe_bytes_verified_total`:                                    201e6,
 		`flashpipe_verify_failures_total`:                                   1,
 		`flashpipe_active_jobs`:                                             1,
+		`flashpipe_uevents_dropped_total`:                                   3,
 		h + `_bucket{le="1e+06"}`:                                           0,
 		h + `_bucket{le="2e+06"}`:                                           0,
 		h + `_bucket{le="5e+06"}`:                                           0,
@@ -136,6 +139,7 @@ func TestMetricsPromtool(t *testing.T) {
 	}
 	b := status.NewBoard()
 	m := NewMetrics(b)
+	m.UeventsDropped = func() uint64 { return 3 }
 	feedJobs(b)
 	var buf bytes.Buffer
 	m.WriteTo(&buf)

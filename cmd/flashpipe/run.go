@@ -134,7 +134,7 @@ func runStation(cmd *cobra.Command, lo *loadOptions, legacy *legacyFlags, sf *st
 	sysfs, procfs := matchers.OSRoots()
 	st := station.New(station.Options{
 		Config: cfg, Sysfs: sysfs, SysfsRoot: "/sys", Procfs: procfs, DevDir: "/dev",
-		Events: listener.Events(), IncludePresent: sf.includePresent, AllowBuses: buses,
+		Uevents: listener, IncludePresent: sf.includePresent, AllowBuses: buses,
 		Concurrency: legacy.concurrent, Receipts: sf.receipts, Log: log, Board: board,
 	})
 
@@ -145,7 +145,7 @@ func runStation(cmd *cobra.Command, lo *loadOptions, legacy *legacyFlags, sf *st
 
 	views, stopViews := context.WithCancel(context.Background())
 	defer stopViews()
-	if err := startViews(views, cmd, board, cfg, st.Config, sf, log); err != nil {
+	if err := startViews(views, cmd, board, cfg, st.Config, listener.Dropped, sf, log); err != nil {
 		return err
 	}
 

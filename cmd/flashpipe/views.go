@@ -15,7 +15,7 @@ import (
 // terminal (plain log lines otherwise) and, when asked, the dashboard.
 // current returns the station's config as last reloaded: the dashboard's
 // profiles and ports follow it; its address and token are cfg's, at start.
-func startViews(ctx context.Context, cmd *cobra.Command, board *status.Board, cfg *pipeline.Config, current func() *pipeline.Config, sf *stationFlags, log hclog.Logger) error {
+func startViews(ctx context.Context, cmd *cobra.Command, board *status.Board, cfg *pipeline.Config, current func() *pipeline.Config, dropped func() uint64, sf *stationFlags, log hclog.Logger) error {
 	out := cmd.OutOrStdout()
 	tty := isTerminal(out) && !sf.noTable // runStation decides the same for the log
 	go status.RunTerminal(ctx, board, out, tty)
@@ -29,9 +29,11 @@ func startViews(ctx context.Context, cmd *cobra.Command, board *status.Board, cf
 	if addr == "" {
 		return nil
 	}
+	metrics := web.NewMetrics(board)
+	metrics.UeventsDropped = dropped
 	h := web.NewServer(board, web.Options{
 		Token:    token,
-		Metrics:  web.NewMetrics(board),
+		Metrics:  metrics,
 		Profiles: func() any { return profilesJSON(current()) },
 		Devices:  func() any { return devicesJSON() },
 		Ports:    func() []string { return stationPorts(current().Station.Ports) },
