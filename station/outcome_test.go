@@ -101,15 +101,7 @@ profile "unchecked" {
 			t.Errorf("no log line %q for profile %s in:\n%s", w.log, name, logs.String())
 		}
 	}
-	f, err := os.Open(rpath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rs, _, err := receipts.Read(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rs := readReceiptsFile(t, rpath)
 	got := map[receipts.Result]int{}
 	for _, r := range rs {
 		got[r.Result]++

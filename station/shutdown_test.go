@@ -56,30 +56,50 @@ func newLog() (*logBuf, hclog.Logger) {
 	return b, hclog.New(&hclog.LoggerOptions{Output: b, Level: hclog.Debug})
 }
 
+// fakeRun is a station running on a fake host.
+type fakeRun struct {
+	st       *Station
+	logs     *logBuf
+	receipts string
+	stop     context.CancelFunc // cancels intake
+	done     chan Summary       // Run's result
+}
+
+// run starts a station on h with the fake host's profile, a log, a new
+// receipts file, events ev (may be nil) and the given rescan interval;
+// its jobs run under jobs.
+func (h *fakeHost) run(t *testing.T, ev Uevents, rescan time.Duration, jobs context.Context) *fakeRun {
+	t.Helper()
+	r := &fakeRun{receipts: filepath.Join(t.TempDir(), "r.jsonl"), done: make(chan Summary, 1)}
+	var log hclog.Logger
+	r.logs, log = newLog()
+	opts := h.options()
+	opts.Config, opts.Uevents, opts.Log, opts.Board = fakeHostConfig(t), ev, log, status.NewBoard()
+	opts.Receipts, opts.RescanInterval = r.receipts, rescan
+	r.st = New(opts)
+	intake, stop := context.WithCancel(context.Background())
+	r.stop = stop
+	go func() { r.done <- r.st.Run(intake, jobs) }()
+	waitRunning(t, r.st)
+	return r
+}
+
 // TestUeventStreamEndKeepsTakingSticks: when the kernel's event stream
 // ends, the station says so with the reason, and sticks are still found by
 // the sysfs rescan — the log must not claim the station stopped taking them.
 func TestUeventStreamEndKeepsTakingSticks(t *testing.T) {
 	h := newFakeHost(t)
-	logs, log := newLog()
 	ev := &fakeUevents{ch: make(chan uevent.Event), err: errors.New("recvmsg: boom")}
 	close(ev.ch)
-	opts := h.options()
-	opts.Config, opts.Uevents, opts.Log, opts.Board = fakeHostConfig(t), ev, log, status.NewBoard()
-	opts.Receipts, opts.RescanInterval = filepath.Join(t.TempDir(), "r.jsonl"), 20*time.Millisecond
-	st := New(opts)
-	intake, stop := context.WithCancel(context.Background())
-	done := make(chan Summary)
-	go func() { done <- st.Run(intake, context.Background()) }()
-	waitFor(t, logs, "uevent stream ended")
+	r := h.run(t, ev, 20*time.Millisecond, context.Background())
+	waitFor(t, r.logs, "uevent stream ended")
 	h.plug(t)
-	waitFor(t, logs, "done: written and verified")
-	stop()
-	sum := <-done
-	if sum.Done != 1 {
+	waitFor(t, r.logs, "done: written and verified")
+	r.stop()
+	if sum := <-r.done; sum.Done != 1 {
 		t.Errorf("Run() = %s, want 1 done", sum)
 	}
-	out := logs.String()
+	out := r.logs.String()
 	if !strings.Contains(out, "still found by the sysfs rescan") || !strings.Contains(out, "recvmsg: boom") {
 		t.Errorf("log does not say the stream ended, why, and that the rescan goes on:\n%s", out)
 	}
@@ -94,46 +114,28 @@ func TestUeventStreamEndKeepsTakingSticks(t *testing.T) {
 func TestReloadStartsJobsUnderRunsContexts(t *testing.T) {
 	t.Run("aborted jobs context", func(t *testing.T) {
 		h := newFakeHost(t)
-		_, log := newLog()
-		cfg := fakeHostConfig(t)
-		opts := h.options()
-		rpath := filepath.Join(t.TempDir(), "r.jsonl")
-		opts.Config, opts.Log, opts.Receipts, opts.RescanInterval = cfg, log, rpath, time.Hour
-		st := New(opts)
-		intake, stop := context.WithCancel(context.Background())
 		jobs, abort := context.WithCancel(context.Background())
 		abort() // the grace period is over
-		done := make(chan Summary)
-		go func() { done <- st.Run(intake, jobs) }()
-		waitRunning(t, st)
+		r := h.run(t, nil, time.Hour, jobs)
 		h.plug(t)
-		st.Reload(cfg)
-		stop()
-		sum := <-done
-		rs := readReceiptsFile(t, rpath)
+		r.st.Reload(r.st.Config())
+		r.stop()
+		sum := <-r.done
+		rs := readReceiptsFile(t, r.receipts)
 		if len(rs) != 1 || rs[0].Result != receipts.ResultFailed || !strings.Contains(rs[0].Error, "shutting down") {
 			t.Errorf("receipts = %+v (summary %s), want one job aborted because the station is shutting down", rs, sum)
 		}
 	})
 	t.Run("intake stopped", func(t *testing.T) {
 		h := newFakeHost(t)
-		logs, log := newLog()
-		cfg := fakeHostConfig(t)
-		opts := h.options()
-		rpath := filepath.Join(t.TempDir(), "r.jsonl")
-		opts.Config, opts.Log, opts.Receipts, opts.RescanInterval = cfg, log, rpath, time.Hour
-		st := New(opts)
-		intake, stop := context.WithCancel(context.Background())
-		done := make(chan Summary)
-		go func() { done <- st.Run(intake, context.Background()) }()
-		waitRunning(t, st)
-		stop()
-		<-done
+		r := h.run(t, nil, time.Hour, context.Background())
+		r.stop()
+		<-r.done
 		h.plug(t)
-		st.Reload(cfg)
+		r.st.Reload(r.st.Config())
 		time.Sleep(100 * time.Millisecond) // a job, if one wrongly started, writes its receipt by then
-		if _, err := os.Stat(rpath); err == nil {
-			t.Errorf("a stick plugged after the station stopped taking sticks got a job: %v\n%s", readReceiptsFile(t, rpath), logs)
+		if _, err := os.Stat(r.receipts); err == nil {
+			t.Errorf("a stick plugged after the station stopped taking sticks got a job: %v\n%s", readReceiptsFile(t, r.receipts), r.logs)
 		}
 	})
 }
@@ -142,19 +144,12 @@ func TestReloadStartsJobsUnderRunsContexts(t *testing.T) {
 // the kernel) are reported in the log as they happen.
 func TestDroppedUeventsAreLogged(t *testing.T) {
 	h := newFakeHost(t)
-	logs, log := newLog()
 	ev := &fakeUevents{ch: make(chan uevent.Event)}
 	ev.dropped.Store(5)
-	opts := h.options()
-	opts.Config, opts.Uevents, opts.Log, opts.RescanInterval = fakeHostConfig(t), ev, log, 10*time.Millisecond
-	opts.Receipts = filepath.Join(t.TempDir(), "r.jsonl")
-	st := New(opts)
-	intake, stop := context.WithCancel(context.Background())
-	done := make(chan Summary)
-	go func() { done <- st.Run(intake, context.Background()) }()
-	waitFor(t, logs, "dropped uevent datagrams that did not come from the kernel: new=5 total=5")
-	stop()
-	<-done
+	r := h.run(t, ev, 10*time.Millisecond, context.Background())
+	waitFor(t, r.logs, "dropped uevent datagrams that did not come from the kernel: new=5 total=5")
+	r.stop()
+	<-r.done
 }
 
 func waitFor(t *testing.T, logs *logBuf, s string) {
