@@ -68,8 +68,14 @@ var knownBuses = []string{"usb", "mmc", "loop"}
 //	  description = "event code printed on every label"
 //	}
 type Variable struct {
-	Name        string
-	Type        cty.Type
+	Name string
+	Type cty.Type
+	// Literal says how a value given as text (--var, the environment) is
+	// read. True for a variable without a type or of type string, number
+	// or bool: the text itself is a string, converted to Type. False for
+	// any other type (any, lists, maps, objects): the text is an HCL
+	// expression. This is Terraform's rule.
+	Literal     bool
 	Default     cty.Value
 	Description string
 	DeclRange   hcl.Range

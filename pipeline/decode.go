@@ -4,16 +4,14 @@ import (
 	"fmt"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/bmatcuk/doublestar/v4"
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/ext/typeexpr"
 	"github.com/hashicorp/hcl/v2/gohcl"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
-	"github.com/zclconf/go-cty/cty/convert"
 )
 
 var fileSchema = &hcl.BodySchema{
@@ -80,80 +78,6 @@ func (l *Loader) decode(files []*hcl.File, names []string) (*Config, hcl.Diagnos
 	diags = append(diags, decodeStation(cfg, stations)...)
 	diags = append(diags, l.decodeProfiles(cfg, profiles)...)
 	return cfg, diags
-}
-
-func (l *Loader) decodeVariables(cfg *Config, blocks []*hcl.Block) hcl.Diagnostics {
-	blocks, diags := distinct("variable", blocks, hclIdent)
-	for _, b := range blocks {
-		name := b.Labels[0]
-		content, d := b.Body.Content(variableSchema)
-		diags = append(diags, d...)
-		own := d.HasErrors()
-		v := &Variable{Name: name, Type: cty.DynamicPseudoType, DeclRange: b.DefRange}
-		if a, ok := content.Attributes["type"]; ok {
-			t, d := typeexpr.TypeConstraint(a.Expr)
-			diags = append(diags, d...)
-			own = own || d.HasErrors()
-			v.Type = t
-		}
-		if a, ok := content.Attributes["description"]; ok {
-			diags = append(diags, decodeExpression(a.Expr, nil, &v.Description)...)
-		}
-		v.Default = cty.NilVal
-		if a, ok := content.Attributes["default"]; ok {
-			val, d := a.Expr.Value(nil)
-			diags = append(diags, d...)
-			own = own || d.HasErrors()
-			if !d.HasErrors() {
-				cv, err := convert.Convert(val, v.Type)
-				if err != nil {
-					own = true
-					diags = append(diags, errAt(a.Expr.Range(), "Invalid default value", fmt.Sprintf("The default of variable %q does not fit its type: %s.", name, err)))
-				} else {
-					v.Default = cv
-				}
-			}
-		}
-		if own {
-			// Its own errors are reported; "no value" would only repeat them.
-			continue
-		}
-		val, d := l.variableValue(v)
-		diags = append(diags, d...)
-		if val != cty.NilVal {
-			cfg.Vars[name] = val
-		}
-	}
-	return diags
-}
-
-// variableValue picks a variable's value: --var, then the environment, then
-// the default.
-func (l *Loader) variableValue(v *Variable) (cty.Value, hcl.Diagnostics) {
-	raw, ok := l.Vars[v.Name]
-	from := "--var " + v.Name
-	if !ok && l.Env != nil {
-		raw, ok = l.Env("FLASHPIPE_VAR_" + v.Name)
-		from = "FLASHPIPE_VAR_" + v.Name
-	}
-	if !ok {
-		if v.Default == cty.NilVal {
-			return cty.NilVal, hcl.Diagnostics{errAt(v.DeclRange, "No value for required variable",
-				fmt.Sprintf("Variable %q has no default. Give it one, or pass --var %s=VALUE (or set FLASHPIPE_VAR_%s).", v.Name, v.Name, v.Name))}
-		}
-		return v.Default, nil
-	}
-	var val cty.Value = cty.StringVal(raw)
-	if v.Type == cty.Number {
-		if _, err := strconv.ParseFloat(raw, 64); err != nil {
-			return cty.NilVal, hcl.Diagnostics{errAt(v.DeclRange, "Invalid variable value", fmt.Sprintf("%s = %q is not a number.", from, raw))}
-		}
-	}
-	cv, err := convert.Convert(val, v.Type)
-	if err != nil {
-		return cty.NilVal, hcl.Diagnostics{errAt(v.DeclRange, "Invalid variable value", fmt.Sprintf("%s = %q does not fit the variable's type: %s.", from, raw, err))}
-	}
-	return cv, nil
 }
 
 // decodeLocals evaluates locals in dependency order: each pass evaluates
@@ -361,10 +285,10 @@ func (l *Loader) decodeProfile(cfg *Config, b *hcl.Block) (*Profile, hcl.Diagnos
 	content, diags := b.Body.Content(profileSchema)
 	ctx := cfg.staticContext()
 	if a, ok := content.Attributes["priority"]; ok {
-		diags = append(diags, decodeExpression(a.Expr, ctx, &p.Priority)...)
+		diags = append(diags, decodeAttr(a, ctx, &p.Priority)...)
 	}
 	if a, ok := content.Attributes["min_write_mbps"]; ok {
-		d := decodeExpression(a.Expr, ctx, &p.MinWriteMBps)
+		d := decodeAttr(a, ctx, &p.MinWriteMBps)
 		diags = append(diags, d...)
 		if !d.HasErrors() && p.MinWriteMBps < 0 {
 			diags = append(diags, errAt(a.Expr.Range(), "Invalid minimum write rate", "min_write_mbps is a rate in MB/s (10^6 bytes per second), 0 or more; 0 means no minimum."))
@@ -524,34 +448,53 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-// decodeBody is gohcl.DecodeBody without follow-on errors: when an
-// expression fails (an undefined reference, say), gohcl goes on to convert
-// its unknown result and adds "Unsuitable value: value must be known" on
-// the same expression.
+// decodeBody is gohcl.DecodeBody with diagnostics that name the attribute
+// (see nameAttr) and without follow-on errors (see dropUnknownCascades).
 func decodeBody(body hcl.Body, ctx *hcl.EvalContext, val any) hcl.Diagnostics {
-	return dropUnknownCascades(gohcl.DecodeBody(body, ctx, val))
-}
-
-// decodeExpression is gohcl.DecodeExpression without follow-on errors (see
-// decodeBody).
-func decodeExpression(expr hcl.Expression, ctx *hcl.EvalContext, val any) hcl.Diagnostics {
-	return dropUnknownCascades(gohcl.DecodeExpression(expr, ctx, val))
-}
-
-func dropUnknownCascades(diags hcl.Diagnostics) hcl.Diagnostics {
-	cascade := func(d *hcl.Diagnostic) bool {
-		return d.Summary == "Unsuitable value type" && strings.HasSuffix(d.Detail, "value must be known")
+	diags := dropUnknownCascades(gohcl.DecodeBody(body, ctx, val))
+	if sb, ok := body.(*hclsyntax.Body); ok {
+		for name, a := range sb.Attributes {
+			diags = nameAttr(diags, name, a.Expr)
+		}
 	}
+	return diags
+}
+
+// decodeAttr is gohcl.DecodeExpression for one attribute, with
+// diagnostics that name it and without follow-on errors.
+func decodeAttr(a *hcl.Attribute, ctx *hcl.EvalContext, val any) hcl.Diagnostics {
+	return nameAttr(dropUnknownCascades(gohcl.DecodeExpression(a.Expr, ctx, val)), a.Name, a.Expr)
+}
+
+// nameAttr rewrites gohcl's "Unsuitable value type" diagnostics on expr,
+// which do not say which attribute is wrong ("Unsuitable value: a number is
+// required"), in Terraform's words: `Inappropriate value for attribute
+// "retries": a number is required.`
+func nameAttr(diags hcl.Diagnostics, name string, expr hcl.Expression) hcl.Diagnostics {
+	for i, d := range diags {
+		if d.Summary != "Unsuitable value type" || d.Context == nil || *d.Context != expr.Range() {
+			continue
+		}
+		named := *d
+		named.Summary = "Incorrect attribute value type"
+		named.Detail = fmt.Sprintf("Inappropriate value for attribute %q: %s.", name, strings.TrimPrefix(d.Detail, "Unsuitable value: "))
+		diags[i] = &named
+	}
+	return diags
+}
+
+// dropUnknownCascades drops gohcl's "value must be known" errors. In the
+// static context every value is known except the result of an expression
+// that failed, whose own error is reported: an undefined reference, or a
+// local whose definition failed (kept as an unknown value, so that its uses
+// add nothing to the error where it is defined).
+func dropUnknownCascades(diags hcl.Diagnostics) hcl.Diagnostics {
 	var out hcl.Diagnostics
 	for _, d := range diags {
-		if cascade(d) {
+		if d.Summary == "Unsuitable value type" && strings.HasSuffix(d.Detail, "value must be known") {
 			continue
 		}
 		out = append(out, d)
-	}
-	if !out.HasErrors() {
-		// Nothing else explains the failure: keep it.
-		return diags
 	}
 	return out
 }

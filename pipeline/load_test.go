@@ -228,8 +228,7 @@ profile "p" {
 func TestVariables(t *testing.T) {
 	l := newLoader()
 	l.Vars = map[string]string{"customer": "acme", "copies": "3"}
-	env := map[string]string{"FLASHPIPE_VAR_copies": "9", "FLASHPIPE_VAR_event": "fair"}
-	l.Env = func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	l.Env = []string{"PATH=/bin", "FLASHPIPE_VAR_copies=9", "FLASHPIPE_VAR_event=fair"}
 	cfg, _ := load(t, l, varsSrc)
 	want := map[string]cty.Value{
 		"event":    cty.StringVal("fair"),
@@ -247,7 +246,7 @@ func TestVariables(t *testing.T) {
 
 	l = newLoader()
 	l.Vars = map[string]string{"copies": "three"}
-	l.Env = func(k string) (string, bool) { return "from-env", k == "FLASHPIPE_VAR_customer" }
+	l.Env = []string{"FLASHPIPE_VAR_customer=from-env"}
 	_, diags := l.LoadSource("test.hcl", []byte(varsSrc))
 	if len(diags) != 1 || diags[0].Summary != "Invalid variable value" || diags[0].Subject.Start.Line != 6 {
 		t.Errorf("--var copies=three: diagnostics = %s, want one \"Invalid variable value\" on line 6", dump(diags))

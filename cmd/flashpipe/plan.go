@@ -58,14 +58,17 @@ func loadOrLegacy(cmd *cobra.Command, lo *loadOptions, legacy *legacyFlags, args
 		if len(args) > 0 {
 			return nil, nil, nil, fmt.Errorf("give either station files or -c PATH, not both")
 		}
+		if len(lo.vars) > 0 {
+			return nil, nil, nil, fmt.Errorf("--var sets a variable of station files; the implicit profile of -c declares none")
+		}
 		src, err := legacy.config(eject)
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		l, err := lo.loader()
-		if err != nil {
-			return nil, nil, nil, err
-		}
+		// The implicit profile uses no variables, so FLASHPIPE_VAR_*
+		// (set, perhaps, for the station files of another run) cannot
+		// change it: the environment is not read.
+		l := pipeline.NewLoader(steps.Builtin())
 		cfg, diags := l.LoadSource("<command line>", src)
 		return l, cfg, diags, nil
 	}
