@@ -10,10 +10,13 @@ import (
 
 // Config is everything loaded from one set of station files.
 type Config struct {
-	Files    []string // the files loaded, in order
-	Digest   string   // SHA-256 over the files' names and bytes
-	Station  *Station
-	Vars     map[string]cty.Value
+	Files   []string // the files loaded, in order
+	Digest  string   // SHA-256 over the files' names and bytes
+	Station *Station
+	Vars    map[string]cty.Value
+	// Locals and Sources hold every declared name, also one whose
+	// definition failed (an unknown value; a source without paths), so
+	// that its uses add nothing to the error where it is defined.
 	Locals   map[string]cty.Value
 	Sources  map[string]*Source
 	Profiles []*Profile // sorted by priority (highest first), then by name

@@ -84,11 +84,13 @@ func stringList(expr hcl.Expression, ctx *hcl.EvalContext, what string) ([]strin
 	if diags.HasErrors() || v.IsNull() {
 		return nil, diags
 	}
+	if !v.IsWhollyKnown() {
+		// Only a local whose definition failed is unknown here; its error
+		// is reported where it is defined.
+		return nil, diags
+	}
 	bad := hcl.Diagnostics{errAt(expr.Range(), "Invalid value",
 		fmt.Sprintf("%s takes a string or a list of strings.", what))}
-	if !v.IsKnown() {
-		return nil, bad
-	}
 	t := v.Type()
 	if t == cty.String || t == cty.Number || t == cty.Bool {
 		s, err := convert.Convert(v, cty.String)
@@ -104,7 +106,7 @@ func stringList(expr hcl.Expression, ctx *hcl.EvalContext, what string) ([]strin
 	for it := v.ElementIterator(); it.Next(); {
 		_, ev := it.Element()
 		s, err := convert.Convert(ev, cty.String)
-		if err != nil || s.IsNull() || !s.IsKnown() {
+		if err != nil || s.IsNull() {
 			return nil, bad
 		}
 		out = append(out, s.AsString())
