@@ -134,7 +134,7 @@ type Profile struct {
 //	  serial       = "4C53*"              # glob
 //	  manufacturer = "SanDisk*"
 //	  product      = "*Cruzer*"
-//	  size         = "7GiB..64GiB"        # or ">= 4GB", "..64GiB"
+//	  size         = "~8GB..~64GB"        # or "~16GB", ">= 4GB", "..64GiB"
 //	  port         = "1-1.*"              # USB port path glob
 //	  bus          = "usb"
 //	}
@@ -144,12 +144,14 @@ type MatchBlock struct {
 	Serial       hcl.Expression `hcl:"serial,optional"`
 	Manufacturer hcl.Expression `hcl:"manufacturer,optional"`
 	Product      hcl.Expression `hcl:"product,optional"`
-	Size         *string        `hcl:"size,optional"`
+	Size         hcl.Expression `hcl:"size,optional"`
 	Port         hcl.Expression `hcl:"port,optional"`
 	Bus          hcl.Expression `hcl:"bus,optional"`
 
-	// Text holds each attribute as written, for plan output.
-	Text map[string]string
+	// Text holds each attribute as written, and SizeRange the size as
+	// parsed, for plan output.
+	Text      map[string]string
+	SizeRange matchers.SizeRange
 }
 
 // StepMeta holds the meta-arguments every step block accepts, whatever its

@@ -87,6 +87,46 @@ func TestRoutingOrder(t *testing.T) {
 	}
 }
 
+// TestNominalSizeRouting: profiles for sticks sold as 8, 16 and 32 GB
+// take sticks by the capacity they really report, and bands of the same
+// priority are disjoint (no overlap warning).
+func TestNominalSizeRouting(t *testing.T) {
+	cfg, diags := load(t, newLoader(), `
+profile "eight" {
+  match { size = "~8GB" }
+  step "wipe" {}
+}
+profile "sixteen" {
+  match { size = "~16GB" }
+  step "wipe" {}
+}
+profile "thirty-two-up" {
+  match { size = ">= ~32GB" }
+  step "wipe" {}
+}
+`)
+	if len(diags) > 0 {
+		t.Errorf("diagnostics:\n%s", dump(diags))
+	}
+	for _, tc := range []struct {
+		size int64
+		want string
+	}{
+		{7_743_995_904, "eight"},
+		{8_004_304_896, "eight"},
+		{8_589_934_592, ""}, // 8 GiB: no stick sold as 8 GB is that large
+		{15_376_318_464, "sixteen"},
+		{16_008_609_792, "sixteen"},
+		{30_752_636_928, "thirty-two-up"},
+		{123_010_547_712, "thirty-two-up"},
+		{4_000_000_000, ""},
+	} {
+		if got := route(cfg, &matchers.Device{Bus: "usb", Size: tc.size}); got != tc.want {
+			t.Errorf("route(size %d) = %q, want %q", tc.size, got, tc.want)
+		}
+	}
+}
+
 // TestEqualPriorityOrderByName: profiles of equal priority route by name,
 // whatever order the files declare them in.
 func TestEqualPriorityOrderByName(t *testing.T) {

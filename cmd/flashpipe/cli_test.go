@@ -260,6 +260,8 @@ func TestPlanEvent(t *testing.T) {
 		"write   fused: partition + mkfs + copy\n",
 		"write   fused: partition + mkfs + copy + label\n",
 		`vendor_id = ["0781", "0x058f"]`,
+		`size = "~4GB..~64GB" (3.6 GB .. 64.8 GB)`,
+		`size = "..~32GB" (<= 32.4 GB)`,
 		"exclude **/*.tmp",
 		`label format("PRESS%03d", job.seq)`,
 	} {
@@ -269,6 +271,23 @@ func TestPlanEvent(t *testing.T) {
 	}
 	if n := strings.Count(out, "fused:"); n != 3 {
 		t.Errorf("plan output has %d fused stages, want 3:\n%s", n, out)
+	}
+}
+
+// TestPlanSizes: plan shows a size as written and the bounds it takes, in
+// the units it was written in.
+func TestPlanSizes(t *testing.T) {
+	code, out, errs := runCLI(t, "plan", "../../examples/customer.hcl")
+	if code != 0 || !strings.Contains(out, `size = ">= ${var.min_size}" (>= 7.2 GB)`) {
+		t.Errorf("plan customer.hcl = %d, stdout:\n%s\nstderr:\n%s\nwant the size resolved to >= 7.2 GB", code, out, errs)
+	}
+	f := filepath.Join(t.TempDir(), "small.hcl")
+	if err := os.WriteFile(f, []byte("profile \"small\" {\n  match { size = \"< 16GiB\" }\n  step \"wipe\" {}\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs = runCLI(t, "plan", f)
+	if code != 0 || !strings.Contains(out, `match: size = "< 16GiB" (< 16 GiB)`+"\n") {
+		t.Errorf("plan (size = \"< 16GiB\") = %d, stdout:\n%s\nstderr:\n%s\nwant the size shown as < 16 GiB", code, out, errs)
 	}
 }
 

@@ -123,19 +123,15 @@ func describeMatch(p *pipeline.Profile) string {
 	sort.Strings(keys)
 	var parts []string
 	for _, k := range keys {
-		parts = append(parts, fmt.Sprintf("%s = %s", k, p.MatchSrc.Text[k]))
-	}
-	if p.Match.MinSize > 0 || p.Match.MaxSize > 0 {
-		parts = append(parts, fmt.Sprintf("(size %s..%s)", sizeOrDots(p.Match.MinSize), sizeOrDots(p.Match.MaxSize)))
+		part := fmt.Sprintf("%s = %s", k, p.MatchSrc.Text[k])
+		if k == "size" {
+			// The bounds it resolves to, in the units it was written in:
+			// size = "~8GB" (7.2 GB .. 8.1 GB).
+			part += " (" + p.MatchSrc.SizeRange.String() + ")"
+		}
+		parts = append(parts, part)
 	}
 	return strings.Join(parts, ", ")
-}
-
-func sizeOrDots(n int64) string {
-	if n == 0 {
-		return ""
-	}
-	return matchers.FormatSize(n)
 }
 
 // describeStep summarises one step's settings for plan output.
