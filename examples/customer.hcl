@@ -18,8 +18,8 @@ variable "event" {
 
 variable "min_size" {
   type        = string
-  default     = "8GB"
-  description = "smallest stick accepted"
+  default     = "~8GB"
+  description = "smallest stick accepted: \"~8GB\" is one sold as 8 GB (7.2 GB or more)"
 }
 
 locals {

@@ -24,7 +24,7 @@ profile "press" {
 
   match {
     vendor_id = "0951"
-    size      = "4GB..64GiB"
+    size      = "~4GB..~64GB" # sold as 4 GB to 64 GB
   }
 
   step "wipe" {
@@ -76,7 +76,7 @@ profile "visitors" {
 
   match {
     vendor_id = ["0781", "0x058f"]
-    size      = "..32GiB"
+    size      = "..~32GB" # sold as 32 GB or less
   }
 
   step "wipe" {

@@ -21,7 +21,7 @@ import (
 //	  manufacturer = ["SanDisk*"]
 //	  product      = ["Cruzer*"]
 //	  port         = ["1-1.*"]
-//	  size         = "7GiB..64GiB"
+//	  size         = "~8GB..~64GB"
 //	  bus          = ["usb"]
 //	}
 type Rule struct {

@@ -59,7 +59,10 @@ func (l *Loader) compile(cfg *Config, p *Profile) hcl.Diagnostics {
 	need(RoleFilesystem, RolePartition, `mkfs needs a partition step before it. For a filesystem on the whole stick (superfloppy) write step "partition" { table = "none" }.`)
 	need(RoleCopy, RoleFilesystem, `copy needs a filesystem: add step "mkfs" { type = "vfat" } before it.`)
 	need(RoleLabel, RoleFilesystem, `label needs a filesystem: add step "mkfs" before it.`)
-	need(RoleVerify, RolePartition, `verify reads back what the profile wrote, but this profile writes nothing before it: add partition, mkfs and copy steps.`)
+	if v, ok := first[RoleVerify]; ok && !l.writesBefore(p, v) {
+		diags = append(diags, errAt(v.TypeRange, fmt.Sprintf("Step %q needs a %s step before it", v.Kind, RolePartition),
+			`verify reads back what the profile wrote, but this profile writes nothing before it: add partition, mkfs and copy steps.`))
+	}
 	if diags.HasErrors() {
 		return diags
 	}
@@ -125,4 +128,17 @@ func minTimeout(a, b time.Duration) time.Duration {
 		return b
 	}
 	return a
+}
+
+// writesBefore reports whether a step of the write stage (partition, mkfs,
+// copy, label) comes before sb. A profile whose mkfs lacks its partition
+// step does write: that mistake has an error of its own, and verify's
+// would be false.
+func (l *Loader) writesBefore(p *Profile, sb *StepBlock) bool {
+	for _, s := range p.Steps[:sb.Index] {
+		if l.Registry.Kinds[s.Kind].Role.Fused() {
+			return true
+		}
+	}
+	return false
 }

@@ -10,10 +10,13 @@ import (
 
 // Config is everything loaded from one set of station files.
 type Config struct {
-	Files    []string // the files loaded, in order
-	Digest   string   // SHA-256 over the files' names and bytes
-	Station  *Station
-	Vars     map[string]cty.Value
+	Files   []string // the files loaded, in order
+	Digest  string   // SHA-256 over the files' names and bytes
+	Station *Station
+	Vars    map[string]cty.Value
+	// Locals and Sources hold every declared name, also one whose
+	// definition failed (an unknown value; a source without paths), so
+	// that its uses add nothing to the error where it is defined.
 	Locals   map[string]cty.Value
 	Sources  map[string]*Source
 	Profiles []*Profile // sorted by priority (highest first), then by name
@@ -68,8 +71,14 @@ var knownBuses = []string{"usb", "mmc", "loop"}
 //	  description = "event code printed on every label"
 //	}
 type Variable struct {
-	Name        string
-	Type        cty.Type
+	Name string
+	Type cty.Type
+	// Literal says how a value given as text (--var, the environment) is
+	// read. True for a variable without a type or of type string, number
+	// or bool: the text itself is a string, converted to Type. False for
+	// any other type (any, lists, maps, objects): the text is an HCL
+	// expression. This is Terraform's rule.
+	Literal     bool
 	Default     cty.Value
 	Description string
 	DeclRange   hcl.Range
@@ -125,7 +134,7 @@ type Profile struct {
 //	  serial       = "4C53*"              # glob
 //	  manufacturer = "SanDisk*"
 //	  product      = "*Cruzer*"
-//	  size         = "7GiB..64GiB"        # or ">= 4GB", "..64GiB"
+//	  size         = "~8GB..~64GB"        # or "~16GB", ">= 4GB", "..64GiB"
 //	  port         = "1-1.*"              # USB port path glob
 //	  bus          = "usb"
 //	}
@@ -135,12 +144,14 @@ type MatchBlock struct {
 	Serial       hcl.Expression `hcl:"serial,optional"`
 	Manufacturer hcl.Expression `hcl:"manufacturer,optional"`
 	Product      hcl.Expression `hcl:"product,optional"`
-	Size         *string        `hcl:"size,optional"`
+	Size         hcl.Expression `hcl:"size,optional"`
 	Port         hcl.Expression `hcl:"port,optional"`
 	Bus          hcl.Expression `hcl:"bus,optional"`
 
-	// Text holds each attribute as written, for plan output.
-	Text map[string]string
+	// Text holds each attribute as written, and SizeRange the size as
+	// parsed, for plan output.
+	Text      map[string]string
+	SizeRange matchers.SizeRange
 }
 
 // StepMeta holds the meta-arguments every step block accepts, whatever its

@@ -4,16 +4,14 @@ import (
 	"fmt"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/bmatcuk/doublestar/v4"
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/ext/typeexpr"
 	"github.com/hashicorp/hcl/v2/gohcl"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
-	"github.com/zclconf/go-cty/cty/convert"
 )
 
 var fileSchema = &hcl.BodySchema{
@@ -79,86 +77,13 @@ func (l *Loader) decode(files []*hcl.File, names []string) (*Config, hcl.Diagnos
 	diags = append(diags, decodeSources(cfg, sources)...)
 	diags = append(diags, decodeStation(cfg, stations)...)
 	diags = append(diags, l.decodeProfiles(cfg, profiles)...)
-	return cfg, diags
-}
-
-func (l *Loader) decodeVariables(cfg *Config, blocks []*hcl.Block) hcl.Diagnostics {
-	blocks, diags := distinct("variable", blocks, hclIdent)
-	for _, b := range blocks {
-		name := b.Labels[0]
-		content, d := b.Body.Content(variableSchema)
-		diags = append(diags, d...)
-		own := d.HasErrors()
-		v := &Variable{Name: name, Type: cty.DynamicPseudoType, DeclRange: b.DefRange}
-		if a, ok := content.Attributes["type"]; ok {
-			t, d := typeexpr.TypeConstraint(a.Expr)
-			diags = append(diags, d...)
-			own = own || d.HasErrors()
-			v.Type = t
-		}
-		if a, ok := content.Attributes["description"]; ok {
-			diags = append(diags, decodeExpression(a.Expr, nil, &v.Description)...)
-		}
-		v.Default = cty.NilVal
-		if a, ok := content.Attributes["default"]; ok {
-			val, d := a.Expr.Value(nil)
-			diags = append(diags, d...)
-			own = own || d.HasErrors()
-			if !d.HasErrors() {
-				cv, err := convert.Convert(val, v.Type)
-				if err != nil {
-					own = true
-					diags = append(diags, errAt(a.Expr.Range(), "Invalid default value", fmt.Sprintf("The default of variable %q does not fit its type: %s.", name, err)))
-				} else {
-					v.Default = cv
-				}
-			}
-		}
-		if own {
-			// Its own errors are reported; "no value" would only repeat them.
-			continue
-		}
-		val, d := l.variableValue(v)
-		diags = append(diags, d...)
-		if val != cty.NilVal {
-			cfg.Vars[name] = val
-		}
-	}
-	return diags
-}
-
-// variableValue picks a variable's value: --var, then the environment, then
-// the default.
-func (l *Loader) variableValue(v *Variable) (cty.Value, hcl.Diagnostics) {
-	raw, ok := l.Vars[v.Name]
-	from := "--var " + v.Name
-	if !ok && l.Env != nil {
-		raw, ok = l.Env("FLASHPIPE_VAR_" + v.Name)
-		from = "FLASHPIPE_VAR_" + v.Name
-	}
-	if !ok {
-		if v.Default == cty.NilVal {
-			return cty.NilVal, hcl.Diagnostics{errAt(v.DeclRange, "No value for required variable",
-				fmt.Sprintf("Variable %q has no default. Give it one, or pass --var %s=VALUE (or set FLASHPIPE_VAR_%s).", v.Name, v.Name, v.Name))}
-		}
-		return v.Default, nil
-	}
-	var val cty.Value = cty.StringVal(raw)
-	if v.Type == cty.Number {
-		if _, err := strconv.ParseFloat(raw, 64); err != nil {
-			return cty.NilVal, hcl.Diagnostics{errAt(v.DeclRange, "Invalid variable value", fmt.Sprintf("%s = %q is not a number.", from, raw))}
-		}
-	}
-	cv, err := convert.Convert(val, v.Type)
-	if err != nil {
-		return cty.NilVal, hcl.Diagnostics{errAt(v.DeclRange, "Invalid variable value", fmt.Sprintf("%s = %q does not fit the variable's type: %s.", from, raw, err))}
-	}
-	return cv, nil
+	return cfg, dropUnknownCascades(diags)
 }
 
 // decodeLocals evaluates locals in dependency order: each pass evaluates
-// the locals whose references are all known; what remains is a cycle or a
-// reference to something undefined.
+// the locals whose references are all known; what remains is a cycle or
+// depends on one. A local that fails (its own error, or a cycle) gets an
+// unknown value, so its uses add no errors of their own.
 func decodeLocals(cfg *Config, blocks []*hcl.Block) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	pending := map[string]*hcl.Attribute{}
@@ -178,23 +103,23 @@ func decodeLocals(cfg *Config, blocks []*hcl.Block) hcl.Diagnostics {
 		progress := false
 		for _, name := range sortedKeys(pending) {
 			a := pending[name]
-			if !localsReady(a.Expr, pending) {
+			if len(localDeps(a.Expr, pending)) > 0 {
 				continue
 			}
 			cfg.static = nil
 			v, d := a.Expr.Value(cfg.staticContext())
 			diags = append(diags, d...)
-			if !d.HasErrors() {
-				cfg.Locals[name] = v
+			if d.HasErrors() {
+				v = cty.DynamicVal
 			}
+			cfg.Locals[name] = v
 			delete(pending, name)
 			progress = true
 		}
 		if !progress {
-			for _, name := range sortedKeys(pending) {
-				a := pending[name]
-				diags = append(diags, errAt(a.Expr.Range(), "Local value cycle",
-					fmt.Sprintf("local.%s refers, directly or through other locals, to itself.", name)))
+			diags = append(diags, localCycles(pending)...)
+			for name := range pending {
+				cfg.Locals[name] = cty.DynamicVal
 			}
 			break
 		}
@@ -203,18 +128,44 @@ func decodeLocals(cfg *Config, blocks []*hcl.Block) hcl.Diagnostics {
 	return diags
 }
 
-func localsReady(expr hcl.Expression, pending map[string]*hcl.Attribute) bool {
+// localDeps returns the pending locals expr refers to.
+func localDeps(expr hcl.Expression, pending map[string]*hcl.Attribute) []string {
+	var deps []string
 	for _, tr := range expr.Variables() {
 		if tr.RootName() != "local" || len(tr) < 2 {
 			continue
 		}
 		if a, ok := tr[1].(hcl.TraverseAttr); ok {
 			if _, waiting := pending[a.Name]; waiting {
-				return false
+				deps = append(deps, a.Name)
 			}
 		}
 	}
-	return true
+	return deps
+}
+
+// localCycles reports each pending local that is on a cycle. The others
+// only depend on one: the cycle's errors explain them.
+func localCycles(pending map[string]*hcl.Attribute) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, name := range sortedKeys(pending) {
+		seen := map[string]bool{}
+		next := localDeps(pending[name].Expr, pending)
+		for len(next) > 0 && !seen[name] {
+			n := next[0]
+			next = next[1:]
+			if !seen[n] {
+				seen[n] = true
+				next = append(next, localDeps(pending[n].Expr, pending)...)
+			}
+		}
+		if seen[name] {
+			a := pending[name]
+			diags = append(diags, errAt(a.Expr.Range(), "Local value cycle",
+				fmt.Sprintf("local.%s refers, directly or through other locals, to itself.", name)))
+		}
+	}
+	return diags
 }
 
 func decodeSources(cfg *Config, blocks []*hcl.Block) hcl.Diagnostics {
@@ -223,14 +174,15 @@ func decodeSources(cfg *Config, blocks []*hcl.Block) hcl.Diagnostics {
 		name := b.Labels[0]
 		// Sources reference only variables and locals.
 		cfg.static = nil
-		var s Source
+		s := Source{Name: name, DeclRange: b.DefRange}
 		d := decodeBody(b.Body, cfg.staticContext(), &s)
 		diags = append(diags, d...)
 		if d.HasErrors() {
+			// Still declared: a copy step that names it is not wrong,
+			// and saying "no source block named" there would be false.
+			cfg.Sources[name] = &Source{Name: name, DeclRange: b.DefRange}
 			continue
 		}
-		s.Name = name
-		s.DeclRange = b.DefRange
 		if len(s.Paths) == 0 {
 			diags = append(diags, errAt(b.DefRange, "Source without paths", fmt.Sprintf("source %q needs at least one path in paths = [...].", name)))
 		}
@@ -361,21 +313,23 @@ func (l *Loader) decodeProfile(cfg *Config, b *hcl.Block) (*Profile, hcl.Diagnos
 	content, diags := b.Body.Content(profileSchema)
 	ctx := cfg.staticContext()
 	if a, ok := content.Attributes["priority"]; ok {
-		diags = append(diags, decodeExpression(a.Expr, ctx, &p.Priority)...)
+		diags = append(diags, decodeAttr(a, ctx, &p.Priority)...)
 	}
 	if a, ok := content.Attributes["min_write_mbps"]; ok {
-		d := decodeExpression(a.Expr, ctx, &p.MinWriteMBps)
+		d := decodeAttr(a, ctx, &p.MinWriteMBps)
 		diags = append(diags, d...)
 		if !d.HasErrors() && p.MinWriteMBps < 0 {
 			diags = append(diags, errAt(a.Expr.Range(), "Invalid minimum write rate", "min_write_mbps is a rate in MB/s (10^6 bytes per second), 0 or more; 0 means no minimum."))
 		}
 	}
 	var matches []*hcl.Block
+	stepBlocks := 0
 	for _, blk := range content.Blocks {
 		switch blk.Type {
 		case "match":
 			matches = append(matches, blk)
 		case "step":
+			stepBlocks++
 			sb, d := l.decodeStep(cfg, blk, len(p.Steps))
 			diags = append(diags, d...)
 			if sb != nil {
@@ -392,7 +346,7 @@ func (l *Loader) decodeProfile(cfg *Config, b *hcl.Block) (*Profile, hcl.Diagnos
 		diags = append(diags, d...)
 		p.Match, p.MatchSrc = rule, src
 	}
-	if len(p.Steps) == 0 {
+	if stepBlocks == 0 {
 		diags = append(diags, errAt(b.DefRange, "Profile without steps",
 			fmt.Sprintf("profile %q has no step blocks. Add steps such as step \"wipe\" {}, step \"partition\" {}, step \"mkfs\" {}, step \"copy\" {}, step \"verify\" {}.", p.Name)))
 		return p, diags
@@ -420,8 +374,8 @@ func (l *Loader) decodeStep(cfg *Config, blk *hcl.Block, index int) (*StepBlock,
 	}
 	ctx := cfg.staticContext()
 	diags := decodeBody(blk.Body, ctx, &sb.Meta)
-	if diags.HasErrors() {
-		return nil, diags
+	if sb.Meta.Rest == nil {
+		return sb, diags
 	}
 	if sb.Meta.TimeoutRaw != "" {
 		d, err := time.ParseDuration(sb.Meta.TimeoutRaw)
@@ -524,33 +478,62 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-// decodeBody is gohcl.DecodeBody without follow-on errors: when an
-// expression fails (an undefined reference, say), gohcl goes on to convert
-// its unknown result and adds "Unsuitable value: value must be known" on
-// the same expression.
+// decodeBody is gohcl.DecodeBody with diagnostics that name the attribute
+// (see nameAttr).
 func decodeBody(body hcl.Body, ctx *hcl.EvalContext, val any) hcl.Diagnostics {
-	return dropUnknownCascades(gohcl.DecodeBody(body, ctx, val))
-}
-
-// decodeExpression is gohcl.DecodeExpression without follow-on errors (see
-// decodeBody).
-func decodeExpression(expr hcl.Expression, ctx *hcl.EvalContext, val any) hcl.Diagnostics {
-	return dropUnknownCascades(gohcl.DecodeExpression(expr, ctx, val))
-}
-
-func dropUnknownCascades(diags hcl.Diagnostics) hcl.Diagnostics {
-	cascade := func(d *hcl.Diagnostic) bool {
-		return d.Summary == "Unsuitable value type" && strings.HasSuffix(d.Detail, "value must be known")
+	diags := gohcl.DecodeBody(body, ctx, val)
+	if sb, ok := body.(*hclsyntax.Body); ok {
+		for name, a := range sb.Attributes {
+			diags = nameAttr(diags, name, a.Expr)
+		}
 	}
-	var out hcl.Diagnostics
-	for _, d := range diags {
-		if cascade(d) {
+	return diags
+}
+
+// decodeAttr is gohcl.DecodeExpression for one attribute, with
+// diagnostics that name it.
+func decodeAttr(a *hcl.Attribute, ctx *hcl.EvalContext, val any) hcl.Diagnostics {
+	return nameAttr(gohcl.DecodeExpression(a.Expr, ctx, val), a.Name, a.Expr)
+}
+
+// nameAttr rewrites gohcl's "Unsuitable value type" diagnostics on expr,
+// which do not say which attribute is wrong ("Unsuitable value: a number is
+// required"), in Terraform's words: `Inappropriate value for attribute
+// "retries": a number is required.`
+func nameAttr(diags hcl.Diagnostics, name string, expr hcl.Expression) hcl.Diagnostics {
+	for i, d := range diags {
+		if d.Summary != "Unsuitable value type" || isUnknownCascade(d) || d.Context == nil || *d.Context != expr.Range() {
 			continue
 		}
-		out = append(out, d)
+		named := *d
+		named.Summary = "Incorrect attribute value type"
+		named.Detail = fmt.Sprintf("Inappropriate value for attribute %q: %s.", name, strings.TrimPrefix(d.Detail, "Unsuitable value: "))
+		diags[i] = &named
+	}
+	return diags
+}
+
+// isUnknownCascade reports gohcl's error for a value that is not known.
+// In the static context every value is known except the result of an
+// expression that failed, whose own error is reported: an undefined
+// reference, or a local whose definition failed (kept as an unknown value,
+// so that its uses add nothing to the error where it is defined). Such an
+// error still counts while decoding, so that nothing is checked or compiled
+// from the zero value it leaves; dropUnknownCascades removes it at the end.
+func isUnknownCascade(d *hcl.Diagnostic) bool {
+	return d.Summary == "Unsuitable value type" && strings.HasSuffix(d.Detail, "value must be known")
+}
+
+// dropUnknownCascades drops the errors isUnknownCascade describes, unless
+// nothing else explains the failure.
+func dropUnknownCascades(diags hcl.Diagnostics) hcl.Diagnostics {
+	var out hcl.Diagnostics
+	for _, d := range diags {
+		if !isUnknownCascade(d) {
+			out = append(out, d)
+		}
 	}
 	if !out.HasErrors() {
-		// Nothing else explains the failure: keep it.
 		return diags
 	}
 	return out

@@ -189,6 +189,31 @@ func typeAttrNames[T any](m map[string]T) []string {
 	return names
 }
 
+var sizeRowRE = regexp.MustCompile("^\\| `\"([^`]+)\"` \\| ([^|]+) \\| [^|]+ \\|$")
+
+// TestDocsSizeTable parses every size in the table of docs/config.md's
+// "Sizes as sticks are sold" and requires the bounds it documents.
+func TestDocsSizeTable(t *testing.T) {
+	_, text := readDocs(t)
+	_, section, _ := strings.Cut(text, "#### Sizes as sticks are sold")
+	section, _, _ = strings.Cut(section, "\n### ")
+	n := 0
+	for _, line := range strings.Split(section, "\n") {
+		m := sizeRowRE.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		n++
+		r, err := matchers.ParseSizeRange(m[1])
+		if got := r.String(); err != nil || got != strings.TrimSpace(m[2]) {
+			t.Errorf("docs/config.md: ParseSizeRange(%q) = %q, %v; the table says %q", m[1], got, err, strings.TrimSpace(m[2]))
+		}
+	}
+	if n < 5 {
+		t.Errorf("docs/config.md size table has %d rows, want at least 5", n)
+	}
+}
+
 var fnRowRE = regexp.MustCompile("^\\| `[a-z_]+\\([^`]*\\)` \\| `([^`]+)` \\| `([^`]+)` \\|$")
 
 // TestDocsFunctionExamples evaluates every function example in

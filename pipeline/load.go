@@ -22,10 +22,13 @@ type Loader struct {
 	Parser   *hclparse.Parser
 	Registry *Registry
 	// Vars are values for variable blocks, as given on the command line
-	// (--var name=value); they win over FLASHPIPE_VAR_<name> in Env.
+	// (--var name=value); they win over FLASHPIPE_VAR_<name> in Env. A
+	// name no variable block declares is an error.
 	Vars map[string]string
-	// Env is consulted for FLASHPIPE_VAR_<name>; nil means no environment.
-	Env func(string) (string, bool)
+	// Env is the environment as os.Environ returns it ("KEY=value"); its
+	// FLASHPIPE_VAR_<name> entries set variables, and one whose name no
+	// variable block declares is an error. Nil means no environment.
+	Env []string
 }
 
 // NewLoader returns a loader for the given step kinds.

@@ -87,6 +87,46 @@ func TestRoutingOrder(t *testing.T) {
 	}
 }
 
+// TestNominalSizeRouting: profiles for sticks sold as 8, 16 and 32 GB
+// take sticks by the capacity they really report, and bands of the same
+// priority are disjoint (no overlap warning).
+func TestNominalSizeRouting(t *testing.T) {
+	cfg, diags := load(t, newLoader(), `
+profile "eight" {
+  match { size = "~8GB" }
+  step "wipe" {}
+}
+profile "sixteen" {
+  match { size = "~16GB" }
+  step "wipe" {}
+}
+profile "thirty-two-up" {
+  match { size = ">= ~32GB" }
+  step "wipe" {}
+}
+`)
+	if len(diags) > 0 {
+		t.Errorf("diagnostics:\n%s", dump(diags))
+	}
+	for _, tc := range []struct {
+		size int64
+		want string
+	}{
+		{7_743_995_904, "eight"},
+		{8_004_304_896, "eight"},
+		{8_589_934_592, ""}, // 8 GiB: no stick sold as 8 GB is that large
+		{15_376_318_464, "sixteen"},
+		{16_008_609_792, "sixteen"},
+		{30_752_636_928, "thirty-two-up"},
+		{123_010_547_712, "thirty-two-up"},
+		{4_000_000_000, ""},
+	} {
+		if got := route(cfg, &matchers.Device{Bus: "usb", Size: tc.size}); got != tc.want {
+			t.Errorf("route(size %d) = %q, want %q", tc.size, got, tc.want)
+		}
+	}
+}
+
 // TestEqualPriorityOrderByName: profiles of equal priority route by name,
 // whatever order the files declare them in.
 func TestEqualPriorityOrderByName(t *testing.T) {
@@ -229,8 +269,7 @@ profile "p" {
 func TestVariables(t *testing.T) {
 	l := newLoader()
 	l.Vars = map[string]string{"customer": "acme", "copies": "3"}
-	env := map[string]string{"FLASHPIPE_VAR_copies": "9", "FLASHPIPE_VAR_event": "fair"}
-	l.Env = func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	l.Env = []string{"PATH=/bin", "FLASHPIPE_VAR_copies=9", "FLASHPIPE_VAR_event=fair"}
 	cfg, _ := load(t, l, varsSrc)
 	want := map[string]cty.Value{
 		"event":    cty.StringVal("fair"),
@@ -248,7 +287,7 @@ func TestVariables(t *testing.T) {
 
 	l = newLoader()
 	l.Vars = map[string]string{"copies": "three"}
-	l.Env = func(k string) (string, bool) { return "from-env", k == "FLASHPIPE_VAR_customer" }
+	l.Env = []string{"FLASHPIPE_VAR_customer=from-env"}
 	_, diags := l.LoadSource("test.hcl", []byte(varsSrc))
 	if len(diags) != 1 || diags[0].Summary != "Invalid variable value" || diags[0].Subject.Start.Line != 6 {
 		t.Errorf("--var copies=three: diagnostics = %s, want one \"Invalid variable value\" on line 6", dump(diags))

@@ -7,6 +7,7 @@ import (
 
 	"github.com/flashpipe/flashpipe/matchers"
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/gohcl"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 )
@@ -62,16 +63,27 @@ func (l *Loader) decodeMatch(cfg *Config, blk *hcl.Block) (matchers.Rule, *Match
 		}
 	}
 	rule.Buses = buses
-	if mb.Size != nil {
-		min, max, err := matchers.ParseSizeRange(*mb.Size)
-		if err != nil {
-			attrs, _ := blk.Body.JustAttributes()
-			diags = append(diags, errAt(attrRange(attrs["size"]), "Invalid size range",
-				fmt.Sprintf("size = %q: %s. Examples: \"7GiB..64GiB\", \">= 4GB\", \"..32GiB\".", *mb.Size, err)))
-		}
-		rule.MinSize, rule.MaxSize = min, max
+	if IsSet(mb.Size) {
+		r, d := decodeSize(mb.Size, ctx)
+		diags = append(diags, d...)
+		rule.MinSize, rule.MaxSize, mb.SizeRange = r.Min, r.Max, r
 	}
 	return rule, &mb, diags
+}
+
+// decodeSize evaluates a match's size and parses it as a size range.
+func decodeSize(expr hcl.Expression, ctx *hcl.EvalContext) (matchers.SizeRange, hcl.Diagnostics) {
+	var text string
+	diags := nameAttr(gohcl.DecodeExpression(expr, ctx, &text), "size", expr)
+	if diags.HasErrors() {
+		return matchers.SizeRange{}, diags
+	}
+	r, err := matchers.ParseSizeRange(text)
+	if err != nil {
+		msg := err.Error()
+		return r, hcl.Diagnostics{errAt(expr.Range(), "Invalid size range", strings.ToUpper(msg[:1])+msg[1:]+".")}
+	}
+	return r, nil
 }
 
 // stringList evaluates an attribute that takes one string or a list of
@@ -84,11 +96,13 @@ func stringList(expr hcl.Expression, ctx *hcl.EvalContext, what string) ([]strin
 	if diags.HasErrors() || v.IsNull() {
 		return nil, diags
 	}
+	if !v.IsWhollyKnown() {
+		// Only a local whose definition failed is unknown here; its error
+		// is reported where it is defined.
+		return nil, diags
+	}
 	bad := hcl.Diagnostics{errAt(expr.Range(), "Invalid value",
 		fmt.Sprintf("%s takes a string or a list of strings.", what))}
-	if !v.IsKnown() {
-		return nil, bad
-	}
 	t := v.Type()
 	if t == cty.String || t == cty.Number || t == cty.Bool {
 		s, err := convert.Convert(v, cty.String)
@@ -104,7 +118,7 @@ func stringList(expr hcl.Expression, ctx *hcl.EvalContext, what string) ([]strin
 	for it := v.ElementIterator(); it.Next(); {
 		_, ev := it.Element()
 		s, err := convert.Convert(ev, cty.String)
-		if err != nil || s.IsNull() || !s.IsKnown() {
+		if err != nil || s.IsNull() {
 			return nil, bad
 		}
 		out = append(out, s.AsString())

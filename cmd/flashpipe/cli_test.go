@@ -208,6 +208,51 @@ func TestValidateVars(t *testing.T) {
 	}
 }
 
+// TestStrictVars: a value for a variable the files do not declare fails
+// plan and validate, whether it comes from --var or the environment, and
+// the error says which; typed values are read as HCL from both.
+func TestStrictVars(t *testing.T) {
+	customer := "../../examples/customer.hcl"
+	code, _, errs := runCLI(t, "plan", customer, "--var", "custmer=globex")
+	if code != 1 || !strings.Contains(errs, `--var sets "custmer", but no variable block declares it. Did you mean "customer"?`) {
+		t.Errorf("plan customer.hcl --var custmer=globex = %d, stderr:\n%s\nwant 1 and the undeclared variable", code, errs)
+	}
+	t.Setenv("FLASHPIPE_VAR_evnt", "fair")
+	code, _, errs = runCLI(t, "validate", customer)
+	if code != 1 || !strings.Contains(errs, `The environment variable FLASHPIPE_VAR_evnt sets "evnt"`) {
+		t.Errorf("FLASHPIPE_VAR_evnt=fair validate customer.hcl = %d, stderr:\n%s\nwant 1 and the undeclared variable", code, errs)
+	}
+
+	// The implicit profile of -c declares no variables: --var is refused,
+	// the environment is not read.
+	dir := t.TempDir()
+	if code, _, errs := runCLI(t, "plan", "-c", dir); code != 0 {
+		t.Errorf("FLASHPIPE_VAR_evnt=fair plan -c DIR = %d, want 0; stderr:\n%s", code, errs)
+	}
+	code, _, errs = runCLI(t, "plan", "-c", dir, "--var", "event=fair")
+	if code != 2 || !strings.Contains(errs, "the implicit profile of -c declares none") {
+		t.Errorf("plan -c DIR --var event=fair = %d, stderr:\n%s\nwant 2 and --var refused", code, errs)
+	}
+	os.Unsetenv("FLASHPIPE_VAR_evnt")
+
+	f := filepath.Join(dir, "ports.hcl")
+	src := "variable \"ports\" {\n  type = list(string)\n}\n\nstation {\n  ports = var.ports\n}\n\nprofile \"p\" {\n  step \"wipe\" {}\n}\n"
+	if err := os.WriteFile(f, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errs := runCLI(t, "validate", f, "--var", `ports=["1-1.1","1-1.2"]`); code != 0 {
+		t.Errorf(`validate --var 'ports=["1-1.1","1-1.2"]' = %d, want 0; stderr:\n%s`, code, errs)
+	}
+	t.Setenv("FLASHPIPE_VAR_ports", `["1-1.*"]`)
+	if code, _, errs := runCLI(t, "validate", f); code != 0 {
+		t.Errorf(`FLASHPIPE_VAR_ports='["1-1.*"]' validate = %d, want 0; stderr:\n%s`, code, errs)
+	}
+	code, _, errs = runCLI(t, "validate", f, "--var", "ports=1-1.1")
+	if code != 1 || !strings.Contains(errs, "--var ports=1-1.1 does not fit the variable's type, list(string)") {
+		t.Errorf("validate --var ports=1-1.1 = %d, stderr:\n%s\nwant 1 and the type error", code, errs)
+	}
+}
+
 // TestPlanEvent: plan shows every profile in routing order and the fused
 // write stage.
 func TestPlanEvent(t *testing.T) {
@@ -228,6 +273,8 @@ func TestPlanEvent(t *testing.T) {
 		"write   fused: partition + mkfs + copy\n",
 		"write   fused: partition + mkfs + copy + label\n",
 		`vendor_id = ["0781", "0x058f"]`,
+		`size = "~4GB..~64GB" (3.6 GB .. 64.8 GB)`,
+		`size = "..~32GB" (<= 32.4 GB)`,
 		"exclude **/*.tmp",
 		`label format("PRESS%03d", job.seq)`,
 	} {
@@ -237,6 +284,23 @@ func TestPlanEvent(t *testing.T) {
 	}
 	if n := strings.Count(out, "fused:"); n != 3 {
 		t.Errorf("plan output has %d fused stages, want 3:\n%s", n, out)
+	}
+}
+
+// TestPlanSizes: plan shows a size as written and the bounds it takes, in
+// the units it was written in.
+func TestPlanSizes(t *testing.T) {
+	code, out, errs := runCLI(t, "plan", "../../examples/customer.hcl")
+	if code != 0 || !strings.Contains(out, `size = ">= ${var.min_size}" (>= 7.2 GB)`) {
+		t.Errorf("plan customer.hcl = %d, stdout:\n%s\nstderr:\n%s\nwant the size resolved to >= 7.2 GB", code, out, errs)
+	}
+	f := filepath.Join(t.TempDir(), "small.hcl")
+	if err := os.WriteFile(f, []byte("profile \"small\" {\n  match { size = \"< 16GiB\" }\n  step \"wipe\" {}\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs = runCLI(t, "plan", f)
+	if code != 0 || !strings.Contains(out, `match: size = "< 16GiB" (< 16 GiB)`+"\n") {
+		t.Errorf("plan (size = \"< 16GiB\") = %d, stdout:\n%s\nstderr:\n%s\nwant the size shown as < 16 GiB", code, out, errs)
 	}
 }
 

@@ -58,14 +58,17 @@ func loadOrLegacy(cmd *cobra.Command, lo *loadOptions, legacy *legacyFlags, args
 		if len(args) > 0 {
 			return nil, nil, nil, fmt.Errorf("give either station files or -c PATH, not both")
 		}
+		if len(lo.vars) > 0 {
+			return nil, nil, nil, fmt.Errorf("--var sets a variable of station files; the implicit profile of -c declares none")
+		}
 		src, err := legacy.config(eject)
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		l, err := lo.loader()
-		if err != nil {
-			return nil, nil, nil, err
-		}
+		// The implicit profile uses no variables, so FLASHPIPE_VAR_*
+		// (set, perhaps, for the station files of another run) cannot
+		// change it: the environment is not read.
+		l := pipeline.NewLoader(steps.Builtin())
 		cfg, diags := l.LoadSource("<command line>", src)
 		return l, cfg, diags, nil
 	}
@@ -120,19 +123,15 @@ func describeMatch(p *pipeline.Profile) string {
 	sort.Strings(keys)
 	var parts []string
 	for _, k := range keys {
-		parts = append(parts, fmt.Sprintf("%s = %s", k, p.MatchSrc.Text[k]))
-	}
-	if p.Match.MinSize > 0 || p.Match.MaxSize > 0 {
-		parts = append(parts, fmt.Sprintf("(size %s..%s)", sizeOrDots(p.Match.MinSize), sizeOrDots(p.Match.MaxSize)))
+		part := fmt.Sprintf("%s = %s", k, p.MatchSrc.Text[k])
+		if k == "size" {
+			// The bounds it resolves to, in the units it was written in:
+			// size = "~8GB" (7.2 GB .. 8.1 GB).
+			part += " (" + p.MatchSrc.SizeRange.String() + ")"
+		}
+		parts = append(parts, part)
 	}
 	return strings.Join(parts, ", ")
-}
-
-func sizeOrDots(n int64) string {
-	if n == 0 {
-		return ""
-	}
-	return matchers.FormatSize(n)
 }
 
 // describeStep summarises one step's settings for plan output.

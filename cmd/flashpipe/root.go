@@ -80,7 +80,7 @@ type loadOptions struct {
 }
 
 func (o *loadOptions) register(cmd *cobra.Command) {
-	cmd.Flags().StringArrayVar(&o.vars, "var", nil, "set a variable: --var name=value (repeatable)")
+	cmd.Flags().StringArrayVar(&o.vars, "var", nil, "set a declared variable: --var name=value (repeatable); lists, maps and objects in HCL syntax, e.g. --var 'ports=[\"1-1.1\"]'")
 }
 
 // load reads the station files and writes diagnostics to stderr. It
@@ -99,9 +99,10 @@ func (o *loadOptions) load(args []string) (*pipeline.Loader, *pipeline.Config, h
 	return l, cfg, diags, nil
 }
 
+// loader returns a loader with the --var values and the environment.
 func (o *loadOptions) loader() (*pipeline.Loader, error) {
 	l := pipeline.NewLoader(steps.Builtin())
-	l.Env = os.LookupEnv
+	l.Env = os.Environ()
 	l.Vars = map[string]string{}
 	for _, kv := range o.vars {
 		k, v, ok := cutEq(kv)

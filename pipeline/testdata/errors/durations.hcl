@@ -25,6 +25,6 @@ profile "b" {
 
 profile "c" {
   priority       = 3
-  min_write_mbps = "fast" # ERROR: Unsuitable value type
+  min_write_mbps = "fast" # ERROR: Incorrect attribute value type | "min_write_mbps"
   step "wipe" {}
 }

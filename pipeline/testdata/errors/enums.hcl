@@ -64,6 +64,6 @@ profile "f" {
 profile "g" {
   priority = 7
   step "wipe" {
-    mode = ["quick"] # ERROR: Unsuitable value type | string required
+    mode = ["quick"] # ERROR: Incorrect attribute value type | attribute "mode": string required
   }
 }

@@ -42,3 +42,27 @@ profile "e" {
   }
   step "verify" {}
 }
+
+profile "f" {
+  priority = 6
+  match {
+    size = "8GB" # ERROR: Invalid size range | Write "~8GB" for a stick sold as 8 GB (7.2 GB .. 8.1 GB), "8GB.." for at least 8 GB, "..8GB" for at most 8 GB
+  }
+  step "wipe" {}
+}
+
+profile "g" {
+  priority = 7
+  match {
+    size = "~16GiB" # ERROR: Invalid size range | sold as, in KB, MB, GB or TB
+  }
+  step "wipe" {}
+}
+
+profile "h" {
+  priority = 8
+  match {
+    size = 16 # ERROR: Invalid size range | "16" means exactly 16 bytes
+  }
+  step "wipe" {}
+}
