@@ -12,4 +12,5 @@ profile "a" {
     sources     = [source.x]
     destination = "/more"
   }
+  step "verify" {}
 }
