@@ -17,7 +17,20 @@
 #        E2E_STUB=1      run the harness self-test scenario with no flashpipe
 #        E2E_XFAIL="5-eject 6-legacy"  scenarios known to fail: their FAIL is
 #                        reported but does not fail the run (a PASS is noted)
+# Under CI=true, E2E_XFAIL and E2E_STUB are refused: each would let the run
+# pass with scenarios failed or not run (internal/testreq checks this).
 set -euo pipefail
+
+case ${CI:-} in
+true | TRUE | True | 1 | t | T)
+	for v in E2E_XFAIL E2E_STUB; do
+		if [ -n "${!v:-}" ]; then
+			printf 'e2e: ERROR: %s is set, and CI=true: in CI every scenario must run and pass (unset %s)\n' "$v" "$v" >&2
+			exit 2
+		fi
+	done
+	;;
+esac
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 top=$(cd "$here/.." && pwd)

@@ -18,6 +18,7 @@ import (
 	"github.com/flashpipe/flashpipe/fsimage"
 	"github.com/flashpipe/flashpipe/fsimage/compile"
 	"github.com/flashpipe/flashpipe/fsimage/manifest"
+	"github.com/flashpipe/flashpipe/internal/testreq"
 )
 
 // sourceTree makes a small content tree and returns its hashed manifest.
@@ -63,7 +64,7 @@ func TestCompiledPlans(t *testing.T) {
 		{"mbr", "ext4", "e2fsck", 512},
 	} {
 		t.Run(tc.table+"-"+tc.fs+"-"+fmt.Sprint(tc.ss), func(t *testing.T) {
-			need(t, tc.fsck)
+			testreq.Tool(t, tc.fsck)
 			dev, backing := loopDevice(t, 128<<20, tc.ss)
 			fill(t, dev.Path, 128<<20, 0xa5)
 			plan, err := compile.Build(compile.Spec{Table: tc.table, FS: tc.fs, Label: "FLASHPIPE", Serial: 0x1234abcd,
@@ -122,7 +123,7 @@ func attachPart(t *testing.T, backing string, r fsimage.Region, ss int) string {
 // hand and expects VerifyMount to list a missing, an extra and a changed
 // file.
 func TestVerifyMountFindsDifferences(t *testing.T) {
-	need(t, "mkfs.ext4")
+	testreq.Tool(t, "mkfs.ext4")
 	looptest.Require(t)
 	img := looptest.Sparse(t, t.TempDir(), 16<<20)
 	run(t, "mkfs.ext4", "-q", "-F", img)

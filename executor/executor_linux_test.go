@@ -16,6 +16,7 @@ import (
 	"github.com/flashpipe/flashpipe/blockdev"
 	"github.com/flashpipe/flashpipe/blockdev/looptest"
 	"github.com/flashpipe/flashpipe/fsimage"
+	"github.com/flashpipe/flashpipe/internal/testreq"
 	"golang.org/x/sys/unix"
 )
 
@@ -146,7 +147,7 @@ func TestVerifyBypassesPageCache(t *testing.T) {
 	before := cached()
 	pokeDirect(t, backing, run.Offset+10)
 	if after := cached(); !bytes.Equal(before, after) {
-		t.Skip("the loop device's page cache did not keep the old data; cannot show a stale cache here")
+		testreq.Skip(t, "needs a loop device whose page cache keeps the old data under an O_DIRECT write to its backing file (to show a stale cache)")
 	}
 	res, err := Verify(context.Background(), dev, tp.plan, Options{})
 	if err != nil {
@@ -214,6 +215,7 @@ func TestWriteRejectsWrongDevice(t *testing.T) {
 // the backing file before the capacity is re-read, so the new capacity is
 // not always zero; blockdev.Device.Gone counts any change of capacity.
 func TestWriteDeviceGone(t *testing.T) {
+	looptest.RequireThrottle(t)
 	dev, backing := loopDevice(t, devSize, 512)
 	looptest.Throttle(t, dev.Path, 2<<20, 0)
 	tp := newTestPlan(t, devSize, 512)

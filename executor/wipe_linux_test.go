@@ -12,16 +12,8 @@ import (
 	"testing"
 
 	"github.com/flashpipe/flashpipe/blockdev"
+	"github.com/flashpipe/flashpipe/internal/testreq"
 )
-
-func need(t *testing.T, tools ...string) {
-	t.Helper()
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("needs %s (Debian packages util-linux, fdisk, gdisk, dosfstools, e2fsprogs)", tool)
-		}
-	}
-}
 
 func run(t *testing.T, name string, args ...string) string {
 	t.Helper()
@@ -43,7 +35,7 @@ func blkidType(path string, off int64) string {
 // quick-wipes the loop device over it: blkid must find nothing anywhere it
 // found something before.
 func TestWipeQuick(t *testing.T) {
-	need(t, "blkid", "sfdisk", "sgdisk", "mkfs.fat", "mkfs.ext4")
+	testreq.Tools(t, "blkid", "sfdisk", "sgdisk", "mkfs.fat", "mkfs.ext4")
 	const size = 64 << 20
 	tables := map[string]func(img string){
 		"mbr": func(img string) {

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/flashpipe/flashpipe/blockdev/looptest"
+	"github.com/flashpipe/flashpipe/internal/testreq"
 	"github.com/flashpipe/flashpipe/matchers"
 )
 
@@ -53,15 +54,13 @@ func TestLiveLoopDevice(t *testing.T) {
 }
 
 func checkMounted(t *testing.T, name string, g matchers.Guard) {
-	if _, err := exec.LookPath("mkfs.ext4"); err != nil {
-		t.Skip("needs mkfs.ext4 (Debian package e2fsprogs)")
-	}
+	testreq.Tools(t, "mkfs.ext4", "mount", "umount")
 	if out, err := exec.Command("mkfs.ext4", "-q", "-F", "/dev/"+name).CombinedOutput(); err != nil {
 		t.Fatalf("mkfs.ext4: %v: %s", err, out)
 	}
 	dir := t.TempDir()
 	if out, err := exec.Command("mount", "/dev/"+name, dir).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount ext4 here: %v: %s", err, out)
+		testreq.Capability(t, "ext4 in the kernel", fmt.Errorf("mount /dev/%s: %v: %s", name, err, out))
 	}
 	defer func() {
 		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
@@ -91,9 +90,7 @@ func TestLiveRootDiskRefused(t *testing.T) {
 	rootDev := fmt.Sprintf("%d:%d", unix.Major(st.Dev), unix.Minor(st.Dev))
 	sys, proc := matchers.OSRoots()
 	names, err := matchers.List(sys)
-	if err != nil {
-		t.Skipf("cannot list /sys/block: %v", err)
-	}
+	testreq.Capability(t, "/sys/block", err)
 	everyBus := matchers.Guard{AllowedBuses: []string{"usb", "mmc", "loop", "ata", "nvme", "virtio", "scsi", "virtual"}}
 	found := false
 	for _, n := range names {
@@ -119,6 +116,6 @@ func TestLiveRootDiskRefused(t *testing.T) {
 		}
 	}
 	if !found {
-		t.Skipf("/ is on device %s, which is not a disk or partition under /sys/block (overlay, network or dm root)", rootDev)
+		testreq.Skip(t, fmt.Sprintf("needs / on a disk or partition under /sys/block; it is on device %s (overlay, network or dm root)", rootDev))
 	}
 }

@@ -1,34 +1,19 @@
 #!/usr/bin/env bash
 # Installs the Debian packages flashpipe's tests use as oracles and real
 # parts, when any is missing. Safe to run again; needs root (or sudo) only
-# when something is missing.
+# when something is missing. The list of commands and their packages is
+# internal/testreq/tools.txt, the same table the tests look commands up in:
+# a test cannot need a command this script does not know.
 set -euo pipefail
+table="$(dirname "$0")/../internal/testreq/tools.txt"
 
-# command → Debian package
-declare -A need=(
-  [fsck.fat]=dosfstools
-  [mkfs.fat]=dosfstools
-  [fsck.exfat]=exfatprogs
-  [mcopy]=mtools
-  [mount.exfat-fuse]=exfat-fuse
-  [sgdisk]=gdisk
-  [sfdisk]=fdisk
-  [mke2fs]=e2fsprogs
-  [debugfs]=e2fsprogs
-  [losetup]=mount
-  [wipefs]=util-linux
-  [script]=bsdutils
-  [tmux]=tmux
-  [chromium]=chromium
-  [7zz]=7zip
-  [promtool]=prometheus
-)
 missing=()
-for cmd in "${!need[@]}"; do
+while read -r cmd pkg; do
+  case $cmd in '' | '#'*) continue ;; esac
   if ! command -v "$cmd" >/dev/null 2>&1 && [ ! -x "/sbin/$cmd" ] && [ ! -x "/usr/sbin/$cmd" ]; then
-    missing+=("${need[$cmd]}")
+    missing+=("$pkg")
   fi
-done
+done <"$table"
 [ -x /usr/bin/time ] || missing+=(time)  # GNU time, for peak RSS in make bench
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

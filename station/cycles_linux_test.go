@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/flashpipe/flashpipe/blockdev/looptest"
+	"github.com/flashpipe/flashpipe/internal/testreq"
 	"github.com/flashpipe/flashpipe/matchers"
 	"github.com/flashpipe/flashpipe/uevent"
 	"github.com/hashicorp/go-hclog"
@@ -18,17 +19,13 @@ import (
 // 50 times under one station; every cycle is a full job. Goroutines, open
 // file descriptors and heap must not grow with the number of cycles.
 func TestStationCyclesDoNotLeak(t *testing.T) {
+	testreq.Short(t, "50 jobs on loop devices")
 	looptest.Require(t)
-	if testing.Short() {
-		t.Skip("50 jobs on loop devices; skipped with -short")
-	}
 	content := makeContent(t, 64<<10)
 	cfg := testConfig(t, content)
 	rpath := filepath.Join(t.TempDir(), "receipts.jsonl")
 	l, err := uevent.Listen()
-	if err != nil {
-		t.Skipf("needs a NETLINK_KOBJECT_UEVENT socket: %v", err)
-	}
+	testreq.Capability(t, "a NETLINK_KOBJECT_UEVENT socket", err)
 	defer l.Close()
 	sysfs, procfs := matchers.OSRoots()
 	st := New(Options{Config: cfg, Sysfs: sysfs, SysfsRoot: "/sys", Procfs: procfs, Uevents: l,

@@ -16,6 +16,7 @@ import (
 
 	"github.com/flashpipe/flashpipe/blockdev/looptest"
 	"github.com/flashpipe/flashpipe/fsimage/imagetest"
+	"github.com/flashpipe/flashpipe/internal/testreq"
 	"github.com/flashpipe/flashpipe/matchers"
 	"github.com/flashpipe/flashpipe/pipeline"
 	"github.com/flashpipe/flashpipe/receipts"
@@ -138,12 +139,10 @@ func waitReceipts(t *testing.T, path string, n int) []receipts.Receipt {
 }
 
 // compareTree extracts the FAT filesystem at 1 MiB into img with mtools and
-// compares it with the source tree, names and bytes.
+// compares it with the source tree, names and bytes. The caller checks for
+// mcopy (testreq.Tool) before it starts the station.
 func compareTree(t *testing.T, img, src string) {
 	t.Helper()
-	if _, err := exec.LookPath("mcopy"); err != nil {
-		t.Skip("needs mcopy (Debian package mtools)")
-	}
 	out := filepath.Join(t.TempDir(), "out")
 	cmd := exec.Command("mcopy", "-s", "-n", "-i", img+"@@1M", "::/", out)
 	cmd.Env = append(os.Environ(), "MTOOLS_SKIP_CHECK=1")
@@ -169,7 +168,10 @@ func attach(t *testing.T, size int64, seed int64) (dev, backing string) {
 // start is written and its tree reads back identical; a device whose
 // medium goes away mid-write fails as removed, and the station goes on.
 func TestStationLoopDevices(t *testing.T) {
+	// Every need first: a skip after the station starts would leak it.
 	looptest.Require(t)
+	looptest.RequireThrottle(t)
+	testreq.Tool(t, "mcopy")
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	content := makeContent(t, 16<<20) // 16 s at the 1 MiB/s throttle below: time to pull it mid-write
 	cfg := testConfig(t, content)
@@ -179,9 +181,7 @@ func TestStationLoopDevices(t *testing.T) {
 	presentSum := hashFile(t, presentImg)
 
 	l, err := uevent.Listen()
-	if err != nil {
-		t.Skipf("needs a NETLINK_KOBJECT_UEVENT socket: %v", err)
-	}
+	testreq.Capability(t, "a NETLINK_KOBJECT_UEVENT socket", err)
 	sysfs, procfs := matchers.OSRoots()
 	board := status.NewBoard()
 	var logs bytes.Buffer

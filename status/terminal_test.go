@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/flashpipe/flashpipe/internal/testreq"
 )
 
 // lineWriter is a goroutine-safe buffer that signals each write.
@@ -176,10 +178,7 @@ func runTTYHelper() {
 }
 
 func TestRunTerminalInRealTerminal(t *testing.T) {
-	tmux, err := exec.LookPath("tmux")
-	if err != nil {
-		t.Skip("tmux not installed (Debian package tmux); it provides the real terminal for this test")
-	}
+	tmux := testreq.Tool(t, "tmux") // the real terminal for this test
 	dir := t.TempDir()
 	marker := filepath.Join(dir, "done")
 	sock := filepath.Join(dir, "tmux.sock")

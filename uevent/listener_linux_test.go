@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/flashpipe/flashpipe/blockdev/looptest"
+	"github.com/flashpipe/flashpipe/internal/testreq"
 	"github.com/google/go-cmp/cmp"
 	"go.uber.org/goleak"
 	"golang.org/x/sys/unix"
@@ -20,9 +21,7 @@ const hangGuard = 60 * time.Second
 func TestListenCloseLeavesNoGoroutine(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	l, err := Listen()
-	if err != nil {
-		t.Skipf("cannot open a NETLINK_KOBJECT_UEVENT socket here: %v", err)
-	}
+	testreq.Capability(t, "a NETLINK_KOBJECT_UEVENT socket", err)
 	if err := l.Close(); err != nil {
 		t.Errorf("Close() = %v, want nil", err)
 	}
@@ -189,10 +188,9 @@ func waitFor(t *testing.T, l *Listener, what string, ok func(Event) bool) (Event
 // TestListenRealLoopDevice attaches a loop device after Listen: the kernel
 // announces it (a loop attach sends change events) for block/loopN.
 func TestListenRealLoopDevice(t *testing.T) {
+	looptest.Require(t)
 	l, err := Listen()
-	if err != nil {
-		t.Skipf("cannot open a NETLINK_KOBJECT_UEVENT socket here: %v", err)
-	}
+	testreq.Capability(t, "a NETLINK_KOBJECT_UEVENT socket", err)
 	defer l.Close()
 	name, detach := attachLoop(t)
 	attach, _ := waitFor(t, l, name+" attach", func(ev Event) bool {
@@ -214,13 +212,10 @@ func TestListenRealLoopDevice(t *testing.T) {
 // netlink socket straight to the listener's port, then makes the kernel
 // send a real one: the forged one must never be delivered.
 func TestListenDropsForgedUevent(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (CAP_NET_ADMIN) to send to a uevent netlink port")
-	}
+	testreq.Root(t, "(CAP_NET_ADMIN) to send to a uevent netlink port")
+	looptest.Require(t)
 	l, err := Listen()
-	if err != nil {
-		t.Skipf("cannot open a NETLINK_KOBJECT_UEVENT socket here: %v", err)
-	}
+	testreq.Capability(t, "a NETLINK_KOBJECT_UEVENT socket", err)
 	defer l.Close()
 	sa, err := unix.Getsockname(l.fd)
 	if err != nil {
@@ -254,9 +249,7 @@ func TestListenDropsForgedUevent(t *testing.T) {
 func TestListenOverflowResyncs(t *testing.T) {
 	name, _ := attachLoop(t)
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, unix.NETLINK_KOBJECT_UEVENT)
-	if err != nil {
-		t.Skipf("cannot open a NETLINK_KOBJECT_UEVENT socket here: %v", err)
-	}
+	testreq.Capability(t, "a NETLINK_KOBJECT_UEVENT socket", err)
 	if err := setup(fd, 1); err != nil { // the kernel rounds up to its minimum
 		unix.Close(fd)
 		t.Fatal(err)

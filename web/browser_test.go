@@ -9,11 +9,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flashpipe/flashpipe/internal/testreq"
 	"github.com/flashpipe/flashpipe/status"
 	"github.com/google/go-cmp/cmp"
 )
 
-// chromium returns the path of a Chromium binary, or skips the test.
+// chromium returns the path of a Chromium binary, or stops the test (see
+// testreq.Tool): it is the real browser for the dashboard test.
 func chromium(t *testing.T) string {
 	t.Helper()
 	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
@@ -21,8 +23,7 @@ func chromium(t *testing.T) string {
 			return p
 		}
 	}
-	t.Skip("chromium not installed (Debian package chromium); it is the real browser for the dashboard test")
-	return ""
+	return testreq.Tool(t, "chromium") // none found: skips, or fails under CI
 }
 
 // TestDashboardInBrowser opens the dashboard in headless Chromium against a

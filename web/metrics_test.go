@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flashpipe/flashpipe/internal/testreq"
 	"github.com/flashpipe/flashpipe/status"
 	"github.com/google/go-cmp/cmp"
 )
@@ -133,10 +134,7 @@ func TestMetricsExposition(t *testing.T) {
 // promtool (Debian package prometheus) is Prometheus's own linter for the
 // exposition format.
 func TestMetricsPromtool(t *testing.T) {
-	promtool, err := exec.LookPath("promtool")
-	if err != nil {
-		t.Skip("promtool not installed (Debian package prometheus); it lints the /metrics text")
-	}
+	promtool := testreq.Tool(t, "promtool") // Prometheus's linter for the /metrics text
 	b := status.NewBoard()
 	m := NewMetrics(b)
 	m.UeventsDropped = func() uint64 { return 3 }

@@ -1,6 +1,7 @@
 // Package looptest attaches loop devices for tests that need a real block
-// device. Everything here skips the test, with a message saying what is
-// missing, when not root or when losetup is absent.
+// device. What it needs (root, losetup, loop devices, blkio throttling) it
+// asks of internal/testreq: missing, it skips the test on a laptop and fails
+// it under CI=true.
 package looptest
 
 import (
@@ -11,18 +12,16 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/flashpipe/flashpipe/internal/testreq"
 	"golang.org/x/sys/unix"
 )
 
-// Require skips t unless it runs as root with losetup installed.
+// Require stops t (see testreq.Skip) unless it runs as root with losetup
+// installed. Call it before starting anything the test would have to stop.
 func Require(t testing.TB) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to attach loop devices (run the tests as root)")
-	}
-	if _, err := exec.LookPath("losetup"); err != nil {
-		t.Skip("needs losetup (Debian package util-linux)")
-	}
+	testreq.Root(t, "to attach loop devices")
+	testreq.Tool(t, "losetup")
 }
 
 // Sparse creates a sparse file of size bytes in dir and returns its path.
@@ -63,7 +62,7 @@ func attach(t testing.TB, backing string, args []string) string {
 	Require(t)
 	out, err := exec.Command("losetup", append(args, backing)...).CombinedOutput()
 	if err != nil {
-		t.Skipf("losetup %v: %v: %s (needs loop device support)", args, err, out)
+		testreq.Capability(t, "a loop device", fmt.Errorf("losetup %v: %v: %s", args, err, out))
 	}
 	dev := strings.TrimSpace(string(out))
 	t.Cleanup(func() { Detach(dev) })
@@ -87,27 +86,45 @@ func MajMin(dev string) (string, error) {
 // BlkioRoot is where cgroup v1 blkio is mounted on the test machines.
 const BlkioRoot = "/sys/fs/cgroup/blkio"
 
+// throttleFiles are the cgroup v1 blkio files Throttle writes.
+var throttleFiles = []string{"blkio.throttle.write_bps_device", "blkio.throttle.read_bps_device"}
+
+// RequireThrottle stops t (see testreq.Skip) unless Throttle can work:
+// root, and cgroup v1 blkio throttling at BlkioRoot. Call it before
+// starting anything the test would have to stop, when Throttle comes later.
+func RequireThrottle(t testing.TB) {
+	t.Helper()
+	testreq.Root(t, "to throttle a loop device")
+	for _, file := range throttleFiles {
+		f, err := os.OpenFile(filepath.Join(BlkioRoot, file), os.O_WRONLY, 0)
+		testreq.Capability(t, "cgroup v1 blkio throttling", err)
+		f.Close()
+	}
+}
+
 // Throttle limits writes (and reads when readBPS > 0) to dev in bytes per
 // second through cgroup v1 blkio throttling of the root cgroup, and lifts
-// the limit in t.Cleanup. It skips t when blkio throttling is unavailable.
+// the limit in t.Cleanup. Without blkio throttling it stops t (see
+// RequireThrottle).
 func Throttle(t testing.TB, dev string, writeBPS, readBPS int64) {
 	t.Helper()
+	RequireThrottle(t)
 	mm, err := MajMin(dev)
 	if err != nil {
 		t.Fatal(err)
 	}
-	set := func(file string, bps int64) {
-		p := filepath.Join(BlkioRoot, file)
-		if err := os.WriteFile(p, fmt.Appendf(nil, "%s %d", mm, bps), 0); err != nil {
-			t.Skipf("needs cgroup v1 blkio throttling at %s: %v", p, err)
-		}
+	set := func(file string, bps int64) error {
+		return os.WriteFile(filepath.Join(BlkioRoot, file), fmt.Appendf(nil, "%s %d", mm, bps), 0)
 	}
 	t.Cleanup(func() {
-		set("blkio.throttle.write_bps_device", 0)
-		set("blkio.throttle.read_bps_device", 0)
+		for _, file := range throttleFiles {
+			if err := set(file, 0); err != nil {
+				t.Errorf("lifting the blkio limit on %s: %v", dev, err)
+			}
+		}
 	})
-	set("blkio.throttle.write_bps_device", writeBPS)
+	testreq.Capability(t, "cgroup v1 blkio throttling", set(throttleFiles[0], writeBPS))
 	if readBPS > 0 {
-		set("blkio.throttle.read_bps_device", readBPS)
+		testreq.Capability(t, "cgroup v1 blkio throttling", set(throttleFiles[1], readBPS))
 	}
 }

@@ -136,6 +136,7 @@ func waitDaemonReceipts(t *testing.T, d *daemon, path string, n int) []receipts.
 // finish and exits 0 with a summary.
 func TestDaemonReloadAndSignals(t *testing.T) {
 	looptest.Require(t)
+	looptest.RequireThrottle(t) // before the daemon starts: a skip would leave it running
 	bin := buildBinary(t)
 	dir := t.TempDir()
 	content := filepath.Join(dir, "content")

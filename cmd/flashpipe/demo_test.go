@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/flashpipe/flashpipe/internal/testreq"
 	"github.com/flashpipe/flashpipe/receipts"
 )
 
@@ -47,9 +48,7 @@ func TestDemo(t *testing.T) {
 	if !strings.Contains(stdout.String(), "mdir -i") {
 		t.Errorf("demo output does not say how to look inside:\n%s", stdout.String())
 	}
-	if _, err := exec.LookPath("mdir"); err != nil {
-		t.Skip("needs mdir (Debian package mtools) to look inside the image")
-	}
+	testreq.Tool(t, "mdir") // to look inside the image
 	cmd := exec.Command("mdir", "-i", filepath.Join(dir, "stick1-fat32.img")+"@@1M", "::/")
 	cmd.Env = append(os.Environ(), "MTOOLS_SKIP_CHECK=1")
 	out, err := cmd.CombinedOutput()

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/flashpipe/flashpipe/fsimage/imagetest"
+	"github.com/flashpipe/flashpipe/internal/testreq"
 )
 
 // TestExamplesBuild builds each example profile into a 64 MiB image, as the
@@ -18,11 +19,7 @@ import (
 // finds the filesystem clean, fatlabel or exfatlabel reads the label, and
 // mtype reads every file of a FAT volume back.
 func TestExamplesBuild(t *testing.T) {
-	for _, tool := range []string{"sfdisk", "fsck.fat", "fsck.exfat", "fatlabel", "exfatlabel", "mtype"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("needs %s (Debian packages fdisk, dosfstools, exfatprogs, mtools): %v", tool, err)
-		}
-	}
+	testreq.Tools(t, "sfdisk", "fsck.fat", "fsck.exfat", "fatlabel", "exfatlabel", "mtype")
 	content := "../../examples/content/"
 	for _, tc := range []struct {
 		profile, table, fs, label, partName string

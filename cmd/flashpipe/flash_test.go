@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/flashpipe/flashpipe/blockdev/looptest"
+	"github.com/flashpipe/flashpipe/internal/testreq"
 )
 
 func smallContent(t *testing.T) string {
@@ -31,9 +32,7 @@ func smallContent(t *testing.T) string {
 // fsck.fat -n on it.
 func fsckPartition(t *testing.T, img string) {
 	t.Helper()
-	if _, err := exec.LookPath("fsck.fat"); err != nil {
-		t.Skip("needs fsck.fat (Debian package dosfstools)")
-	}
+	testreq.Tool(t, "fsck.fat")
 	part := filepath.Join(t.TempDir(), "part.img")
 	if out, err := exec.Command("dd", "if="+img, "of="+part, "bs=1M", "skip=1", "status=none").CombinedOutput(); err != nil {
 		t.Fatalf("dd: %v: %s", err, out)
@@ -45,9 +44,7 @@ func fsckPartition(t *testing.T, img string) {
 
 func mdirOf(t *testing.T, img string, dir string) string {
 	t.Helper()
-	if _, err := exec.LookPath("mdir"); err != nil {
-		t.Skip("needs mdir (Debian package mtools)")
-	}
+	testreq.Tool(t, "mdir")
 	cmd := exec.Command("mdir", "-/", "-i", img+"@@1M", "::"+dir)
 	cmd.Env = append(os.Environ(), "MTOOLS_SKIP_CHECK=1")
 	out, err := cmd.CombinedOutput()

@@ -5,12 +5,12 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/flashpipe/flashpipe/blockdev/looptest"
+	"github.com/flashpipe/flashpipe/internal/testreq"
 )
 
 const mountConfig = `
@@ -30,9 +30,7 @@ profile "m" {
 // that could not run is never a pass.
 func TestVerifyMount(t *testing.T) {
 	looptest.Require(t)
-	if _, err := exec.LookPath("mke2fs"); err != nil {
-		t.Skip("needs mke2fs (Debian package e2fsprogs)")
-	}
+	testreq.Tool(t, "mke2fs")
 	content := smallContent(t)
 	for _, tc := range []struct{ table, fs string }{{"mbr", "ext4"}, {"gpt", "ext4"}, {"mbr", "vfat"}} {
 		t.Run(tc.table+"-"+tc.fs, func(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/flashpipe/flashpipe/internal/testreq"
 	"github.com/flashpipe/flashpipe/receipts"
 )
 
@@ -18,9 +19,7 @@ import (
 // a mark. The release build must not run it; the test build must (which
 // shows the probe itself works).
 func TestReleaseBuildHasNoTestHooks(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds flashpipe twice; skipped with -short")
-	}
+	testreq.Short(t, "builds flashpipe twice")
 	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
 	dir := t.TempDir()
 	content := smallContent(t)

@@ -14,6 +14,7 @@ import (
 	"github.com/flashpipe/flashpipe/fsimage"
 	"github.com/flashpipe/flashpipe/fsimage/imagetest"
 	"github.com/flashpipe/flashpipe/fsimage/manifest"
+	"github.com/flashpipe/flashpipe/internal/testreq"
 )
 
 var now = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
@@ -44,20 +45,13 @@ func content(t *testing.T) []*fsimage.Entry {
 	return es
 }
 
-func needTool(t *testing.T, tool, pkg string) {
-	t.Helper()
-	if _, err := exec.LookPath(tool); err != nil {
-		t.Skipf("%s not found: install the Debian package %s", tool, pkg)
-	}
-}
-
 func TestBuildChecksWithFsck(t *testing.T) {
-	needTool(t, "sfdisk", "fdisk")
+	testreq.Tool(t, "sfdisk")
 	es := content(t)
 	fsck := map[string][]string{
-		"vfat":  {"fsck.fat", "dosfstools", "-n"},
-		"exfat": {"fsck.exfat", "exfatprogs", "-n"},
-		"ext4":  {"e2fsck", "e2fsprogs", "-fn"},
+		"vfat":  {"fsck.fat", "-n"},
+		"exfat": {"fsck.exfat", "-n"},
+		"ext4":  {"e2fsck", "-fn"},
 	}
 	cases := []struct {
 		table, fs  string
@@ -99,13 +93,13 @@ func TestBuildChecksWithFsck(t *testing.T) {
 				return
 			}
 			tool := fsck[c.fs]
-			needTool(t, tool[0], tool[1])
+			testreq.Tool(t, tool[0])
 			part := img
 			if c.table != "none" {
 				part = imagetest.Extract(t, img, plan.Partition.Offset, plan.Partition.Length)
 			}
-			if out, err := exec.Command(tool[0], append(tool[2:], part)...).CombinedOutput(); err != nil {
-				t.Errorf("%s %s = %v\n%s", tool[0], strings.Join(tool[2:], " "), err, out)
+			if out, err := exec.Command(tool[0], append(tool[1:], part)...).CombinedOutput(); err != nil {
+				t.Errorf("%s %s = %v\n%s", tool[0], strings.Join(tool[1:], " "), err, out)
 			}
 			readBack(t, c.fs, img, part, plan.Partition.Offset, es)
 		})
@@ -141,7 +135,7 @@ func TestErrorsPassThrough(t *testing.T) {
 }
 
 func TestMinDeviceSize(t *testing.T) {
-	needTool(t, "mke2fs", "e2fsprogs")
+	testreq.Tool(t, "mke2fs")
 	es := content(t)
 	for _, c := range []struct{ table, fs string }{{"mbr", "vfat"}, {"gpt", "exfat"}, {"none", "vfat"}, {"gpt", "ext4"}, {"mbr", ""}} {
 		spec := Spec{Table: c.table, FS: c.fs, Entries: es, Now: now, TempDir: t.TempDir()}
@@ -178,10 +172,11 @@ func readBack(t *testing.T, fs, img, part string, offset int64, es []*fsimage.En
 		var cmd *exec.Cmd
 		switch fs {
 		case "vfat":
-			needTool(t, "mtype", "mtools")
+			testreq.Tool(t, "mtype")
 			cmd = exec.Command("mtype", "-i", fmt.Sprintf("%s@@%d", img, offset), "::/"+e.Path)
 			cmd.Env = append(os.Environ(), "MTOOLS_SKIP_CHECK=1")
 		case "ext4":
+			testreq.Tool(t, "debugfs")
 			cmd = exec.Command("debugfs", "-R", `cat "/`+e.Path+`"`, part)
 		default:
 			return // exFAT: fsck only; the exfat package reads back with exfat-fuse

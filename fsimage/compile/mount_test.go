@@ -2,6 +2,7 @@ package compile
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,17 +12,15 @@ import (
 	"time"
 
 	"github.com/flashpipe/flashpipe/fsimage"
+	"github.com/flashpipe/flashpipe/internal/testreq"
 )
 
 // TestExt4MountsInTheKernel writes a GPT/ext4 plan with WriteImagePlan,
 // attaches the partition as a loop device and mounts it read-only: the
 // kernel's own ext4 driver reads every file back.
 func TestExt4MountsInTheKernel(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a loop device needs root")
-	}
-	needTool(t, "losetup", "mount")
-	needTool(t, "mke2fs", "e2fsprogs")
+	testreq.Root(t, "to attach a loop device and mount it")
+	testreq.Tools(t, "losetup", "mount", "umount", "mke2fs")
 	es := content(t)
 	spec := Spec{Table: "gpt", PartName: "data", FS: "ext4", Label: "FLASHPIPE", Serial: 42, Entries: es, Now: now, TempDir: t.TempDir()}
 	plan, err := Build(spec, 64<<20, 512)
@@ -37,13 +36,13 @@ func TestExt4MountsInTheKernel(t *testing.T) {
 		"--offset", strconv.FormatInt(plan.Partition.Offset, 10),
 		"--sizelimit", strconv.FormatInt(plan.Partition.Length, 10), img).CombinedOutput()
 	if err != nil {
-		t.Skipf("losetup failed (no loop devices?): %v: %s", err, out)
+		testreq.Capability(t, "a loop device", fmt.Errorf("losetup: %v: %s", err, out))
 	}
 	dev := strings.TrimSpace(string(out))
 	defer exec.Command("losetup", "-d", dev).Run()
 	mnt := t.TempDir()
 	if out, err := exec.Command("mount", "-t", "ext4", "-o", "ro", dev, mnt).CombinedOutput(); err != nil {
-		t.Skipf("mount -t ext4 %s failed (no ext4 in this kernel?): %v: %s", dev, err, out)
+		testreq.Capability(t, "ext4 in the kernel", fmt.Errorf("mount -t ext4 %s: %v: %s", dev, err, out))
 	}
 	defer exec.Command("umount", mnt).Run()
 	for _, e := range es {

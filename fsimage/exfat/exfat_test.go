@@ -20,6 +20,7 @@ import (
 
 	"github.com/flashpipe/flashpipe/fsimage"
 	"github.com/flashpipe/flashpipe/fsimage/imagetest"
+	"github.com/flashpipe/flashpipe/internal/testreq"
 )
 
 // srcTree builds a source tree on the host.
@@ -215,7 +216,7 @@ func checkLayout(t *testing.T, vol fsimage.Volume, lay *fsimage.Layout) {
 // checkLabelTool checks label and serial with exfatlabel (exfatprogs).
 func checkLabelTool(t *testing.T, img, label string, serial uint32) {
 	t.Helper()
-	need(t, "exfatlabel")
+	testreq.Tool(t, "exfatlabel")
 	out, err := exec.Command("exfatlabel", img).CombinedOutput()
 	if want := "label: " + label + "\n"; err != nil || label != "" && !strings.Contains(string(out), want) {
 		t.Errorf("exfatlabel %s = %v %q, want %q", img, err, out, want)
@@ -582,7 +583,7 @@ func TestTimestamp(t *testing.T) {
 // TestUpcaseMatchesMkfs compares the generated up-case table with the one
 // mkfs.exfat writes, which is the specification's recommended table.
 func TestUpcaseMatchesMkfs(t *testing.T) {
-	need(t, "mkfs.exfat")
+	testreq.Tool(t, "mkfs.exfat")
 	img := filepath.Join(t.TempDir(), "mkfs.img")
 	if err := os.WriteFile(img, nil, 0o644); err != nil {
 		t.Fatal(err)
@@ -678,7 +679,7 @@ func BenchmarkBuild20000Files(b *testing.B) {
 // option). Below 16 MiB we align to the cluster rather than to 1 MiB, so
 // that small volumes keep their space.
 func TestGeometryMatchesMkfs(t *testing.T) {
-	need(t, "mkfs.exfat")
+	testreq.Tool(t, "mkfs.exfat")
 	for _, size := range []int64{16 << 20, 64 << 20, 300 << 20, 6 << 30, 32 << 30, 64 << 30, 256 << 30} {
 		img := filepath.Join(t.TempDir(), "mkfs.img")
 		if err := os.WriteFile(img, nil, 0o644); err != nil {

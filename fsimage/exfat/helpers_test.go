@@ -11,41 +11,30 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/flashpipe/flashpipe/blockdev/looptest"
 	"github.com/flashpipe/flashpipe/fsimage"
 	"github.com/flashpipe/flashpipe/fsimage/manifest"
+	"github.com/flashpipe/flashpipe/internal/testreq"
 )
 
-// need skips the test unless every named tool is installed.
-func need(t testing.TB, tools ...string) {
+// needMount stops the test (see testreq) unless it can mount an image with
+// exfat-fuse: root, /dev/fuse and the tools.
+func needMount(t testing.TB) {
 	t.Helper()
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("needs %s (%v)", tool, err)
-		}
-	}
-}
-
-// needRoot skips the test unless it runs as root with /dev/fuse.
-func needRoot(t testing.TB) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to attach a loop device and mount with exfat-fuse")
-	}
-	if _, err := os.Stat("/dev/fuse"); err != nil {
-		t.Skipf("needs /dev/fuse for exfat-fuse: %v", err)
-	}
-	need(t, "losetup", "mount.exfat-fuse", "umount")
+	looptest.Require(t)
+	_, err := os.Stat("/dev/fuse")
+	testreq.Capability(t, "/dev/fuse for exfat-fuse", err)
+	testreq.Tools(t, "mount.exfat-fuse", "umount")
 }
 
 // fsck runs fsck.exfat -n on img, fails the test unless it reports the
 // volume clean with dirs directories (the root included) and files files.
 func fsck(t testing.TB, img string, dirs, files int) {
 	t.Helper()
-	need(t, "fsck.exfat")
+	testreq.Tool(t, "fsck.exfat")
 	out, err := exec.Command("fsck.exfat", "-n", "-v", img).CombinedOutput()
 	want := fmt.Sprintf("clean. directories %d, files %d", dirs, files)
 	if err != nil || !bytes.Contains(out, []byte(want)) {
@@ -146,13 +135,8 @@ func hashFile(p string, size int64) (string, error) {
 // exfat-fuse and returns the mount point; cleanup undoes both.
 func mountImage(t testing.TB, img string) string {
 	t.Helper()
-	needRoot(t)
-	out, err := exec.Command("losetup", "-f", "--show", "-r", img).CombinedOutput()
-	if err != nil {
-		t.Skipf("needs a loop device: losetup -f --show -r %s: %v: %s", img, err, out)
-	}
-	loop := strings.TrimSpace(string(out))
-	t.Cleanup(func() { exec.Command("losetup", "-d", loop).Run() })
+	needMount(t)
+	loop := looptest.AttachReadOnly(t, img)
 	mnt := t.TempDir()
 	if out, err := exec.Command("mount.exfat-fuse", "-o", "ro", loop, mnt).CombinedOutput(); err != nil {
 		t.Fatalf("mount.exfat-fuse -o ro %s %s: %v: %s", loop, mnt, err, out)

@@ -13,15 +13,14 @@ import (
 
 	"github.com/flashpipe/flashpipe/fsimage"
 	"github.com/flashpipe/flashpipe/fsimage/manifest"
+	"github.com/flashpipe/flashpipe/internal/testreq"
 )
 
+// needTools stops the test (see testreq.Tool) unless e2fsprogs' tools are
+// installed.
 func needTools(t *testing.T) {
 	t.Helper()
-	for _, tool := range []string{"mke2fs", "dumpe2fs", "debugfs", "e2fsck"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not found: install the Debian package e2fsprogs", tool)
-		}
-	}
+	testreq.Tools(t, "mke2fs", "dumpe2fs", "debugfs", "e2fsck")
 }
 
 // content makes a small source tree and returns its hashed manifest.

@@ -3,11 +3,11 @@ package fat
 import (
 	"errors"
 	"fmt"
-	"os/exec"
 	"strings"
 	"testing"
 
 	"github.com/flashpipe/flashpipe/fsimage"
+	"github.com/flashpipe/flashpipe/internal/testreq"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -120,14 +120,13 @@ func TestTooSmall(t *testing.T) {
 		if _, err := Build(fsimage.Volume{Size: min - int64(ss), SectorSize: ss}); err == nil {
 			t.Errorf("Build(minimum - 1 sector, %d) = nil error, want too small", ss)
 		}
-		// The minimum itself works and is a clean FAT16.
-		if _, err := exec.LookPath("fsck.fat"); err != nil {
-			continue
-		}
-		src := t.TempDir()
-		vol := fsimage.Volume{Size: min, SectorSize: ss, Entries: makeTree(t, src, []treeFile{{"a.txt", 5}}), Now: testNow}
-		_, part, _ := checkImage(t, vol, src)
-		checkBootSector(t, part, 0, ss, 16)
+		t.Run(fmt.Sprintf("minimum is a clean FAT16, %d", ss), func(t *testing.T) {
+			testreq.Tools(t, "fsck.fat", "mcopy")
+			src := t.TempDir()
+			vol := fsimage.Volume{Size: min, SectorSize: ss, Entries: makeTree(t, src, []treeFile{{"a.txt", 5}}), Now: testNow}
+			_, part, _ := checkImage(t, vol, src)
+			checkBootSector(t, part, 0, ss, 16)
+		})
 	}
 }
 

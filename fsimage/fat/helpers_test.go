@@ -57,15 +57,6 @@ func manifest(t testing.TB, root string) []*fsimage.Entry {
 	return entries
 }
 
-func needTools(t testing.TB, tools ...string) {
-	t.Helper()
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not found in PATH (Debian packages dosfstools and mtools): %v", tool, err)
-		}
-	}
-}
-
 var toolEnv = append(os.Environ(), "MTOOLS_SKIP_CHECK=1", "LANG=C.UTF-8", "LC_ALL=C.UTF-8", "TZ=UTC")
 
 func run(t testing.TB, name string, args ...string) (string, error) {

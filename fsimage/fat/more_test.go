@@ -10,13 +10,14 @@ import (
 
 	"github.com/flashpipe/flashpipe/fsimage"
 	"github.com/flashpipe/flashpipe/fsimage/imagetest"
+	"github.com/flashpipe/flashpipe/internal/testreq"
 	"github.com/google/go-cmp/cmp"
 )
 
 // TestNamesOutsideBMP extracts with 7-Zip, which decodes UTF-16 surrogate
 // pairs (mtools 4.0.32 shows each half as '_').
 func TestNamesOutsideBMP(t *testing.T) {
-	needTools(t, "fsck.fat", "mcopy", "7zz")
+	testreq.Tools(t, "fsck.fat", "mcopy", "7zz")
 	src := t.TempDir()
 	entries := makeTree(t, src, []treeFile{
 		{"😀.txt", 3}, {"dir 😀/x😀y.bin", 8}, {"𝄞 music/𝄞𝄞𝄞𝄞𝄞𝄞𝄞𝄞 long name with clefs.txt", 5}, {"plain.txt", 1},
@@ -52,7 +53,7 @@ func rootDirEntries(t *testing.T, l *fsimage.Layout) [][]byte {
 // carries 0x08 (base) and 0x10 (extension), and no long-name entry
 // precedes them; mdir shows them in lower case.
 func TestNTCaseFlags(t *testing.T) {
-	needTools(t, "fsck.fat", "mcopy", "mdir")
+	testreq.Tools(t, "fsck.fat", "mcopy", "mdir")
 	src := t.TempDir()
 	entries := makeTree(t, src, []treeFile{
 		{"BASE.txt", 1}, {"Mixed.txt", 1}, {"UPPER.TXT", 1}, {"ext.TXT", 1}, {"readme.txt", 1},
@@ -87,7 +88,7 @@ func TestNTCaseFlags(t *testing.T) {
 // TestLargeDirectory puts 5,000 files with long names in one directory,
 // which spans many contiguous clusters.
 func TestLargeDirectory(t *testing.T) {
-	needTools(t, "fsck.fat", "mcopy")
+	testreq.Tools(t, "fsck.fat", "mcopy")
 	files := []treeFile{{"big/", 0}}
 	for i := 0; i < 5000; i++ {
 		files = append(files, treeFile{fmt.Sprintf("big/a long file name number %04d.txt", i), int64(i % 7)})
@@ -129,7 +130,7 @@ func TestFATTime(t *testing.T) {
 // TestTimestamps checks modification times through mcopy -m (TZ=UTC):
 // 2-second resolution and clamping to 1980.
 func TestTimestamps(t *testing.T) {
-	needTools(t, "fsck.fat", "mcopy")
+	testreq.Tools(t, "fsck.fat", "mcopy")
 	src := t.TempDir()
 	entries := makeTree(t, src, []treeFile{{"new.txt", 1}, {"old.txt", 1}, {"d/", 0}})
 	times := map[string]time.Time{
@@ -162,7 +163,7 @@ func TestTimestamps(t *testing.T) {
 }
 
 func TestLabels(t *testing.T) {
-	needTools(t, "fsck.fat", "mcopy", "mdir")
+	testreq.Tools(t, "fsck.fat", "mcopy", "mdir")
 	for _, tc := range []struct{ label, want, mdir string }{
 		{"", "", "has no label"},
 		{"flash-01", "FLASH-01", "is FLASH-01"},
@@ -196,7 +197,7 @@ func TestLabels(t *testing.T) {
 // TestClusterSizes builds with explicit cluster sizes, including 64 KiB
 // (FAT16 on this volume) and the smallest FAT32 volume with 4 KiB sectors.
 func TestClusterSizes(t *testing.T) {
-	needTools(t, "fsck.fat", "mcopy")
+	testreq.Tools(t, "fsck.fat", "mcopy")
 	for _, tc := range []struct {
 		size     int64
 		ss, cs   int

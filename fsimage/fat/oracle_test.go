@@ -6,13 +6,14 @@ import (
 
 	"github.com/flashpipe/flashpipe/fsimage"
 	"github.com/flashpipe/flashpipe/fsimage/imagetest"
+	"github.com/flashpipe/flashpipe/internal/testreq"
 )
 
 // TestOracleSeesCorruption proves the fsck check is sharp: each small
 // corruption of a good layout makes fsckClean's criteria fail. Without the
 // Zero extents, the junk the test writer leaves in uncovered bytes shows.
 func TestOracleSeesCorruption(t *testing.T) {
-	needTools(t, "fsck.fat")
+	testreq.Tools(t, "fsck.fat")
 	src := t.TempDir()
 	entries := makeTree(t, src, []treeFile{{"d/", 0}, {"d/Long Name.txt", 10}, {"e.txt", 5000}})
 	vol := fsimage.Volume{Size: 64 << 20, SectorSize: 512, Label: "X", Entries: entries, Now: testNow}

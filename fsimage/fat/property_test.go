@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/flashpipe/flashpipe/fsimage"
+	"github.com/flashpipe/flashpipe/internal/testreq"
 )
 
 // randomTree returns a seeded random tree of valid, case-insensitively
@@ -66,7 +67,7 @@ func randomTree(r *rand.Rand, cluster int64) []treeFile {
 }
 
 func TestRandomTrees(t *testing.T) {
-	needTools(t, "fsck.fat", "mcopy")
+	testreq.Tools(t, "fsck.fat", "mcopy")
 	for seed := int64(1); seed <= 20; seed++ {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			r := rand.New(rand.NewSource(seed))

@@ -9,6 +9,7 @@ import (
 
 	"github.com/flashpipe/flashpipe/fsimage"
 	"github.com/flashpipe/flashpipe/fsimage/imagetest"
+	"github.com/flashpipe/flashpipe/internal/testreq"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -136,7 +137,7 @@ func bigTree(cluster int64) []treeFile {
 }
 
 func TestRoundTrip(t *testing.T) {
-	needTools(t, "fsck.fat", "mcopy")
+	testreq.Tools(t, "fsck.fat", "mcopy")
 	for _, tc := range []struct {
 		name       string
 		size       int64

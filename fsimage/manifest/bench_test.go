@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/flashpipe/flashpipe/internal/testreq"
 )
 
 // BenchmarkHash measures Hash over the tree named by $FLASHPIPE_BENCH_DIR
@@ -49,7 +51,7 @@ func BenchmarkHash(b *testing.B) {
 func BenchmarkScan(b *testing.B) {
 	dir := os.Getenv("FLASHPIPE_BENCH_DIR")
 	if dir == "" {
-		b.Skip("set FLASHPIPE_BENCH_DIR to a content tree to measure Scan")
+		testreq.SkipAllowed(b, testreq.BenchInput, "set FLASHPIPE_BENCH_DIR to a content tree to measure Scan")
 	}
 	for b.Loop() {
 		if _, err := Scan([]Source{{Paths: []string{dir}}}, Options{}); err != nil {

@@ -3,23 +3,15 @@ package ptable
 import (
 	"encoding/json"
 	"errors"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/flashpipe/flashpipe/blockdev/looptest"
 	"github.com/flashpipe/flashpipe/fsimage"
+	"github.com/flashpipe/flashpipe/internal/testreq"
 )
-
-func need(t *testing.T, tools ...string) {
-	t.Helper()
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not found (Debian package %s)", tool, map[string]string{"sgdisk": "gdisk", "sfdisk": "fdisk", "losetup": "mount"}[tool])
-		}
-	}
-}
 
 // writeTable writes the table's extents to a sparse image file and
 // returns its path.
@@ -36,24 +28,14 @@ func writeTable(t *testing.T, xs []fsimage.Extent, size int64) string {
 	return p
 }
 
-// attach attaches img as a loop device with the given logical sector size
-// and returns the device path.
+// attach returns img itself for 512-byte sectors (sfdisk reads the file),
+// else the path of a loop device over img with that logical sector size.
 func attach(t *testing.T, img string, sectorSize int) string {
 	t.Helper()
 	if sectorSize == 512 {
 		return img
 	}
-	need(t, "losetup")
-	if os.Geteuid() != 0 {
-		t.Skip("a 4096-byte-sector test needs a loop device: run as root")
-	}
-	out, err := exec.Command("losetup", "--find", "--show", "--sector-size", "4096", img).CombinedOutput()
-	if err != nil {
-		t.Skipf("losetup --sector-size 4096 failed (no loop device support?): %v: %s", err, out)
-	}
-	dev := strings.TrimSpace(string(out))
-	t.Cleanup(func() { exec.Command("losetup", "-d", dev).Run() })
-	return dev
+	return looptest.Attach(t, img, sectorSize)
 }
 
 type sfdiskJSON struct {
@@ -85,7 +67,7 @@ func sfdisk(t *testing.T, dev string) sfdiskJSON {
 }
 
 func TestTables(t *testing.T) {
-	need(t, "sgdisk", "sfdisk")
+	testreq.Tools(t, "sgdisk", "sfdisk")
 	const mib = 1 << 20
 	cases := []struct {
 		table, fs  string
