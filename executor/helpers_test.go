@@ -14,6 +14,7 @@ import (
 	"github.com/flashpipe/flashpipe/blockdev"
 	"github.com/flashpipe/flashpipe/blockdev/looptest"
 	"github.com/flashpipe/flashpipe/fsimage"
+	"github.com/flashpipe/flashpipe/fsimage/imagetest"
 	"golang.org/x/sys/unix"
 )
 
@@ -120,7 +121,7 @@ func imageDevice(t testing.TB, size int64) (*blockdev.Device, string) {
 func sameAsReference(t *testing.T, p *fsimage.Plan, backing string) {
 	t.Helper()
 	ref := filepath.Join(t.TempDir(), "ref.img")
-	if err := fsimage.WriteImage(ref, p.DeviceSize, p.Extents); err != nil {
+	if err := imagetest.WriteExtents(ref, p.DeviceSize, p.Extents); err != nil {
 		t.Fatalf("WriteImage = %v", err)
 	}
 	a, err := os.Open(ref)

@@ -47,15 +47,6 @@ const (
 // cover that path.
 var copyInMemory = false
 
-// WriteImage writes the extents into a new image file at path, sized to
-// size bytes; it is WriteImagePlan for a plan of just those extents (they
-// are sorted first).
-func WriteImage(path string, size int64, extents []Extent) error {
-	xs := slices.Clone(extents)
-	SortExtents(xs)
-	return WriteImagePlan(context.Background(), &Plan{DeviceSize: size, Extents: xs}, path, nil)
-}
-
 // WriteImagePlan writes a plan into an image file of plan.DeviceSize bytes
 // at path. The file is sparse: Zero extents, don't-care bytes and holes in
 // sparse source files stay holes (short don't-care gaps between metadata

@@ -1,9 +1,11 @@
 package pipeline_test
 
 import (
+	"maps"
 	"os"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -170,7 +172,7 @@ func TestDocsCoverExpressions(t *testing.T) {
 		want = append(want, "`station."+n+"`")
 	}
 	want = append(want, "`now`", "`var.", "`local.", "`source.")
-	for _, f := range pipeline.FunctionNames() {
+	for _, f := range slices.Sorted(maps.Keys(pipeline.Functions())) {
 		want = append(want, "`"+f+"(")
 	}
 	for _, w := range want {

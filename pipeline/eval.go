@@ -66,16 +66,6 @@ func Functions() map[string]function.Function {
 	}
 }
 
-// FunctionNames returns the names of Functions, sorted.
-func FunctionNames() []string {
-	var names []string
-	for n := range Functions() {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
-
 // deviceRoots are the names a per-device expression may start with.
 var deviceRoots = []string{"var", "local", "device", "job", "station", "now"}
 

@@ -80,7 +80,7 @@ func TestBuildChecksWithFsck(t *testing.T) {
 				t.Errorf("Build() plan.Label = %q, want the label as written", plan.Label)
 			}
 			img := filepath.Join(t.TempDir(), "stick.img")
-			if err := fsimage.WriteImage(img, size, plan.Extents); err != nil {
+			if err := imagetest.WriteExtents(img, size, plan.Extents); err != nil {
 				t.Fatal(err)
 			}
 			if c.table != "none" && c.sectorSize == 512 {

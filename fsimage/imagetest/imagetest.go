@@ -4,6 +4,7 @@ package imagetest
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha1"
 	"encoding/hex"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"testing"
 
@@ -182,4 +184,12 @@ func TreeDigest(t testing.TB, root string) map[string]string {
 		t.Fatal(err)
 	}
 	return m
+}
+
+// WriteExtents writes extents (in any order) into a new image file at path,
+// sized to size bytes, with fsimage.WriteImagePlan.
+func WriteExtents(path string, size int64, extents []fsimage.Extent) error {
+	xs := slices.Clone(extents)
+	fsimage.SortExtents(xs)
+	return fsimage.WriteImagePlan(context.Background(), &fsimage.Plan{DeviceSize: size, Extents: xs}, path, nil)
 }

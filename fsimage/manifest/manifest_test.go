@@ -293,34 +293,6 @@ func TestDigestStable(t *testing.T) {
 	}
 }
 
-func TestCacheSaveLoad(t *testing.T) {
-	dir := t.TempDir()
-	tree(t, dir, "d/a", "d/b\twith tab", "d/c\nwith newline")
-	es, _ := Scan([]Source{{Paths: []string{filepath.Join(dir, "d")}}}, Options{})
-	c := NewCache()
-	if err := Hash(context.Background(), es, c, nil); err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(dir, "cache")
-	if err := c.Save(p); err != nil {
-		t.Fatalf("Save() = %v", err)
-	}
-	c2, err := LoadCache(p)
-	if err != nil {
-		t.Fatalf("LoadCache() = %v", err)
-	}
-	if diff := cmp.Diff(c.sums, c2.sums, cmp.AllowUnexported(cacheKey{})); diff != "" {
-		t.Errorf("LoadCache(Save()) differs (-saved +loaded):\n%s", diff)
-	}
-	if c3, err := LoadCache(filepath.Join(dir, "missing")); err != nil || len(c3.sums) != 0 {
-		t.Errorf("LoadCache(missing) = %d sums, %v, want empty, nil", len(c3.sums), err)
-	}
-	os.WriteFile(p, []byte(cacheHeader+"\nzz\t1\n"), 0o644)
-	if _, err := LoadCache(p); err == nil || !strings.Contains(err.Error(), ":2:") {
-		t.Errorf("LoadCache(malformed) error = %v, want one naming line 2", err)
-	}
-}
-
 // rerunAsNobody runs the calling test in a copy of the test binary as user
 // nobody (uid and gid 65534) and fails if it fails there.
 func rerunAsNobody(t *testing.T) {

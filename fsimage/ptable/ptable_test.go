@@ -10,6 +10,7 @@ import (
 
 	"github.com/flashpipe/flashpipe/blockdev/looptest"
 	"github.com/flashpipe/flashpipe/fsimage"
+	"github.com/flashpipe/flashpipe/fsimage/imagetest"
 	"github.com/flashpipe/flashpipe/internal/testreq"
 )
 
@@ -22,7 +23,7 @@ func writeTable(t *testing.T, xs []fsimage.Extent, size int64) string {
 	if err := plan.Check(); err != nil {
 		t.Fatalf("Plan.Check() = %v, want nil", err)
 	}
-	if err := fsimage.WriteImage(p, size, xs); err != nil {
+	if err := imagetest.WriteExtents(p, size, xs); err != nil {
 		t.Fatal(err)
 	}
 	return p
