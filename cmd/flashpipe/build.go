@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-
-	"path/filepath"
 	"time"
 
 	"github.com/flashpipe/flashpipe/fsimage"
@@ -111,7 +109,7 @@ func planImage(ctx context.Context, cfg *pipeline.Config, p *pipeline.Profile, t
 		return nil, fmt.Errorf("profile %q writes nothing (no partition, mkfs or copy steps)", p.Name)
 	}
 	now := time.Now()
-	j := &pipeline.Job{Seq: 1, Config: cfg, Profile: p, Target: filepath.Base(target), Now: now}
+	j := &pipeline.Job{Seq: 1, Config: cfg, Profile: p, Device: matchers.ImageFile(target, size), Target: target, Now: now}
 	entries, err := steps.Content(ctx, p.Layout, manifest.NewCache(), now, nil)
 	if err != nil {
 		return nil, err
