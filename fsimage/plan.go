@@ -186,4 +186,8 @@ type Layout struct {
 	Extents []Extent  // sorted, non-overlapping, all inside the volume
 	Files   []FileRun // every non-empty regular file
 	Label   string    // the label as actually written (after upper-casing etc.)
+	// Type is the filesystem as built where a builder picks a variant by
+	// size: "fat16" or "fat32" for vfat; "" for the others. The partition
+	// table's type follows it.
+	Type string
 }

@@ -94,6 +94,7 @@ func TestTables(t *testing.T) {
 		wantType   string
 	}{
 		{"mbr", "vfat", 64 * mib, 512, "c"},
+		{"mbr", "fat16", 16 * mib, 512, "e"},
 		{"mbr", "exfat", 64*mib + 12345*512, 512, "7"},
 		{"mbr", "ext4", 40 * mib, 4096, "83"},
 		{"gpt", "vfat", 64 * mib, 512, "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7"},
