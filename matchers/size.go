@@ -2,6 +2,7 @@ package matchers
 
 import (
 	"fmt"
+	"github.com/flashpipe/flashpipe/units"
 	"math"
 	"math/big"
 	"strconv"
@@ -140,28 +141,6 @@ func ParseSizeRange(s string) (minSize, maxSize int64, err error) {
 	return minSize, maxSize, nil
 }
 
-// FormatSize renders a byte count for people: the largest binary unit when
-// the count is a whole number of it ("8 GiB"), else decimal with one
-// fraction digit and the byte count ("7.8 GB (7801405440 bytes)").
-func FormatSize(n int64) string {
-	for _, u := range []struct {
-		name string
-		size int64
-	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
-		if n >= u.size {
-			if n%u.size == 0 {
-				return fmt.Sprintf("%d %s", n/u.size, u.name)
-			}
-			break
-		}
-	}
-	for _, u := range []struct {
-		name string
-		size float64
-	}{{"TB", 1e12}, {"GB", 1e9}, {"MB", 1e6}, {"KB", 1e3}} {
-		if float64(n) >= u.size {
-			return fmt.Sprintf("%.1f %s (%d bytes)", float64(n)/u.size, u.name, n)
-		}
-	}
-	return fmt.Sprintf("%d B", n)
-}
+// FormatSize renders a byte count for people with its exact count,
+// "7.8 GB (7801405440 bytes)": it is units.Exact, the one formatter.
+func FormatSize(n int64) string { return units.Exact(n) }

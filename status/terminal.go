@@ -3,6 +3,7 @@ package status
 import (
 	"context"
 	"fmt"
+	"github.com/flashpipe/flashpipe/units"
 	"io"
 	"strings"
 	"time"
@@ -81,7 +82,7 @@ func LogLine(j Job) string {
 			}
 		}
 	case StateVerified:
-		fmt.Fprintf(&sb, " (%s written, %s verified", FormatBytes(j.BytesWritten), FormatBytes(j.BytesVerified))
+		fmt.Fprintf(&sb, " (%s written, %s verified", units.Bytes(j.BytesWritten), units.Bytes(j.BytesVerified))
 		if !j.Started.IsZero() && j.Updated.After(j.Started) {
 			fmt.Fprintf(&sb, ", %s", j.Updated.Sub(j.Started).Round(time.Second))
 		}
@@ -187,22 +188,6 @@ func shortDuration(d time.Duration) string {
 		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
 	}
 	return fmt.Sprintf("%d:%02d", int(d.Minutes()), int(d.Seconds())%60)
-}
-
-// FormatBytes writes a byte count in decimal units for people: "3.2 GB",
-// "12.5 MB". The board, the terminal and `flashpipe report` use it.
-func FormatBytes(n int64) string {
-	switch {
-	case n >= 1e12:
-		return fmt.Sprintf("%.2f TB", float64(n)/1e12)
-	case n >= 1e9:
-		return fmt.Sprintf("%.2f GB", float64(n)/1e9)
-	case n >= 1e6:
-		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
-	case n >= 1e3:
-		return fmt.Sprintf("%.1f kB", float64(n)/1e3)
-	}
-	return fmt.Sprintf("%d B", n)
 }
 
 func cut(s string, n int) string {

@@ -5,6 +5,7 @@ import (
 	"context"
 	_ "embed"
 	"fmt"
+	"github.com/flashpipe/flashpipe/units"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -12,7 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/flashpipe/flashpipe/fsimage"
 	"github.com/flashpipe/flashpipe/pipeline"
 	"github.com/flashpipe/flashpipe/receipts"
 	"github.com/flashpipe/flashpipe/station"
@@ -115,7 +115,7 @@ func runDemo(cmd *cobra.Command, dir string) error {
 	fmt.Fprintln(out, "\nReceipts ("+receiptsPath+"):")
 	for i, r := range results {
 		line := fmt.Sprintf("  %s  %-7s profile %-6s label %-10q wrote %s, verified %s",
-			filepath.Base(sticks[i].file), r.Result, r.Profile, r.Label, fsimage.HumanBytes(r.BytesWritten), fsimage.HumanBytes(r.BytesVerified))
+			filepath.Base(sticks[i].file), r.Result, r.Profile, r.Label, units.Bytes(r.BytesWritten), units.Bytes(r.BytesVerified))
 		if r.Error != "" {
 			line += "\n      " + r.FailedStep + ": " + firstLine(r.Error)
 		}

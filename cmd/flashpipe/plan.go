@@ -148,8 +148,8 @@ func describeStep(sb *pipeline.StepBlock, l *pipeline.Layout, files map[string]*
 		return d
 	case *steps.Mkfs:
 		d := "type " + s.Type
-		if l != nil && l.ClusterSize > 0 {
-			d += ", cluster " + matchers.FormatSize(int64(l.ClusterSize))
+		if s.ClusterSize != "" && s.ClusterSize != "auto" {
+			d += ", cluster " + s.ClusterSize // as written
 		} else {
 			d += ", cluster auto"
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/flashpipe/flashpipe/units"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -164,7 +165,7 @@ func TestMinDeviceSize(t *testing.T) {
 				t.Errorf("Build(%s/%s, MinDeviceSize()-1MiB = %d) error = nil, want too small", c.table, c.fs, min-1<<20)
 			}
 		}
-		t.Logf("MinDeviceSize(%s/%s) = %s", c.table, c.fs, fsimage.HumanBytes(min))
+		t.Logf("MinDeviceSize(%s/%s) = %s", c.table, c.fs, units.Bytes(min))
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/flashpipe/flashpipe/units"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -226,9 +227,9 @@ func TestMinSize(t *testing.T) {
 		content += e.Size
 	}
 	if min > content+content/10+8<<20 {
-		t.Errorf("MinSize() = %s for %s of content, want at most 10 %% + 8 MiB more", fsimage.HumanBytes(min), fsimage.HumanBytes(content))
+		t.Errorf("MinSize() = %s for %s of content, want at most 10 %% + 8 MiB more", units.Bytes(min), units.Bytes(content))
 	}
-	t.Logf("MinSize() = %s", fsimage.HumanBytes(min))
+	t.Logf("MinSize() = %s", units.Bytes(min))
 }
 
 func TestBuildLongName(t *testing.T) {

@@ -3,6 +3,7 @@ package ptable
 import (
 	"encoding/json"
 	"errors"
+	"github.com/flashpipe/flashpipe/units"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -103,7 +104,7 @@ func TestTables(t *testing.T) {
 		{"gpt", "vfat", 64*mib + 5*4096, 4096, "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7"},
 	}
 	for _, c := range cases {
-		name := c.table + "-" + c.fs + "-" + strings.ReplaceAll(fsimage.HumanBytes(c.size), " ", "") + "-" + map[int]string{512: "512", 4096: "4k"}[c.sectorSize]
+		name := c.table + "-" + c.fs + "-" + strings.ReplaceAll(units.Bytes(c.size), " ", "") + "-" + map[int]string{512: "512", 4096: "4k"}[c.sectorSize]
 		t.Run(name, func(t *testing.T) {
 			part, xs, err := Layout(c.table, c.size, c.sectorSize, c.fs, "FLASH Ω", 0xC0FFEE)
 			if err != nil {
