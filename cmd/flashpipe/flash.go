@@ -92,7 +92,7 @@ are configuration, the rest are targets.`,
 	legacy.register(cmd, true)
 	fl := cmd.Flags()
 	fl.StringVar(&profile, "profile", "", "profile to run (may be omitted when the files hold one)")
-	fl.StringVar(&receiptsPath, "receipts", "", "receipts file (overrides station.receipts)")
+	fl.StringVar(&receiptsPath, "receipts", "", "receipts file to append to (default: station.receipts, else receipts.jsonl in the current directory)")
 	fl.StringVar(&size, "size", "", "create missing image files of this size, e.g. 8GiB")
 	fl.BoolVar(&override, "i-know-what-i-am-doing", false, "write block devices the safety guard refuses (logged)")
 	fl.StringVar(&logLevel, "log-level", "info", "trace, debug, info, warn or error")

@@ -192,3 +192,21 @@ func TestBuildReport(t *testing.T) {
 		})
 	}
 }
+
+// TestFlashReceiptsDefault: without --receipts or station.receipts, flash
+// appends to receipts.jsonl in the current directory, and its help says so.
+func TestFlashReceiptsDefault(t *testing.T) {
+	content := smallContent(t)
+	dir := t.TempDir()
+	t.Chdir(dir)
+	if code, _, errs := runCLI(t, "flash", "-c", content, "--size", "48MiB", "s.img"); code != 0 {
+		t.Fatalf("flash s.img = exit %d; stderr:\n%s", code, errs)
+	}
+	if data, err := os.ReadFile(filepath.Join(dir, "receipts.jsonl")); err != nil || !strings.Contains(string(data), `"result":"done"`) {
+		t.Errorf("receipts.jsonl in the current directory = %q, %v; want the done receipt", data, err)
+	}
+	_, help, _ := runCLI(t, "flash", "--help")
+	if !strings.Contains(help, "receipts.jsonl in the current directory") {
+		t.Errorf("flash --help does not say where receipts go by default:\n%s", help)
+	}
+}
