@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"io/fs"
+	"net/http"
 	"os"
 	"os/exec"
 	"strconv"
@@ -33,13 +35,8 @@ func startViews(ctx context.Context, cmd *cobra.Command, board *status.Board, cf
 	if addr == "" {
 		return nil
 	}
-	h := web.NewServer(board, web.Options{
-		Token:    token,
-		Metrics:  web.NewMetrics(board),
-		Profiles: func() any { return profilesJSON(current()) },
-		Devices:  func() any { return devicesJSON() },
-		Ports:    func() []string { return stationPorts(current().Station.Ports) },
-	})
+	sysfs, _ := matchers.OSRoots()
+	h := dashboard(board, current, sysfs, token)
 	if err := web.CheckListenAddr(addr, h); err != nil {
 		return err
 	}
@@ -50,6 +47,18 @@ func startViews(ctx context.Context, cmd *cobra.Command, board *status.Board, cf
 	}()
 	log.Info("dashboard", "url", "http://"+addr+"/")
 	return nil
+}
+
+// dashboard returns the web handler of a station: its jobs, profiles and
+// devices, and a tile for each hub port in sysfs that station.ports selects.
+func dashboard(board *status.Board, current func() *pipeline.Config, sysfs fs.FS, token string) http.Handler {
+	return web.NewServer(board, web.Options{
+		Token:    token,
+		Metrics:  web.NewMetrics(board),
+		Profiles: func() any { return profilesJSON(current()) },
+		Devices:  func() any { return devicesJSON() },
+		Ports:    func() []string { return stationPorts(sysfs, current().Station.Ports) },
+	})
 }
 
 type profileJSON struct {
@@ -113,12 +122,11 @@ func testHookBeforeVerify(log hclog.Logger) func(context.Context, *pipeline.Job)
 // stationPorts returns the paths of the hub ports that match the station's
 // ports globs, read from sysfs now (a hub plugged in later shows up on the
 // next page load).
-func stationPorts(patterns []string) []string {
+func stationPorts(sysfs fs.FS, patterns []string) []string {
 	paths := []string{}
 	if len(patterns) == 0 {
 		return paths
 	}
-	sysfs, _ := matchers.OSRoots()
 	ports, err := matchers.HubPorts(sysfs)
 	if err != nil {
 		return paths
