@@ -2,8 +2,9 @@ package fsimage
 
 import (
 	"fmt"
-	"github.com/flashpipe/flashpipe/units"
 	"strings"
+
+	"github.com/flashpipe/flashpipe/units"
 )
 
 // NoSpaceError reports content that does not fit on the target. It is

@@ -2,11 +2,12 @@ package matchers
 
 import (
 	"fmt"
-	"github.com/flashpipe/flashpipe/units"
 	"math"
 	"math/big"
 	"strconv"
 	"strings"
+
+	"github.com/flashpipe/flashpipe/units"
 )
 
 // ParseUSBID parses a USB vendor or product id: 1 to 4 hex digits, with or

@@ -3,7 +3,6 @@ package report
 import (
 	"encoding/csv"
 	"fmt"
-	"github.com/flashpipe/flashpipe/units"
 	"io"
 	"strconv"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/flashpipe/flashpipe/receipts"
+	"github.com/flashpipe/flashpipe/units"
 )
 
 // WriteText writes s as a plain-text report for a terminal or an e-mail:

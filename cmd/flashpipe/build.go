@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/flashpipe/flashpipe/units"
 	"time"
 
 	"github.com/flashpipe/flashpipe/fsimage"
@@ -12,6 +11,7 @@ import (
 	"github.com/flashpipe/flashpipe/matchers"
 	"github.com/flashpipe/flashpipe/pipeline"
 	"github.com/flashpipe/flashpipe/steps"
+	"github.com/flashpipe/flashpipe/units"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/spf13/cobra"
 )

@@ -3,12 +3,12 @@ package main
 import (
 	"cmp"
 	"fmt"
-	"github.com/flashpipe/flashpipe/units"
 	"io"
 	"text/tabwriter"
 
 	"github.com/flashpipe/flashpipe/matchers"
 	"github.com/flashpipe/flashpipe/pipeline"
+	"github.com/flashpipe/flashpipe/units"
 	"github.com/spf13/cobra"
 )
 

@@ -2,6 +2,7 @@ package fat
 
 import (
 	"fmt"
+
 	"github.com/flashpipe/flashpipe/units"
 )
 

@@ -2,11 +2,11 @@ package fat
 
 import (
 	"fmt"
-	"github.com/flashpipe/flashpipe/units"
 	"sort"
 	"strings"
 
 	"github.com/flashpipe/flashpipe/fsimage"
+	"github.com/flashpipe/flashpipe/units"
 )
 
 // maxFileSize is the largest file FAT's 32-bit size field holds.

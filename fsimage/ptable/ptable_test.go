@@ -3,7 +3,6 @@ package ptable
 import (
 	"encoding/json"
 	"errors"
-	"github.com/flashpipe/flashpipe/units"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/flashpipe/flashpipe/fsimage"
+	"github.com/flashpipe/flashpipe/units"
 )
 
 func need(t *testing.T, tools ...string) {
