@@ -3,13 +3,14 @@ package status
 import (
 	"context"
 	"fmt"
-	"github.com/flashpipe/flashpipe/units"
 	"io"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"golang.org/x/term"
+
+	"github.com/flashpipe/flashpipe/units"
 )
 
 // RedrawInterval is how often the TTY table is redrawn.
@@ -77,7 +78,7 @@ func LogLine(j Job) string {
 	case StateRunning, StateFailed, StateRemoved:
 		if j.Step != "" {
 			fmt.Fprintf(&sb, " in %s", j.Step)
-			if j.StepCount > 0 {
+			if j.StepIndex > 0 && j.StepCount > 0 {
 				fmt.Fprintf(&sb, " (%d/%d)", j.StepIndex, j.StepCount)
 			}
 		}
@@ -146,8 +147,8 @@ func TableLines(jobs []Job) []string {
 }
 
 func tableRow(j Job) string {
-	step := ""
-	if j.StepCount > 0 {
+	step := j.Step // before the first stage (planning): no number
+	if j.StepIndex > 0 && j.StepCount > 0 {
 		step = fmt.Sprintf("%d/%d %s", j.StepIndex, j.StepCount, j.Step)
 	}
 	rate, eta := "", ""
@@ -168,12 +169,18 @@ func tableRow(j Job) string {
 		cut(orDash(j.Profile), 12), cut(step, 12), progressBar(j, 16), rate, eta, cut(result, 60))
 }
 
-// progressBar draws "[#####.....]  42%" with width cells inside the brackets.
+// progressBar draws "[#####.....]  42%" with width cells inside the
+// brackets: the running step's progress, or full for a verified stick.
+// Other states have no bar: a failed stick's last progress report (often
+// a completed one, such as the content's hashing) says nothing of how it
+// ended; its step and error do.
 func progressBar(j Job, width int) string {
 	frac := 0.0
 	switch {
 	case j.State == StateVerified:
 		frac = 1
+	case j.State != StateRunning:
+		return strings.Repeat(" ", width+7)
 	case j.Total > 0:
 		frac = float64(j.Done) / float64(j.Total)
 	}

@@ -6,10 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 
 	"github.com/flashpipe/flashpipe/matchers"
-	"github.com/flashpipe/flashpipe/receipts"
 	"github.com/flashpipe/flashpipe/station"
 	"github.com/flashpipe/flashpipe/status"
 	"github.com/spf13/cobra"
@@ -50,7 +48,7 @@ are configuration, the rest are targets.`,
 			}
 			log := newLogger(cmd.ErrOrStderr(), logLevel, logFormat)
 			sysfs, procfs := matchers.OSRoots()
-			devs := make([]*matchers.Device, len(targets))
+			jobs := make([]station.Target, len(targets))
 			for i, t := range targets {
 				dev, err := flashTarget(t, size, override, cfg.Station.AllowBuses)
 				if err != nil {
@@ -59,20 +57,11 @@ are configuration, the rest are targets.`,
 				if dev != nil && override {
 					log.Warn("safety guard overridden by --i-know-what-i-am-doing", "target", t)
 				}
-				devs[i] = dev
+				jobs[i] = station.Target{Profile: p, Path: t, Device: dev}
 			}
 			st := station.New(station.Options{Config: cfg, Sysfs: sysfs, SysfsRoot: "/sys", Procfs: procfs, Receipts: receiptsPath,
 				Log: log, Board: status.NewBoard(), Concurrency: len(targets), GuardOverride: override, BeforeVerify: testHookBeforeVerify(log)})
-			results := make([]receipts.Receipt, len(targets))
-			var wg sync.WaitGroup
-			for i := range targets {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					results[i] = st.Flash(cmd.Context(), p, targets[i], devs[i])
-				}()
-			}
-			wg.Wait()
+			results := st.Flash(cmd.Context(), jobs)
 			failed := 0
 			enc := json.NewEncoder(cmd.OutOrStdout())
 			for _, r := range results {
