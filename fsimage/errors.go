@@ -3,6 +3,8 @@ package fsimage
 import (
 	"fmt"
 	"strings"
+
+	"github.com/flashpipe/flashpipe/units"
 )
 
 // NoSpaceError reports content that does not fit on the target. It is
@@ -15,7 +17,7 @@ type NoSpaceError struct {
 
 func (e *NoSpaceError) Error() string {
 	return fmt.Sprintf("content does not fit on the %s: needs %s (%d bytes), %s (%d bytes) available; %s short",
-		e.What, HumanBytes(e.Needed), e.Needed, HumanBytes(e.Available), e.Available, HumanBytes(e.Needed-e.Available))
+		e.What, units.Bytes(e.Needed), e.Needed, units.Bytes(e.Available), e.Available, units.Bytes(e.Needed-e.Available))
 }
 
 // BadName is one path the target filesystem cannot hold, and why.
@@ -38,18 +40,4 @@ func (e *BadNamesError) Error() string {
 		fmt.Fprintf(&b, "\n  %s: %s", n.Path, n.Reason)
 	}
 	return b.String()
-}
-
-// HumanBytes formats n with binary units, e.g. "1.5 GiB".
-func HumanBytes(n int64) string {
-	const unit = 1024
-	if n < unit && n > -unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit || m <= -unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

@@ -164,6 +164,18 @@ func (e *Entry) Differs(fi fs.FileInfo) string {
 	return ""
 }
 
+// CountFiles returns how many of entries are files, empty ones included,
+// and their total size: the content, whatever filesystem holds it.
+func CountFiles(entries []*Entry) (files int, size int64) {
+	for _, e := range entries {
+		if !e.Dir {
+			files++
+			size += e.Size
+		}
+	}
+	return files, size
+}
+
 // Volume is what a filesystem builder is asked to build.
 type Volume struct {
 	Offset      int64 // byte offset of the filesystem on the device
@@ -186,4 +198,8 @@ type Layout struct {
 	Extents []Extent  // sorted, non-overlapping, all inside the volume
 	Files   []FileRun // every non-empty regular file
 	Label   string    // the label as actually written (after upper-casing etc.)
+	// Type is the filesystem as built where a builder picks a variant by
+	// size: "fat16" or "fat32" for vfat; "" for the others. The partition
+	// table's type follows it.
+	Type string
 }

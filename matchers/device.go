@@ -19,7 +19,7 @@ type Device struct {
 	Name    string // kernel name, "sdb"
 	Dev     string // "major:minor", "8:16"
 	SysPath string // resolved path under the sysfs root, "devices/pci0000:00/.../block/sdb"
-	Bus     string // "usb", "mmc", "loop", "ata", "nvme", "virtio", "scsi", "virtual" or "" when unknown
+	Bus     string // "usb", "mmc", "loop", "ata", "nvme", "virtio", "scsi", "virtual", "" when unknown; BusFile for an image file
 
 	VendorID, ProductID uint16 // USB idVendor/idProduct; 0 when not USB
 	Serial              string // USB iSerial string
@@ -42,6 +42,18 @@ type Device struct {
 	Holders    []string // holders of the disk and of its partitions, "dm-0", sorted, unique
 	Mounts     []Mount  // filesystems mounted from the disk or its partitions, and swap on them
 	WholeDisk  bool     // false for a partition
+}
+
+// BusFile is the Bus of an image file (see ImageFile). No block device is on
+// it, so no match rule or guard takes it: image files are written only when
+// named to flash or build.
+const BusFile = "file"
+
+// ImageFile returns the device object of an image file that flash or build
+// writes as a stick: Name is the path as given, Bus is BusFile, Size the
+// image's size in bytes; the USB attributes, port and diskseq are empty.
+func ImageFile(path string, size int64) *Device {
+	return &Device{Name: path, Bus: BusFile, Size: size, WholeDisk: true}
 }
 
 // Mount is one use of a disk or partition found in mountinfo or /proc/swaps.

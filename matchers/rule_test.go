@@ -28,7 +28,7 @@ func TestRuleMatch(t *testing.T) {
 		{"product", matchers.Rule{Product: []string{"Ultra*"}}, stick, `product "Cruzer Blade" matches none of ["Ultra*"]`},
 		{"port", matchers.Rule{Port: []string{"1-1.[123]"}}, stick, `port "1-1.4" matches none of ["1-1.[123]"]`},
 		{"port on another hub", matchers.Rule{Port: []string{"1-1.4.*"}}, stick, `port "1-1.4" matches none of ["1-1.4.*"]`},
-		{"too small", matchers.Rule{MinSize: 16 << 30}, stick, "size 15.4 GB (15376318464 bytes) is below the minimum 16 GiB"},
+		{"too small", matchers.Rule{MinSize: 16 << 30}, stick, "size 15.4 GB (15376318464 bytes) is below the minimum 17.2 GB (17179869184 bytes)"},
 		{"too big", matchers.Rule{MaxSize: 8e9}, stick, "size 15.4 GB (15376318464 bytes) is above the maximum 8.0 GB (8000000000 bytes)"},
 		{"bus", matchers.Rule{Buses: []string{"usb", "mmc"}}, sata, `bus "ata" not in ["usb", "mmc"]`},
 		{"first failing attribute is named", matchers.Rule{VendorIDs: []uint16{1}, Serial: []string{"x"}}, stick, "vendor_id 0x0781 not in [0x0001]"},

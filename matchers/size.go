@@ -6,6 +6,8 @@ import (
 	"math/big"
 	"strconv"
 	"strings"
+
+	"github.com/flashpipe/flashpipe/units"
 )
 
 // ParseUSBID parses a USB vendor or product id: 1 to 4 hex digits, with or
@@ -283,28 +285,6 @@ var decimalUnits = map[int64]int64{
 	1e3: 1e3, 1 << 10: 1e3, 1e6: 1e6, 1 << 20: 1e6, 1e9: 1e9, 1 << 30: 1e9, 1e12: 1e12, 1 << 40: 1e12,
 }
 
-// FormatSize renders a byte count for people: the largest binary unit when
-// the count is a whole number of it ("8 GiB"), else decimal with one
-// fraction digit and the byte count ("7.8 GB (7801405440 bytes)").
-func FormatSize(n int64) string {
-	for _, u := range []struct {
-		name string
-		size int64
-	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
-		if n >= u.size {
-			if n%u.size == 0 {
-				return fmt.Sprintf("%d %s", n/u.size, u.name)
-			}
-			break
-		}
-	}
-	for _, u := range []struct {
-		name string
-		size float64
-	}{{"TB", 1e12}, {"GB", 1e9}, {"MB", 1e6}, {"KB", 1e3}} {
-		if float64(n) >= u.size {
-			return fmt.Sprintf("%.1f %s (%d bytes)", float64(n)/u.size, u.name, n)
-		}
-	}
-	return fmt.Sprintf("%d B", n)
-}
+// FormatSize renders a byte count for people with its exact count,
+// "7.8 GB (7801405440 bytes)": it is units.Exact, the one formatter.
+func FormatSize(n int64) string { return units.Exact(n) }

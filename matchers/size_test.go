@@ -159,7 +159,7 @@ func TestNominalBands(t *testing.T) {
 
 func TestFormatSize(t *testing.T) {
 	tests := map[int64]string{
-		0: "0 B", 512: "512 B", 1024: "1 KiB", 8 << 30: "8 GiB", 1500: "1.5 KB (1500 bytes)",
+		0: "0 B", 512: "512 B", 1024: "1.0 kB (1024 bytes)", 8 << 30: "8.6 GB (8589934592 bytes)", 1500: "1.5 kB (1500 bytes)",
 		15376318464: "15.4 GB (15376318464 bytes)",
 	}
 	for in, want := range tests {

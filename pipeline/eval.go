@@ -185,8 +185,9 @@ func (c *Config) DeviceContext(d *matchers.Device, target string, seq int, now t
 		cty.StringVal(now.UTC().Format(time.RFC3339)))
 }
 
-// DeviceValue converts a device to the object expressions see. A nil
-// device (an image file) has only name and size zero.
+// DeviceValue converts a device to the object expressions see. Every job
+// has a device (matchers.ImageFile for an image file); a nil device, for
+// checks at load time only, gives target as the name and empty values.
 func DeviceValue(d *matchers.Device, target string) cty.Value {
 	m := map[string]cty.Value{}
 	for n := range DeviceType.AttributeTypes() {

@@ -165,8 +165,11 @@ type Job struct {
 	Seq     int
 	Config  *Config
 	Profile *Profile
-	Device  *matchers.Device // nil for an image file
-	Target  string           // path of the block device or image file
+	// Device is what the job writes, as per-device expressions see it: a
+	// stick or block device read from sysfs, or matchers.ImageFile for an
+	// image file. Never nil.
+	Device *matchers.Device
+	Target string // path of the block device or image file
 	// SysfsRoot is where sysfs is mounted ("/sys"), for eject.
 	SysfsRoot string
 	// DevDir is where device nodes live ("/dev"), for loop devices.
@@ -195,6 +198,19 @@ type Job struct {
 	// AllowFailedEject lets eject run even though verification failed.
 	AllowFailedEject bool
 }
+
+// EvalContext returns the context the job's per-device expressions are
+// evaluated in: its device, number and start time.
+func (j *Job) EvalContext() *hcl.EvalContext {
+	if j.Device == nil {
+		panic("pipeline: a job without a device (program bug: use matchers.ImageFile for image files)")
+	}
+	return j.Config.DeviceContext(j.Device, j.Target, j.Seq, j.Now)
+}
+
+// ImageFile reports whether the job writes an image file rather than a
+// block device.
+func (j *Job) ImageFile() bool { return j.Device.Bus == matchers.BusFile }
 
 // Close releases whatever stages of the job opened, last opened first.
 func (j *Job) Close() error {

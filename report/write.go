@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/flashpipe/flashpipe/receipts"
-	"github.com/flashpipe/flashpipe/status"
+	"github.com/flashpipe/flashpipe/units"
 )
 
 // WriteText writes s as a plain-text report for a terminal or an e-mail:
@@ -82,7 +82,7 @@ func table(w io.Writer, key string, gs []Group) {
 	fmt.Fprintf(tw, "%s\tJOBS\tDONE\tUNVERIFIED\tFAILED\tREMOVED\tWRITTEN\tVERIFIED\tMEAN MB/s\tMEDIAN MB/s\t\n", key)
 	for _, g := range gs {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t\n", g.Key, g.Jobs, g.Done, g.Unverified, g.Failed, g.Removed,
-			status.FormatBytes(g.BytesWritten), status.FormatBytes(g.BytesVerified), mbps(g.MeanThroughput), mbps(g.MedianThroughput))
+			units.Bytes(g.BytesWritten), units.Bytes(g.BytesVerified), mbps(g.MeanThroughput), mbps(g.MedianThroughput))
 	}
 	tw.Flush()
 }

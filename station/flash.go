@@ -4,36 +4,69 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/flashpipe/flashpipe/matchers"
 	"github.com/flashpipe/flashpipe/pipeline"
 	"github.com/flashpipe/flashpipe/receipts"
 )
 
-// Flash runs profile p on one explicit target, outside hotplug: a block
-// device already identified (and guarded) by the caller, or, with dev nil,
-// an image file. It blocks until the job ends and returns its receipt,
-// which it has also appended to the receipts file.
-func (s *Station) Flash(ctx context.Context, p *pipeline.Profile, target string, dev *matchers.Device) receipts.Receipt {
+// Target is one explicit target of Flash.
+type Target struct {
+	Profile *pipeline.Profile
+	Path    string // the block device or image file
+	// Device is the block device, already identified (and guarded) by the
+	// caller, or an image file's matchers.ImageFile; nil means an image
+	// file whose size is read when its job is created.
+	Device *matchers.Device
+}
+
+// Flash runs each target's profile on it, outside hotplug, all at once up
+// to the station's concurrency. Jobs are numbered in the order of targets,
+// whatever order they finish in. It blocks until every job has ended and
+// returns their receipts in that order; each was also appended to the
+// receipts file.
+func (s *Station) Flash(ctx context.Context, targets []Target) []receipts.Receipt {
+	jobs := make([]*job, len(targets))
+	for i, t := range targets {
+		jobs[i] = s.flashJob(ctx, t)
+	}
+	var wg sync.WaitGroup
+	for _, j := range jobs {
+		s.wg.Add(1)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.runJob(j)
+		}()
+	}
+	wg.Wait()
+	out := make([]receipts.Receipt, len(jobs))
+	for i, j := range jobs {
+		out[i] = *j.pj.Receipt
+	}
+	return out
+}
+
+// flashJob creates the next job, with the next number, for one target.
+func (s *Station) flashJob(ctx context.Context, t Target) *job {
 	s.mu.Lock()
 	s.seq++
 	s.rows++
 	seq, row := s.seq, s.rows
 	s.mu.Unlock()
-	ident := dev
-	if ident == nil {
-		ident = &matchers.Device{Name: target}
-		if st, err := os.Stat(target); err == nil {
-			ident.Size = st.Size()
-		}
-	}
-	j := s.newJob(ctx, s.Config(), p, ident, seq, row, s.log.Named(filepath.Base(target)))
-	j.pj.Target = target
+	dev := t.Device
 	if dev == nil {
-		j.pj.Device = nil
-		j.pj.BeforeFirstWrite = nil
+		var size int64
+		if st, err := os.Stat(t.Path); err == nil {
+			size = st.Size()
+		}
+		dev = matchers.ImageFile(t.Path, size)
 	}
-	s.wg.Add(1)
-	s.runJob(j)
-	return *j.pj.Receipt
+	j := s.newJob(ctx, s.Config(), t.Profile, dev, seq, row, s.log.Named(filepath.Base(t.Path)))
+	j.pj.Target = t.Path
+	if dev.Bus == matchers.BusFile {
+		j.pj.BeforeFirstWrite = nil // no sysfs identity to re-check
+	}
+	return j
 }

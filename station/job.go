@@ -17,6 +17,12 @@ import (
 	"github.com/hashicorp/go-hclog"
 )
 
+// PlanStep is the step the board shows while a job plans its write, before
+// its first stage: the content is read and hashed (files hashed before are
+// taken from the cache) and the stick's partition table and filesystem are
+// laid out for its size. Nothing is written during it.
+const PlanStep = "plan"
+
 // job is one stick's run through its profile.
 type job struct {
 	s       *Station
@@ -149,13 +155,15 @@ func (s *Station) runStages(j *job, rc *receipts.Receipt) (string, error) {
 	var failure error
 	// Stages that prepare (the write stage compiles the stick's plan) do so
 	// before any stage writes: content that does not fit fails the job
-	// before the wipe.
-	for _, st := range j.pj.Profile.Stages {
+	// before the wipe. The board calls this step "plan".
+	for i, st := range j.pj.Profile.Stages {
 		if p, ok := st.Runner.(pipeline.Preparer); ok {
-			j.update(func(v *status.Job) { v.State, v.Step = status.StateRunning, "prepare" })
+			j.update(func(v *status.Job) { v.State, v.Step = status.StateRunning, PlanStep })
+			j.log.Info("planning: reading and hashing the content, laying out the filesystem for this stick; nothing is written yet", "stage", st.Name)
 			if err := p.Prepare(j.ctx, j.pj); err != nil {
 				err = j.cause(st.Name, err)
 				rc.Steps = append(rc.Steps, receipts.Step{Kind: st.Name, Error: err.Error()})
+				j.update(func(v *status.Job) { v.StepIndex = i + 1 }) // the stage whose plan failed
 				return st.Name, err
 			}
 		}

@@ -69,7 +69,7 @@ profile "unchecked" {
 		if err := os.Truncate(img, 40<<20); err != nil {
 			t.Fatal(err)
 		}
-		rc := st.Flash(context.Background(), p, img, nil)
+		rc := st.Flash(context.Background(), []Target{{Profile: p, Path: img}})[0]
 		w := want[p.Name]
 		if rc.Result != w.result {
 			t.Errorf("profile %s: receipt result = %q (error %q), want %q", p.Name, rc.Result, rc.Error, w.result)

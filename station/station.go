@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"path/filepath"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -428,7 +429,11 @@ func (s *Station) newRow(name string) int {
 
 // boardRow is the board's row for a disk that never became a job.
 func boardRow(id int, d *matchers.Device, profile string, state status.State, msg string) status.Job {
-	return status.Job{ID: id, Device: d.Name, Port: d.Port, Serial: d.Serial, VendorID: hex4(d.VendorID), ProductID: hex4(d.ProductID),
+	name := d.Name
+	if d.Bus == matchers.BusFile {
+		name = filepath.Base(d.Name) // the board shows an image file by its file name; receipts keep the path
+	}
+	return status.Job{ID: id, Device: name, Port: d.Port, Serial: d.Serial, VendorID: hex4(d.VendorID), ProductID: hex4(d.ProductID),
 		Profile: profile, Size: d.Size, State: state, Error: msg, Updated: time.Now()}
 }
 

@@ -9,6 +9,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/term"
+
+	"github.com/flashpipe/flashpipe/units"
 )
 
 // RedrawInterval is how often the TTY table is redrawn.
@@ -76,18 +78,18 @@ func LogLine(j Job) string {
 	case StateRunning, StateFailed, StateRemoved:
 		if j.Step != "" {
 			fmt.Fprintf(&sb, " in %s", j.Step)
-			if j.StepCount > 0 {
+			if j.StepIndex > 0 && j.StepCount > 0 {
 				fmt.Fprintf(&sb, " (%d/%d)", j.StepIndex, j.StepCount)
 			}
 		}
 	case StateVerified:
-		fmt.Fprintf(&sb, " (%s written, %s verified", FormatBytes(j.BytesWritten), FormatBytes(j.BytesVerified))
+		fmt.Fprintf(&sb, " (%s written, %s verified", units.Bytes(j.BytesWritten), units.Bytes(j.BytesVerified))
 		if !j.Started.IsZero() && j.Updated.After(j.Started) {
 			fmt.Fprintf(&sb, ", %s", j.Updated.Sub(j.Started).Round(time.Second))
 		}
 		sb.WriteString(")")
 	case StateUnverified:
-		fmt.Fprintf(&sb, " (%s written, not read back: the profile has no verify step", FormatBytes(j.BytesWritten))
+		fmt.Fprintf(&sb, " (%s written, not read back: the profile has no verify step", units.Bytes(j.BytesWritten))
 		if !j.Started.IsZero() && j.Updated.After(j.Started) {
 			fmt.Fprintf(&sb, ", %s", j.Updated.Sub(j.Started).Round(time.Second))
 		}
@@ -151,8 +153,8 @@ func TableLines(jobs []Job) []string {
 }
 
 func tableRow(j Job) string {
-	step := ""
-	if j.StepCount > 0 {
+	step := j.Step // before the first stage (planning): no number
+	if j.StepIndex > 0 && j.StepCount > 0 {
 		step = fmt.Sprintf("%d/%d %s", j.StepIndex, j.StepCount, j.Step)
 	}
 	rate, eta := "", ""
@@ -176,12 +178,18 @@ func tableRow(j Job) string {
 		cut(orDash(j.Profile), 12), cut(step, 12), progressBar(j, 16), rate, eta, cut(result, 60))
 }
 
-// progressBar draws "[#####.....]  42%" with width cells inside the brackets.
+// progressBar draws "[#####.....]  42%" with width cells inside the
+// brackets: the running step's progress, or full for a verified stick.
+// Other states have no bar: a failed stick's last progress report (often
+// a completed one, such as the content's hashing) says nothing of how it
+// ended; its step and error do.
 func progressBar(j Job, width int) string {
 	frac := 0.0
 	switch {
 	case j.State == StateVerified || j.State == StateUnverified:
 		frac = 1 // every stage ran to its end
+	case j.State != StateRunning:
+		return strings.Repeat(" ", width+7)
 	case j.Total > 0:
 		frac = float64(j.Done) / float64(j.Total)
 	}
@@ -196,22 +204,6 @@ func shortDuration(d time.Duration) string {
 		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
 	}
 	return fmt.Sprintf("%d:%02d", int(d.Minutes()), int(d.Seconds())%60)
-}
-
-// FormatBytes writes a byte count in decimal units for people: "3.2 GB",
-// "12.5 MB". The board, the terminal and `flashpipe report` use it.
-func FormatBytes(n int64) string {
-	switch {
-	case n >= 1e12:
-		return fmt.Sprintf("%.2f TB", float64(n)/1e12)
-	case n >= 1e9:
-		return fmt.Sprintf("%.2f GB", float64(n)/1e9)
-	case n >= 1e6:
-		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
-	case n >= 1e3:
-		return fmt.Sprintf("%.1f kB", float64(n)/1e3)
-	}
-	return fmt.Sprintf("%d B", n)
 }
 
 func cut(s string, n int) string {

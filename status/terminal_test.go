@@ -135,10 +135,41 @@ func TestProgressBar(t *testing.T) {
 		{Job{State: StateRunning, Done: 1, Total: 4}, "[###.......]  25%"},
 		{Job{State: StateRunning, Done: 9, Total: 4}, "[##########] 100%"},
 		{Job{State: StateVerified}, "[##########] 100%"},
+		{Job{State: StateFailed, Done: 4, Total: 4}, "                 "},
+		{Job{State: StateRemoved, Done: 1, Total: 4}, "                 "},
 	} {
 		if got := progressBar(tc.j, 10); got != tc.want {
 			t.Errorf("progressBar(done %d total %d %s) = %q, want %q", tc.j.Done, tc.j.Total, tc.j.State, got, tc.want)
 		}
+	}
+}
+
+// TestTableRowFailedAndPlanning: a stick that failed shows its failing
+// step and the error, not the progress bar of its last progress report
+// (here the content's hashing, complete: a full bar read as "written"); a
+// stick still planning, before its first stage, shows the step without a
+// stage number.
+func TestTableRowFailedAndPlanning(t *testing.T) {
+	failed := Job{ID: 1, Port: "demo-3", Device: "stick3.img", Profile: "fat32", State: StateFailed,
+		Step: "write", StepIndex: 2, StepCount: 4, Done: 5e6, Total: 5e6, Error: "nothing written: content does not fit"}
+	row := TableLines([]Job{failed})[1]
+	for _, bad := range []string{"100%", "[#"} {
+		if strings.Contains(row, bad) {
+			t.Errorf("row of a failed stick = %q, want no progress bar (%q)", row, bad)
+		}
+	}
+	for _, want := range []string{"2/4 write", "failed: nothing written"} {
+		if !strings.Contains(row, want) {
+			t.Errorf("row of a failed stick = %q, want it to contain %q", row, want)
+		}
+	}
+	planning := Job{ID: 2, Port: "demo-1", Profile: "fat32", State: StateRunning, Step: "plan", StepCount: 4, Done: 1, Total: 4}
+	row = TableLines([]Job{planning})[1]
+	if strings.Contains(row, "0/4") || !strings.Contains(row, " plan ") || !strings.Contains(row, "25%") {
+		t.Errorf("row of a planning stick = %q, want step \"plan\" without 0/4, and its progress", row)
+	}
+	if line := LogLine(planning); !strings.HasSuffix(line, "running in plan") {
+		t.Errorf("LogLine(planning) = %q, want it to end in \"running in plan\"", line)
 	}
 }
 

@@ -36,7 +36,7 @@ func (e *Eject) Run(ctx context.Context, j *pipeline.Job) error {
 	if err != nil {
 		return err
 	}
-	if j.Device == nil {
+	if j.ImageFile() {
 		return j.Close()
 	}
 	err = dev.PowerOff(j.SysfsRoot)

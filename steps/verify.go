@@ -120,7 +120,7 @@ func filesOnly(p *fsimage.Plan) *fsimage.Plan {
 // a read-only loop device at its offset, so this works on kernels that
 // parse no partition tables and needs no partition node to appear.
 func (v *Verify) checkMounted(ctx context.Context, j *pipeline.Job, res *receipts.Verify) error {
-	if j.Device == nil {
+	if j.ImageFile() {
 		res.Mount = "not checked: mounting needs a block device, not an image file"
 		return errors.New(res.Mount)
 	}

@@ -76,9 +76,7 @@ func VolumeSerial(j *pipeline.Job) uint32 {
 	binary.LittleEndian.PutUint64(b[8:], uint64(j.Seq))
 	h.Write(b[:])
 	h.Write([]byte(j.Target))
-	if j.Device != nil {
-		h.Write([]byte(j.Device.Serial))
-	}
+	h.Write([]byte(j.Device.Serial))
 	return h.Sum32()
 }
 
@@ -87,8 +85,7 @@ func JobLabel(l *pipeline.Layout, j *pipeline.Job) (string, error) {
 	if !pipeline.IsSet(l.Label) {
 		return "", nil
 	}
-	ctx := j.Config.DeviceContext(j.Device, j.Target, j.Seq, j.Now)
-	s, diags := pipeline.EvalString(l.Label, ctx)
+	s, diags := pipeline.EvalString(l.Label, j.EvalContext())
 	if diags.HasErrors() {
 		return "", fmt.Errorf("label: %s", diags.Error())
 	}

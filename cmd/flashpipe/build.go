@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-
-	"path/filepath"
 	"time"
 
 	"github.com/flashpipe/flashpipe/fsimage"
@@ -13,6 +11,7 @@ import (
 	"github.com/flashpipe/flashpipe/matchers"
 	"github.com/flashpipe/flashpipe/pipeline"
 	"github.com/flashpipe/flashpipe/steps"
+	"github.com/flashpipe/flashpipe/units"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/spf13/cobra"
 )
@@ -27,7 +26,11 @@ func newBuildCmd() *cobra.Command {
 		Short: "Write the image of one stick to a file (no root needed)",
 		Long: `build compiles a profile's partition table, filesystem, content and label for a
 stick of the given size and writes it to an image file, sparse where the plan
-has zeros. The image is exactly what the station would write to a stick.`,
+has zeros. The image is exactly what the station would write to a stick.
+
+It prints the number of files of the content (empty ones included) and their
+size, and how much it wrote: the partition table, the filesystem metadata,
+areas that must read as zeros and the file data, as a stick's receipt counts.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if output == "" || size == "" {
 				return fmt.Errorf("give --size (e.g. 8GiB) and -o IMAGE")
@@ -44,7 +47,7 @@ has zeros. The image is exactly what the station would write to a stick.`,
 			if err != nil {
 				return err
 			}
-			plan, err := planImage(cmd.Context(), cfg, p, output, devSize, sector)
+			plan, entries, err := planImage(cmd.Context(), cfg, p, output, devSize, sector)
 			if err != nil {
 				return err
 			}
@@ -56,8 +59,9 @@ has zeros. The image is exactly what the station would write to a stick.`,
 			if err := fsimage.WriteImagePlan(cmd.Context(), plan, output, nil); err != nil {
 				return fmt.Errorf("write %s: %w", output, err)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s: %s, %s, %d files, label %q, %s of data\n",
-				output, fsimage.HumanBytes(devSize), describeLayout(p.Layout), len(plan.Files), plan.Label, fsimage.HumanBytes(plan.Bytes()))
+			files, content := fsimage.CountFiles(entries)
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s: %s, %s, %d files (%s), label %q; %s written: partition table, filesystem metadata, zeroed areas and file data\n",
+				output, size, describeLayout(p.Layout), files, units.Bytes(content), plan.Label, units.Bytes(plan.Bytes()))
 			return nil
 		},
 	}
@@ -105,22 +109,24 @@ func describeLayout(l *pipeline.Layout) string {
 }
 
 // planImage compiles a profile's layout for an image file of the given
-// size: the same plan the station builds for a stick.
-func planImage(ctx context.Context, cfg *pipeline.Config, p *pipeline.Profile, target string, size int64, sector int) (*fsimage.Plan, error) {
+// size: the same plan the station builds for a stick. It returns the
+// content's manifest too.
+func planImage(ctx context.Context, cfg *pipeline.Config, p *pipeline.Profile, target string, size int64, sector int) (*fsimage.Plan, []*fsimage.Entry, error) {
 	if p.Layout == nil {
-		return nil, fmt.Errorf("profile %q writes nothing (no partition, mkfs or copy steps)", p.Name)
+		return nil, nil, fmt.Errorf("profile %q writes nothing (no partition, mkfs or copy steps)", p.Name)
 	}
 	now := time.Now()
-	j := &pipeline.Job{Seq: 1, Config: cfg, Profile: p, Target: filepath.Base(target), Now: now}
+	j := &pipeline.Job{Seq: 1, Config: cfg, Profile: p, Device: matchers.ImageFile(target, size), Target: target, Now: now}
 	entries, err := steps.Content(ctx, p.Layout, manifest.NewCache(), now, nil)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	label, err := steps.JobLabel(p.Layout, j)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return compile.Build(steps.Spec(p.Layout, entries, label, steps.VolumeSerial(j), now), size, sector)
+	plan, err := compile.Build(steps.Spec(p.Layout, entries, label, steps.VolumeSerial(j), now), size, sector)
+	return plan, entries, err
 }
 
 // checkContentFit warns at validate time when a profile's content does not
@@ -147,8 +153,8 @@ func checkContentFit(ctx context.Context, cfg *pipeline.Config) hcl.Diagnostics 
 		}
 		if p.Match.MinSize > 0 && need > p.Match.MinSize {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Content does not fit the smallest matching stick",
-				Detail: fmt.Sprintf("profile %q matches sticks from %s, but its content needs a stick of at least %s (%d bytes). Raise the match's minimum size or trim the content.",
-					p.Name, fsimage.HumanBytes(p.Match.MinSize), fsimage.HumanBytes(need), need),
+				Detail: fmt.Sprintf("profile %q matches sticks from %s, but its content needs a stick of at least %s. Raise the match's minimum size or trim the content.",
+					p.Name, units.Exact(p.Match.MinSize), units.Exact(need)),
 				Subject: p.DeclRange.Ptr()})
 		}
 	}

@@ -1,14 +1,17 @@
 # The demo station: three virtual sticks, no hardware and no root needed.
-# `flashpipe demo` fills var.content with generated files and runs this.
+# `flashpipe demo` writes this file beside its images and generated content
+# and runs it; `flashpipe plan demo.hcl` shows what it does.
 
 variable "content" {
   type        = string
-  description = "folder with the demo content"
+  default     = "content"
+  description = "folder with the demo content, relative to this file"
 }
 
 station {
   name        = "demo"
   concurrency = 3
+  receipts    = "receipts.jsonl"
 }
 
 source "demo" {

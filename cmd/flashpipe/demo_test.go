@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/flashpipe/flashpipe/internal/testreq"
 	"github.com/flashpipe/flashpipe/receipts"
+	"github.com/flashpipe/flashpipe/units"
 )
 
 // TestDemo runs `flashpipe demo` as a newcomer would: two virtual sticks
@@ -48,6 +50,7 @@ func TestDemo(t *testing.T) {
 	if !strings.Contains(stdout.String(), "mdir -i") {
 		t.Errorf("demo output does not say how to look inside:\n%s", stdout.String())
 	}
+	checkDemoReport(t, dir, stdout.String(), rs)
 	testreq.Tool(t, "mdir") // to look inside the image
 	cmd := exec.Command("mdir", "-i", filepath.Join(dir, "stick1-fat32.img")+"@@1M", "::/")
 	cmd.Env = append(os.Environ(), "MTOOLS_SKIP_CHECK=1")
@@ -62,5 +65,51 @@ func TestDemo(t *testing.T) {
 	}
 	if strings.Contains(string(out), "scratch") {
 		t.Errorf("mdir of stick1 shows the excluded scratch.tmp:\n%s", out)
+	}
+}
+
+// checkDemoReport checks what the demo tells a newcomer: its station file
+// is in its folder and `flashpipe plan` of it (the command it prints)
+// works; jobs are numbered in stick order, each stick in its own virtual
+// port; the log and the receipt summary give the same amount written, in
+// the same units; the planning step has a name a person understands.
+func checkDemoReport(t *testing.T, dir, out string, rs []receipts.Receipt) {
+	t.Helper()
+	cfg := filepath.Join(dir, "demo.hcl")
+	if !strings.Contains(out, "flashpipe plan "+cfg+"\n") {
+		t.Errorf("demo output does not print `flashpipe plan %s`:\n%s", cfg, out)
+	}
+	if code, plan, errs := runCLI(t, "plan", cfg); code != 0 || !strings.Contains(plan, `profile "exfat"`) {
+		t.Errorf("flashpipe plan %s = exit %d:\n%s%s", cfg, code, plan, errs)
+	}
+	for i, name := range []string{"stick1-fat32.img", "stick2-exfat.img", "stick3-too-small.img"} {
+		var r *receipts.Receipt
+		for k := range rs {
+			if filepath.Base(rs[k].Device.Name) == name {
+				r = &rs[k]
+			}
+		}
+		if r == nil {
+			t.Fatalf("no receipt for %s", name)
+		}
+		if port := fmt.Sprintf("demo-%d", i+1); r.Job != i+1 || r.Device.Port != port {
+			t.Errorf("%s: job %d in port %q, want job %d in port %q", name, r.Job, r.Device.Port, i+1, port)
+		}
+		if r.Result != "done" {
+			continue
+		}
+		written := units.Bytes(r.BytesWritten)
+		for _, want := range []string{
+			fmt.Sprintf("job %d port demo-%d %s profile %s: verified (%s written", r.Job, i+1, name, r.Profile, written),
+			fmt.Sprintf("job %d  demo-%d  %s", r.Job, i+1, name),
+			"wrote " + written + ", verified " + units.Bytes(r.BytesVerified),
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("demo output lacks %q:\n%s", want, out)
+			}
+		}
+	}
+	if !strings.Contains(out, "running in plan") || strings.Contains(out, "prepare") {
+		t.Errorf("demo output: want the planning step called \"plan\", not \"prepare\":\n%s", out)
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/flashpipe/flashpipe/matchers"
 	"github.com/flashpipe/flashpipe/pipeline"
+	"github.com/flashpipe/flashpipe/units"
 	"github.com/spf13/cobra"
 )
 
@@ -97,7 +98,7 @@ func writeDevices(w io.Writer, devs []*matchers.Device, g matchers.Guard, cfg *p
 		if d.VendorID != 0 {
 			ids = fmt.Sprintf("%04x:%04x", d.VendorID, d.ProductID)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", d.Name, d.Bus, ids, dash(d.Serial), dash(d.Port), matchers.FormatSize(d.Size), d.DiskSeq, verdict, prof)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", d.Name, d.Bus, ids, dash(d.Serial), dash(d.Port), units.Bytes(d.Size), d.DiskSeq, verdict, prof)
 	}
 	tw.Flush()
 }

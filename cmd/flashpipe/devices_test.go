@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/flashpipe/flashpipe/matchers"
 	"github.com/flashpipe/flashpipe/matchers/sysfstest"
 	"github.com/flashpipe/flashpipe/pipeline"
+	"github.com/flashpipe/flashpipe/status"
 	"github.com/flashpipe/flashpipe/steps"
 )
 
@@ -96,5 +98,36 @@ profile "p" {
 	writePorts(&out, nil, cfg)
 	if !strings.Contains(out.String(), "no USB hub ports") {
 		t.Errorf("writePorts(none) = %q, want a line saying there are none", out.String())
+	}
+}
+
+// TestDashboardPorts: the station's dashboard lists, for its idle tiles,
+// the hub ports in sysfs that station.ports selects, and follows a reload
+// of the config (docs/config.md and docs/operator.md describe this).
+func TestDashboardPorts(t *testing.T) {
+	f, err := sysfstest.Load(filepath.Join("..", "..", "matchers", "testdata", "sysfs", "usb-stick-behind-hub.txtar"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	load := func(station string) *pipeline.Config {
+		cfg, diags := pipeline.NewLoader(steps.Builtin()).LoadSource("d.hcl", []byte(station+"\nprofile \"p\" {\n  step \"wipe\" {}\n}\n"))
+		if diags.HasErrors() {
+			t.Fatal(diags.Error())
+		}
+		return cfg
+	}
+	cfg := load(`station { ports = ["1-1.[12]", "1-2"] }`)
+	h := dashboard(status.NewBoard(), func() *pipeline.Config { return cfg }, nil, f.Sys, "")
+	get := func() string {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", "/api/ports", nil))
+		return strings.TrimSpace(w.Body.String())
+	}
+	if got, want := get(), `["1-1.1","1-1.2","1-2"]`; got != want {
+		t.Errorf("GET /api/ports with station.ports = %s, want %s", got, want)
+	}
+	cfg = load(`station {}`)
+	if got := get(); got != "[]" {
+		t.Errorf("GET /api/ports after a reload without station.ports = %s, want []", got)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 
 	"github.com/flashpipe/flashpipe/matchers"
 	"github.com/flashpipe/flashpipe/receipts"
@@ -50,7 +49,7 @@ are configuration, the rest are targets.`,
 			}
 			log := newLogger(cmd.ErrOrStderr(), logLevel, logFormat)
 			sysfs, procfs := matchers.OSRoots()
-			devs := make([]*matchers.Device, len(targets))
+			jobs := make([]station.Target, len(targets))
 			for i, t := range targets {
 				dev, err := flashTarget(t, size, override, cfg.Station.AllowBuses)
 				if err != nil {
@@ -59,20 +58,11 @@ are configuration, the rest are targets.`,
 				if dev != nil && override {
 					log.Warn("safety guard overridden by --i-know-what-i-am-doing", "target", t)
 				}
-				devs[i] = dev
+				jobs[i] = station.Target{Profile: p, Path: t, Device: dev}
 			}
 			st := station.New(station.Options{Config: cfg, Sysfs: sysfs, SysfsRoot: "/sys", Procfs: procfs, Receipts: receiptsPath,
 				Log: log, Board: status.NewBoard(), Concurrency: len(targets), GuardOverride: override})
-			results := make([]receipts.Receipt, len(targets))
-			var wg sync.WaitGroup
-			for i := range targets {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					results[i] = st.Flash(cmd.Context(), p, targets[i], devs[i])
-				}()
-			}
-			wg.Wait()
+			results := st.Flash(cmd.Context(), jobs)
 			failed, unverified := 0, 0
 			enc := json.NewEncoder(cmd.OutOrStdout())
 			for _, r := range results {
@@ -99,7 +89,7 @@ are configuration, the rest are targets.`,
 	legacy.register(cmd, true)
 	fl := cmd.Flags()
 	fl.StringVar(&profile, "profile", "", "profile to run (may be omitted when the files hold one)")
-	fl.StringVar(&receiptsPath, "receipts", "", "receipts file (overrides station.receipts)")
+	fl.StringVar(&receiptsPath, "receipts", "", "receipts file to append to (default: station.receipts, else receipts.jsonl in the current directory)")
 	fl.StringVar(&size, "size", "", "create missing image files of this size, e.g. 8GiB")
 	fl.BoolVar(&override, "i-know-what-i-am-doing", false, "write block devices the safety guard refuses (logged)")
 	fl.StringVar(&logLevel, "log-level", "info", "trace, debug, info, warn or error")

@@ -159,3 +159,51 @@ func TestFlashTooSmallWritesNothing(t *testing.T) {
 		t.Errorf("the too-small image was changed; want it byte-for-byte unchanged")
 	}
 }
+
+// TestBuildReport: build counts every file of the content, empty ones
+// too, on every filesystem (ext4 places files where it likes and the FAT
+// builders give empty files no cluster, so the plan's file runs are not the
+// count), says how much content that is in decimal units, and echoes the
+// size as the user wrote it.
+func TestBuildReport(t *testing.T) {
+	content := t.TempDir()
+	for name, data := range map[string]string{"abc.txt": "abc", "empty.txt": "", "docs/empty too.txt": ""} {
+		p := filepath.Join(content, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, fs := range []string{"vfat", "exfat", "ext4"} {
+		t.Run(fs, func(t *testing.T) {
+			img := filepath.Join(t.TempDir(), "x.img")
+			code, out, errs := runCLI(t, "build", "-c", content, "--fs", fs, "--size", "64MB", "-o", img)
+			if code != 0 {
+				t.Fatalf("build --fs %s = exit %d; stderr:\n%s", fs, code, errs)
+			}
+			for _, want := range []string{"wrote " + img + ": 64MB, ", ", 3 files (3 B), ", " MB written: "} {
+				if !strings.Contains(out, want) {
+					t.Errorf("build --fs %s printed %q, want it to contain %q", fs, out, want)
+				}
+			}
+		})
+	}
+}
+
+// TestFlashReceiptsDefault: without --receipts or station.receipts, flash
+// appends to receipts.jsonl in the current directory, and its help says so.
+func TestFlashReceiptsDefault(t *testing.T) {
+	content := smallContent(t)
+	dir := t.TempDir()
+	t.Chdir(dir)
+	if code, _, errs := runCLI(t, "flash", "-c", content, "--size", "48MiB", "s.img"); code != 0 {
+		t.Fatalf("flash s.img = exit %d; stderr:\n%s", code, errs)
+	}
+	if data, err := os.ReadFile(filepath.Join(dir, "receipts.jsonl")); err != nil || !strings.Contains(string(data), `"result":"done"`) {
+		t.Errorf("receipts.jsonl in the current directory = %q, %v; want the done receipt", data, err)
+	}
+	_, help, _ := runCLI(t, "flash", "--help")
+	if !strings.Contains(help, "receipts.jsonl in the current directory") {
+		t.Errorf("flash --help does not say where receipts go by default:\n%s", help)
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/flashpipe/flashpipe/matchers"
 	"github.com/flashpipe/flashpipe/pipeline"
 	"github.com/flashpipe/flashpipe/steps"
 	"github.com/hashicorp/hcl/v2"
@@ -147,8 +146,8 @@ func describeStep(sb *pipeline.StepBlock, l *pipeline.Layout, files map[string]*
 		return d
 	case *steps.Mkfs:
 		d := "type " + s.Type
-		if l != nil && l.ClusterSize > 0 {
-			d += ", cluster " + matchers.FormatSize(int64(l.ClusterSize))
+		if s.ClusterSize != "" && s.ClusterSize != "auto" {
+			d += ", cluster " + s.ClusterSize // as written
 		} else {
 			d += ", cluster auto"
 		}

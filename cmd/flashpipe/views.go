@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"io/fs"
+	"net/http"
 
 	"github.com/flashpipe/flashpipe/matchers"
 	"github.com/flashpipe/flashpipe/pipeline"
@@ -29,15 +31,8 @@ func startViews(ctx context.Context, cmd *cobra.Command, board *status.Board, cf
 	if addr == "" {
 		return nil
 	}
-	metrics := web.NewMetrics(board)
-	metrics.UeventsDropped = dropped
-	h := web.NewServer(board, web.Options{
-		Token:    token,
-		Metrics:  metrics,
-		Profiles: func() any { return profilesJSON(current()) },
-		Devices:  func() any { return devicesJSON() },
-		Ports:    func() []string { return stationPorts(current().Station.Ports) },
-	})
+	sysfs, _ := matchers.OSRoots()
+	h := dashboard(board, current, dropped, sysfs, token)
 	if err := web.CheckListenAddr(addr, h); err != nil {
 		return err
 	}
@@ -48,6 +43,20 @@ func startViews(ctx context.Context, cmd *cobra.Command, board *status.Board, cf
 	}()
 	log.Info("dashboard", "url", "http://"+addr+"/")
 	return nil
+}
+
+// dashboard returns the web handler of a station: its jobs, profiles and
+// devices, and a tile for each hub port in sysfs that station.ports selects.
+func dashboard(board *status.Board, current func() *pipeline.Config, dropped func() uint64, sysfs fs.FS, token string) http.Handler {
+	metrics := web.NewMetrics(board)
+	metrics.UeventsDropped = dropped
+	return web.NewServer(board, web.Options{
+		Token:    token,
+		Metrics:  metrics,
+		Profiles: func() any { return profilesJSON(current()) },
+		Devices:  func() any { return devicesJSON() },
+		Ports:    func() []string { return stationPorts(sysfs, current().Station.Ports) },
+	})
 }
 
 type profileJSON struct {
@@ -87,12 +96,11 @@ func devicesJSON() any {
 // stationPorts returns the paths of the hub ports that match the station's
 // ports globs, read from sysfs now (a hub plugged in later shows up on the
 // next page load).
-func stationPorts(patterns []string) []string {
+func stationPorts(sysfs fs.FS, patterns []string) []string {
 	paths := []string{}
 	if len(patterns) == 0 {
 		return paths
 	}
-	sysfs, _ := matchers.OSRoots()
 	ports, err := matchers.HubPorts(sysfs)
 	if err != nil {
 		return paths

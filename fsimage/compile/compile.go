@@ -65,6 +65,13 @@ func Build(spec Spec, deviceSize int64, sectorSize int) (*fsimage.Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	if layout.Type != "" && layout.Type != spec.FS {
+		// The size picked the variant (FAT16 on a small stick): the
+		// partition type says which, or some systems will not mount it.
+		if _, xs, err = ptable.Layout(spec.Table, deviceSize, sectorSize, layout.Type, spec.PartName, spec.Serial); err != nil {
+			return nil, err
+		}
+	}
 	plan.Label = layout.Label
 	plan.Extents = append(xs, layout.Extents...)
 	fsimage.SortExtents(plan.Extents)

@@ -2,6 +2,7 @@ package compile
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"github.com/flashpipe/flashpipe/fsimage/imagetest"
 	"github.com/flashpipe/flashpipe/fsimage/manifest"
 	"github.com/flashpipe/flashpipe/internal/testreq"
+	"github.com/flashpipe/flashpipe/units"
 )
 
 var now = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
@@ -157,7 +159,7 @@ func TestMinDeviceSize(t *testing.T) {
 				t.Errorf("Build(%s/%s, MinDeviceSize()-1MiB = %d) error = nil, want too small", c.table, c.fs, min-1<<20)
 			}
 		}
-		t.Logf("MinDeviceSize(%s/%s) = %s", c.table, c.fs, fsimage.HumanBytes(min))
+		t.Logf("MinDeviceSize(%s/%s) = %s", c.table, c.fs, units.Bytes(min))
 	}
 }
 
@@ -186,5 +188,53 @@ func readBack(t *testing.T, fs, img, part string, offset int64, es []*fsimage.En
 		if err != nil || string(got) != string(want) {
 			t.Errorf("%s of %s = %d bytes, %v, want the source's %d bytes", cmd.Args[0], e.Path, len(got), err, len(want))
 		}
+	}
+}
+
+// TestFATPartitionType: the MBR partition type says which FAT the volume
+// holds, as blkid reads it from the volume itself: FAT16 LBA (0x0e) on a
+// stick small enough for FAT16, FAT32 LBA (0x0c) above. sfdisk -J reads
+// the table.
+func TestFATPartitionType(t *testing.T) {
+	testreq.Tools(t, "sfdisk", "blkid")
+	es := content(t)
+	for _, c := range []struct {
+		size     int64
+		wantFAT  string // blkid's VERSION
+		wantType string // sfdisk's type
+	}{
+		{16 << 20, "FAT16", "e"},
+		{64 << 20, "FAT32", "c"},
+	} {
+		t.Run(c.wantFAT, func(t *testing.T) {
+			plan, err := Build(Spec{Table: "mbr", FS: "vfat", Entries: es, Now: now}, c.size, 512)
+			if err != nil {
+				t.Fatalf("Build() error = %v", err)
+			}
+			img := filepath.Join(t.TempDir(), "stick.img")
+			if err := imagetest.WriteExtents(img, c.size, plan.Extents); err != nil {
+				t.Fatal(err)
+			}
+			part := imagetest.Extract(t, img, plan.Partition.Offset, plan.Partition.Length)
+			out, err := exec.Command("blkid", "-p", "-o", "value", "-s", "VERSION", part).Output()
+			if got := strings.TrimSpace(string(out)); err != nil || got != c.wantFAT {
+				t.Fatalf("blkid VERSION of the %d MiB volume = %q, %v; want %s", c.size>>20, got, err, c.wantFAT)
+			}
+			out, err = exec.Command("sfdisk", "-J", img).Output()
+			if err != nil {
+				t.Fatalf("sfdisk -J: %v", err)
+			}
+			var j struct {
+				PartitionTable struct {
+					Partitions []struct{ Type string } `json:"partitions"`
+				} `json:"partitiontable"`
+			}
+			if err := json.Unmarshal(out, &j); err != nil || len(j.PartitionTable.Partitions) != 1 {
+				t.Fatalf("sfdisk -J = %s (%v), want one partition", out, err)
+			}
+			if got := j.PartitionTable.Partitions[0].Type; got != c.wantType {
+				t.Errorf("sfdisk type of the %s partition = %q, want %q", c.wantFAT, got, c.wantType)
+			}
+		})
 	}
 }

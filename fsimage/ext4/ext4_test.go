@@ -14,6 +14,7 @@ import (
 	"github.com/flashpipe/flashpipe/fsimage"
 	"github.com/flashpipe/flashpipe/fsimage/manifest"
 	"github.com/flashpipe/flashpipe/internal/testreq"
+	"github.com/flashpipe/flashpipe/units"
 )
 
 // needTools stops the test (see testreq.Tool) unless e2fsprogs' tools are
@@ -225,9 +226,9 @@ func TestMinSize(t *testing.T) {
 		content += e.Size
 	}
 	if min > content+content/10+8<<20 {
-		t.Errorf("MinSize() = %s for %s of content, want at most 10 %% + 8 MiB more", fsimage.HumanBytes(min), fsimage.HumanBytes(content))
+		t.Errorf("MinSize() = %s for %s of content, want at most 10 %% + 8 MiB more", units.Bytes(min), units.Bytes(content))
 	}
-	t.Logf("MinSize() = %s", fsimage.HumanBytes(min))
+	t.Logf("MinSize() = %s", units.Bytes(min))
 }
 
 func TestBuildLongName(t *testing.T) {

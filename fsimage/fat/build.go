@@ -3,6 +3,7 @@ package fat
 import (
 	"encoding/binary"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/flashpipe/flashpipe/fsimage"
@@ -144,7 +145,7 @@ func (b *builder) emit() *fsimage.Layout {
 		}
 		b.add(off, fsimage.Bytes, buf, int64(len(buf)), what)
 	}
-	return &fsimage.Layout{Extents: b.ext, Files: b.files, Label: b.label}
+	return &fsimage.Layout{Extents: b.ext, Files: b.files, Label: b.label, Type: strings.ToLower(g.typeName())}
 }
 
 // emitReserved adds the boot sector, FSInfo, their backups (FAT32) and the

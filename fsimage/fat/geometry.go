@@ -3,7 +3,7 @@ package fat
 import (
 	"fmt"
 
-	"github.com/flashpipe/flashpipe/fsimage"
+	"github.com/flashpipe/flashpipe/units"
 )
 
 // Cluster-count limits, from Microsoft's FAT specification: a FAT16 volume
@@ -147,7 +147,7 @@ func chooseGeometry(size int64, ss, cs int, offsetSec int64, rootEnt16 int) (geo
 	totSec := size / int64(ss)
 	if totSec > 0xFFFFFFFF {
 		return geometry{}, fmt.Errorf("fat: a %s volume has %d sectors of %d bytes; FAT32 addresses at most %d sectors (%s): use exfat",
-			fsimage.HumanBytes(size), totSec, ss, int64(0xFFFFFFFF), fsimage.HumanBytes(0xFFFFFFFF*int64(ss)))
+			units.Bytes(size), totSec, ss, int64(0xFFFFFFFF), units.Bytes(0xFFFFFFFF*int64(ss)))
 	}
 	userCS := cs != 0
 	if !userCS {
@@ -162,7 +162,7 @@ func chooseGeometry(size int64, ss, cs int, offsetSec int64, rootEnt16 int) (geo
 		return g, nil
 	}
 	if g.clusters > maxClusters32 {
-		return geometry{}, fmt.Errorf("fat: %d-byte clusters are too small for a %s volume: FAT32 allows at most %d clusters", cs, fsimage.HumanBytes(size), maxClusters32)
+		return geometry{}, fmt.Errorf("fat: %d-byte clusters are too small for a %s volume: FAT32 allows at most %d clusters", cs, units.Bytes(size), maxClusters32)
 	}
 	if userCS {
 		g = layout(false, totSec, ss, cs, offsetSec, rootEnt16)
@@ -182,10 +182,10 @@ func chooseGeometry(size int64, ss, cs int, offsetSec int64, rootEnt16 int) (geo
 	min32 := minimumSize(true, ss, cs, offsetSec, 0)
 	if g.clusters > maxClusters16 {
 		return geometry{}, fmt.Errorf("fat: %d-byte clusters give a %s volume %d clusters, too many for FAT16 and too few for FAT32 (at least %s); choose a smaller cluster size",
-			cs, fsimage.HumanBytes(size), g.clusters, fsimage.HumanBytes(min32))
+			cs, units.Bytes(size), g.clusters, units.Exact(min32))
 	}
-	return geometry{}, fmt.Errorf("fat: a %s volume is too small: with %d-byte sectors and %d-byte clusters FAT16 needs at least %s (%d bytes) and FAT32 at least %s (%d bytes)",
-		fsimage.HumanBytes(size), ss, cs, fsimage.HumanBytes(min16), min16, fsimage.HumanBytes(min32), min32)
+	return geometry{}, fmt.Errorf("fat: a %s volume is too small: with %d-byte sectors and %d-byte clusters FAT16 needs at least %s and FAT32 at least %s",
+		units.Bytes(size), ss, cs, units.Exact(min16), units.Exact(min32))
 }
 
 // minimumSize returns the smallest volume size in bytes that holds the

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/flashpipe/flashpipe/fsimage"
+	"github.com/flashpipe/flashpipe/units"
 )
 
 // maxFileSize is the largest file FAT's 32-bit size field holds.
@@ -91,7 +92,7 @@ func buildTree(entries []*fsimage.Entry, hasLabel bool) (*tree, error) {
 		}
 		if !e.Dir && e.Size > maxFileSize {
 			bad = append(bad, fsimage.BadName{Path: e.Path, Reason: fmt.Sprintf(
-				"file is %s (%d bytes); FAT32 holds files up to 4 GiB - 1 byte: use exfat", fsimage.HumanBytes(e.Size), e.Size)})
+				"file is %s; FAT32 holds files up to 4294967295 bytes (4 GiB - 1): use exfat", units.Exact(e.Size))})
 		}
 		key := foldKey{parent, foldName(name)}
 		if other, dup := folded[key]; dup {

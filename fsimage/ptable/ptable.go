@@ -43,33 +43,35 @@ var (
 )
 
 // MBRType returns the MBR partition type byte used for a filesystem:
-// 0x0C (FAT32 LBA) for "vfat" and for "" (table only), 0x07 for "exfat",
-// 0x83 for "ext4".
+// 0x0C (FAT32 LBA) for "vfat", "fat32" and "" (table only), 0x0E (FAT16
+// LBA) for "fat16", 0x07 for "exfat", 0x83 for "ext4".
 func MBRType(fs string) (byte, error) {
 	switch fs {
-	case "vfat", "":
+	case "vfat", "fat32", "":
 		return 0x0C, nil
+	case "fat16":
+		return 0x0E, nil
 	case "exfat":
 		return 0x07, nil
 	case "ext4":
 		return 0x83, nil
 	}
-	return 0, fmt.Errorf("unknown filesystem %q: want vfat, exfat or ext4", fs)
+	return 0, fmt.Errorf("unknown filesystem %q: want vfat, fat16, fat32, exfat or ext4", fs)
 }
 
 func gptType(fs string) ([16]byte, error) {
 	switch fs {
-	case "vfat", "exfat", "":
+	case "vfat", "fat16", "fat32", "exfat", "":
 		return basicDataGUID, nil
 	case "ext4":
 		return linuxFSGUID, nil
 	}
-	return [16]byte{}, fmt.Errorf("unknown filesystem %q: want vfat, exfat or ext4", fs)
+	return [16]byte{}, fmt.Errorf("unknown filesystem %q: want vfat, fat16, fat32, exfat or ext4", fs)
 }
 
 // Layout returns where the one partition of a device lies and the extents
 // of the partition table. table is "mbr", "gpt" or "none"; fs is "vfat",
-// "exfat", "ext4" or "" (it picks the partition type); partName is the GPT
+// "fat16", "fat32", "exfat", "ext4" or "" (it picks the partition type); partName is the GPT
 // partition name (at most 36 UTF-16 units; ignored for MBR); diskID seeds
 // the MBR disk signature and the GPT disk and partition GUIDs, so the same
 // arguments always give the same bytes.

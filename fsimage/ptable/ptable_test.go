@@ -12,6 +12,7 @@ import (
 	"github.com/flashpipe/flashpipe/fsimage"
 	"github.com/flashpipe/flashpipe/fsimage/imagetest"
 	"github.com/flashpipe/flashpipe/internal/testreq"
+	"github.com/flashpipe/flashpipe/units"
 )
 
 // writeTable writes the table's extents to a sparse image file and
@@ -77,6 +78,7 @@ func TestTables(t *testing.T) {
 		wantType   string
 	}{
 		{"mbr", "vfat", 64 * mib, 512, "c"},
+		{"mbr", "fat16", 16 * mib, 512, "e"},
 		{"mbr", "exfat", 64*mib + 12345*512, 512, "7"},
 		{"mbr", "ext4", 40 * mib, 4096, "83"},
 		{"gpt", "vfat", 64 * mib, 512, "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7"},
@@ -85,7 +87,7 @@ func TestTables(t *testing.T) {
 		{"gpt", "vfat", 64*mib + 5*4096, 4096, "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7"},
 	}
 	for _, c := range cases {
-		name := c.table + "-" + c.fs + "-" + strings.ReplaceAll(fsimage.HumanBytes(c.size), " ", "") + "-" + map[int]string{512: "512", 4096: "4k"}[c.sectorSize]
+		name := c.table + "-" + c.fs + "-" + strings.ReplaceAll(units.Bytes(c.size), " ", "") + "-" + map[int]string{512: "512", 4096: "4k"}[c.sectorSize]
 		t.Run(name, func(t *testing.T) {
 			part, xs, err := Layout(c.table, c.size, c.sectorSize, c.fs, "FLASH Ω", 0xC0FFEE)
 			if err != nil {

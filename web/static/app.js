@@ -14,8 +14,8 @@
 
   function mb(bytes) {
     if (bytes >= 1e9) return (bytes / 1e9).toFixed(1) + " GB";
-    if (bytes >= 1e6) return (bytes / 1e6).toFixed(0) + " MB";
-    return (bytes / 1e3).toFixed(0) + " kB";
+    if (bytes >= 1e6) return (bytes / 1e6).toFixed(1) + " MB";
+    return (bytes / 1e3).toFixed(1) + " kB";
   }
   function dur(ns) {
     let s = Math.round(ns / 1e9);
