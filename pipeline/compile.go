@@ -98,6 +98,9 @@ func (l *Loader) compile(cfg *Config, p *Profile) hcl.Diagnostics {
 		if l.Registry.Fuse != nil {
 			write.Runner = l.Registry.Fuse(layout)
 		}
+		if l.Registry.LabelRules != nil {
+			diags = append(diags, cfg.checkLabel(layout.Label, layout.FS, l.Registry.LabelRules)...)
+		}
 	}
 	return diags
 }

@@ -45,6 +45,10 @@ func (l *Loader) decode(files []*hcl.File, names []string) (*Config, hcl.Diagnos
 		Vars:    map[string]cty.Value{},
 		Locals:  map[string]cty.Value{},
 		Sources: map[string]*Source{},
+		src:     map[string][]byte{},
+	}
+	for i, f := range files {
+		cfg.src[names[i]] = f.Bytes
 	}
 	var diags hcl.Diagnostics
 	var stations, variables, locals, sources, profiles []*hcl.Block

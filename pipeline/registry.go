@@ -70,6 +70,10 @@ type Registry struct {
 	Kinds map[string]Kind
 	// Fuse returns the runner of the write stage for a profile's layout.
 	Fuse func(l *Layout) Runner
+	// LabelRules returns why label cannot be the volume label of a
+	// filesystem of type fs, or nil. The loader checks each layout's
+	// label with it (see Config.probeLabel); nil checks nothing.
+	LabelRules func(fs, label string) error
 }
 
 // Names returns the kind names, sorted.

@@ -56,23 +56,43 @@ var markerRE = regexp.MustCompile(`#\s*(ERROR|WARNING):\s*([^|]*)`)
 // markers returns a fixture's "# ERROR: summary" markers by line.
 func markers(t *testing.T, path string) map[int]string {
 	t.Helper()
+	want := map[int]string{}
+	for line, m := range severityMarkers(t, path) {
+		want[line] = m.summary
+	}
+	return want
+}
+
+// marker is one "# ERROR: summary" or "# WARNING: summary" marker.
+type marker struct {
+	severity string // "Error" or "Warning", as hcl's text writer prints it
+	summary  string
+}
+
+// severityMarkers returns a fixture's markers by line, with severity.
+func severityMarkers(t *testing.T, path string) map[int]marker {
+	t.Helper()
 	src, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[int]string{}
+	want := map[int]marker{}
 	sc := bufio.NewScanner(bytes.NewReader(src))
 	for line := 1; sc.Scan(); line++ {
 		if m := markerRE.FindStringSubmatch(sc.Text()); m != nil {
-			want[line] = strings.TrimSpace(m[2])
+			sev := "Error"
+			if m[1] == "WARNING" {
+				sev = "Warning"
+			}
+			want[line] = marker{sev, strings.TrimSpace(m[2])}
 		}
 	}
 	return want
 }
 
 // TestValidateBrokenText: each error fixture exits 1, and stderr shows
-// every marked error as hcl's text writer does: "Error: <summary>" and
-// "on FILE line N".
+// every marked error and warning as hcl's text writer does:
+// "Error: <summary>" (or "Warning: ") and "on FILE line N".
 func TestValidateBrokenText(t *testing.T) {
 	files, _ := filepath.Glob("../../pipeline/testdata/errors/*.hcl")
 	if len(files) == 0 {
@@ -86,9 +106,9 @@ func TestValidateBrokenText(t *testing.T) {
 		if out != "" {
 			t.Errorf("validate %s stdout = %q, want nothing", f, out)
 		}
-		for line, summary := range markers(t, f) {
-			if !strings.Contains(errs, "Error: "+summary) {
-				t.Errorf("validate %s stderr lacks %q:\n%s", f, "Error: "+summary, errs)
+		for line, m := range severityMarkers(t, f) {
+			if !strings.Contains(errs, m.severity+": "+m.summary) {
+				t.Errorf("validate %s stderr lacks %q:\n%s", f, m.severity+": "+m.summary, errs)
 			}
 			if on := fmt.Sprintf("on %s line %d", f, line); !strings.Contains(errs, on) {
 				t.Errorf("validate %s stderr lacks %q:\n%s", f, on, errs)
