@@ -67,7 +67,7 @@ func (l *Loader) compile(cfg *Config, p *Profile) hcl.Diagnostics {
 	var layout *Layout
 	var write *Stage
 	for _, sb := range p.Steps {
-		cc := &CheckContext{Config: cfg, Profile: p, Block: sb}
+		cc := &CheckContext{Config: cfg, Profile: p, Block: sb, skipContent: l.SkipContent}
 		diags = append(diags, sb.Step.Check(cc)...)
 		kind := l.Registry.Kinds[sb.Kind]
 		if kind.Role.Fused() {

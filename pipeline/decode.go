@@ -80,7 +80,7 @@ func (l *Loader) decode(files []*hcl.File, names []string) (*Config, hcl.Diagnos
 		}
 	}
 	diags = append(diags, decodeLocals(cfg, locals)...)
-	diags = append(diags, decodeSources(cfg, sources)...)
+	diags = append(diags, l.decodeSources(cfg, sources)...)
 	diags = append(diags, decodeStation(cfg, stations)...)
 	diags = append(diags, l.decodeProfiles(cfg, profiles)...)
 	return cfg, diags
@@ -221,7 +221,7 @@ func localsReady(expr hcl.Expression, pending map[string]*hcl.Attribute) bool {
 	return true
 }
 
-func decodeSources(cfg *Config, blocks []*hcl.Block) hcl.Diagnostics {
+func (l *Loader) decodeSources(cfg *Config, blocks []*hcl.Block) hcl.Diagnostics {
 	blocks, diags := distinct("source", blocks, hclIdent)
 	for _, b := range blocks {
 		name := b.Labels[0]
@@ -242,7 +242,9 @@ func decodeSources(cfg *Config, blocks []*hcl.Block) hcl.Diagnostics {
 		s.Paths = ResolvePaths(b.DefRange.Filename, s.Paths)
 		diags = append(diags, checkGlobs(s.Include, attrs["include"])...)
 		diags = append(diags, checkGlobs(s.Exclude, attrs["exclude"])...)
-		diags = append(diags, warnMissingPaths(s.Paths, attrs["paths"])...)
+		if !l.SkipContent && attrs["paths"] != nil {
+			diags = append(diags, missingPaths(s.Paths, attrs["paths"].Expr)...)
+		}
 		cfg.Sources[name] = &s
 	}
 	cfg.static = nil

@@ -26,6 +26,10 @@ type Loader struct {
 	Vars map[string]string
 	// Env is consulted for FLASHPIPE_VAR_<name>; nil means no environment.
 	Env func(string) (string, bool)
+	// SkipContent leaves out the checks that look at the content: that the
+	// paths of sources and copy steps exist. For CI of repositories whose
+	// content exists only on the stations (validate --skip-content).
+	SkipContent bool
 }
 
 // NewLoader returns a loader for the given step kinds.

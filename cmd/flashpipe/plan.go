@@ -33,6 +33,7 @@ write are shown as fused.`,
 		},
 	}
 	lo.register(cmd)
+	lo.registerSkipContent(cmd)
 	legacy.register(cmd, false)
 	cmd.Flags().IntVarP(&legacy.concurrent, "concurrent", "n", 0, "sticks written at once (with -c)")
 	return cmd

@@ -19,14 +19,17 @@ func newValidateCmd() *cobra.Command {
 		Long: `validate loads station files as the station would and reports every problem
 as file:line:col with a source snippet. Per-device expressions are type-checked
 with an unknown device, so a typo such as device.serail fails here, not when a
-stick is inserted. Warnings do not fail unless --strict.`,
+stick is inserted; labels are checked against the filesystem's rules for job
+numbers up to 999999. Content paths must exist and the content must fit the
+smallest stick a profile takes, unless --skip-content. Warnings do not fail
+unless --strict.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			l, cfg, diags, err := lo.load(args)
 			if err != nil {
 				return err
 			}
-			if cfg != nil && !diags.HasErrors() {
+			if cfg != nil && !diags.HasErrors() && !lo.skipContent {
 				diags = append(diags, checkContentFit(cmd.Context(), cfg)...)
 			}
 			out := cmd.OutOrStdout()
@@ -55,6 +58,7 @@ stick is inserted. Warnings do not fail unless --strict.`,
 		},
 	}
 	lo.register(cmd)
+	lo.registerSkipContent(cmd)
 	cmd.Flags().StringVar(&format, "format", "text", "output format: text or json (for CI annotations)")
 	cmd.Flags().BoolVar(&strict, "strict", false, "fail on warnings too")
 	return cmd
