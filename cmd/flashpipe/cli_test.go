@@ -174,7 +174,8 @@ profile "b" {
 }
 `
 
-// TestValidateStrict: a warning passes, but fails with --strict.
+// TestValidateStrict: a warning passes, but fails with --strict, which
+// says which warnings failed it; JSON then says valid: false.
 func TestValidateStrict(t *testing.T) {
 	f := filepath.Join(t.TempDir(), "overlap.hcl")
 	if err := os.WriteFile(f, []byte(overlapping), 0o644); err != nil {
@@ -184,13 +185,19 @@ func TestValidateStrict(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "1 warning(s)") || !strings.Contains(errs, "Warning: Profiles may overlap") {
 		t.Errorf("validate %s = %d, stdout %q, stderr %q; want 0, 1 warning, the warning shown", f, code, out, errs)
 	}
-	if code, _, _ := runCLI(t, "validate", "--strict", f); code != 1 {
-		t.Errorf("validate --strict %s = %d, want 1", f, code)
+	code, _, errs = runCLI(t, "validate", "--strict", f)
+	if want := fmt.Sprintf("flashpipe: --strict: failing on 1 warning(s): Profiles may overlap (%s:6)\n", f); code != 1 || !strings.HasSuffix(errs, want) {
+		t.Errorf("validate --strict %s = %d, stderr:\n%s\nwant 1, ending in %q", f, code, errs, want)
 	}
 	code, out, _ = runCLI(t, "validate", "--strict", "--format", "json", f)
 	var got jsonOut
-	if err := json.Unmarshal([]byte(out), &got); err != nil || code != 1 || got.Warnings != 1 || !got.Valid {
-		t.Errorf("validate --strict --format json = %d, %+v (%v); want 1, valid with 1 warning", code, got, err)
+	if err := json.Unmarshal([]byte(out), &got); err != nil || code != 1 || got.Warnings != 1 || got.Valid {
+		t.Errorf("validate --strict --format json = %d, %+v (%v); want 1, not valid, 1 warning", code, got, err)
+	}
+	code, out, _ = runCLI(t, "validate", "--format", "json", f)
+	got = jsonOut{}
+	if err := json.Unmarshal([]byte(out), &got); err != nil || code != 0 || got.Warnings != 1 || !got.Valid {
+		t.Errorf("validate --format json = %d, %+v (%v); want 0, valid with 1 warning", code, got, err)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/spf13/cobra"
@@ -32,18 +33,21 @@ unless --strict.`,
 			if cfg != nil && !diags.HasErrors() && !lo.skipContent {
 				diags = append(diags, checkContentFit(cmd.Context(), cfg)...)
 			}
+			failed := diags.HasErrors() || (strict && len(diags) > 0)
 			out := cmd.OutOrStdout()
 			switch format {
 			case "json":
-				if err := writeJSONDiags(out, diags); err != nil {
+				if err := writeJSONDiags(out, diags, failed); err != nil {
 					return err
 				}
 			case "text":
 				printDiags(cmd.ErrOrStderr(), l, diags)
+				if failed && !diags.HasErrors() {
+					fmt.Fprintf(cmd.ErrOrStderr(), "flashpipe: --strict: failing on %d warning(s): %s\n", len(diags), warningList(diags))
+				}
 			default:
 				return fmt.Errorf("--format %q: use text or json", format)
 			}
-			failed := diags.HasErrors() || (strict && len(diags) > 0)
 			if failed {
 				return exitError{1}
 			}
@@ -60,8 +64,21 @@ unless --strict.`,
 	lo.register(cmd)
 	lo.registerSkipContent(cmd)
 	cmd.Flags().StringVar(&format, "format", "text", "output format: text or json (for CI annotations)")
-	cmd.Flags().BoolVar(&strict, "strict", false, "fail on warnings too")
+	cmd.Flags().BoolVar(&strict, "strict", false, "fail on warnings too, naming them")
 	return cmd
+}
+
+// warningList names each warning with where it is, for --strict.
+func warningList(diags hcl.Diagnostics) string {
+	var parts []string
+	for _, d := range diags {
+		s := d.Summary
+		if d.Subject != nil {
+			s += fmt.Sprintf(" (%s:%d)", d.Subject.Filename, d.Subject.Start.Line)
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, "; ")
 }
 
 // jsonDiag is one diagnostic in validate --format json.
@@ -76,7 +93,9 @@ type jsonDiag struct {
 	EndColumn int    `json:"end_column,omitempty"`
 }
 
-func writeJSONDiags(w io.Writer, diags hcl.Diagnostics) error {
+// writeJSONDiags writes validate --format json: valid is false whenever
+// validate fails (errors, or warnings with --strict).
+func writeJSONDiags(w io.Writer, diags hcl.Diagnostics, failed bool) error {
 	out := struct {
 		Valid       bool       `json:"valid"`
 		Errors      int        `json:"error_count"`
@@ -98,7 +117,7 @@ func writeJSONDiags(w io.Writer, diags hcl.Diagnostics) error {
 		}
 		out.Diagnostics = append(out.Diagnostics, jd)
 	}
-	out.Valid = out.Errors == 0
+	out.Valid = !failed
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
