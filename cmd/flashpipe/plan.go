@@ -53,8 +53,12 @@ func loadChecked(cmd *cobra.Command, lo *loadOptions, legacy *legacyFlags, args 
 	return l, cfg, nil
 }
 
-// loadOrLegacy loads the files in args, or, with -c, the implicit profile.
+// loadOrLegacy loads the files in args, or, with -c, the implicit profile,
+// whose diagnostics then point at the flags.
 func loadOrLegacy(cmd *cobra.Command, lo *loadOptions, legacy *legacyFlags, args []string, eject bool) (*pipeline.Loader, *pipeline.Config, hcl.Diagnostics, error) {
+	if n := cmd.Flags().Lookup("concurrent"); n != nil && n.Changed && legacy.concurrent < 1 {
+		return nil, nil, nil, fmt.Errorf("-n %d: give how many sticks to write at once, 1 or more", legacy.concurrent)
+	}
 	if legacy.active() {
 		if len(args) > 0 {
 			return nil, nil, nil, fmt.Errorf("give either station files or -c PATH, not both")
@@ -67,8 +71,9 @@ func loadOrLegacy(cmd *cobra.Command, lo *loadOptions, legacy *legacyFlags, args
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		cfg, diags := l.LoadSource("<command line>", src)
-		return l, cfg, diags, nil
+		cfg, diags := l.LoadSource(implicitFile, src)
+		legacy.locate(l.Parser)
+		return l, cfg, legacy.pointAtFlags(diags), nil
 	}
 	if len(args) == 0 {
 		return nil, nil, nil, fmt.Errorf("give station files (FILE.hcl or a directory), or -c PATH for the implicit profile")

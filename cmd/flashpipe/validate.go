@@ -6,32 +6,34 @@ import (
 	"io"
 	"strings"
 
+	"github.com/flashpipe/flashpipe/pipeline"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/spf13/cobra"
 )
 
 func newValidateCmd() *cobra.Command {
 	var lo loadOptions
+	var legacy legacyFlags
 	var format string
 	var strict bool
 	cmd := &cobra.Command{
-		Use:   "validate FILE|DIR...",
+		Use:   "validate [FILE|DIR... | -c DIR [-x EXT] [--label L] [-n N]]",
 		Short: "Check station files: exit 0 when clean, 1 with every problem",
-		Long: `validate loads station files as the station would and reports every problem
-as file:line:col with a source snippet. Per-device expressions are type-checked
-with an unknown device, so a typo such as device.serail fails here, not when a
-stick is inserted; labels are checked against the filesystem's rules for job
-numbers up to 999999. Content paths must exist and the content must fit the
-smallest stick a profile takes, unless --skip-content. Warnings do not fail
-unless --strict.`,
-		Args: cobra.MinimumNArgs(1),
+		Long: `validate loads station files (or builds the implicit profile from the original
+tool's flags) as the station would and reports every problem as file:line:col
+with a source snippet. Per-device expressions are type-checked with an unknown
+device, so a typo such as device.serail fails here, not when a stick is
+inserted; labels are checked against the filesystem's rules for job numbers up
+to 999999. Content paths must exist and the content must fit the smallest
+stick a profile takes, unless --skip-content. Warnings do not fail unless
+--strict.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			l, cfg, diags, err := lo.load(args)
+			l, cfg, diags, err := loadOrLegacy(cmd, &lo, &legacy, args, true)
 			if err != nil {
 				return err
 			}
 			if cfg != nil && !diags.HasErrors() && !lo.skipContent {
-				diags = append(diags, checkContentFit(cmd.Context(), cfg)...)
+				diags = append(diags, legacy.pointAtFlags(checkContentFit(cmd.Context(), cfg))...)
 			}
 			failed := diags.HasErrors() || (strict && len(diags) > 0)
 			out := cmd.OutOrStdout()
@@ -52,20 +54,31 @@ unless --strict.`,
 				return exitError{1}
 			}
 			if format == "text" {
-				fmt.Fprintf(out, "%d file(s) valid: %d profile(s)", len(cfg.Files), len(cfg.Profiles))
-				if n := len(diags); n > 0 {
-					fmt.Fprintf(out, ", %d warning(s)", n)
-				}
-				fmt.Fprintln(out)
+				writeValid(out, cfg, len(diags), legacy.active())
 			}
 			return nil
 		},
 	}
 	lo.register(cmd)
 	lo.registerSkipContent(cmd)
+	legacy.register(cmd, false)
+	cmd.Flags().IntVarP(&legacy.concurrent, "concurrent", "n", 0, "sticks written at once (with -c)")
 	cmd.Flags().StringVar(&format, "format", "text", "output format: text or json (for CI annotations)")
 	cmd.Flags().BoolVar(&strict, "strict", false, "fail on warnings too, naming them")
 	return cmd
+}
+
+// writeValid prints validate's one line for a clean load.
+func writeValid(w io.Writer, cfg *pipeline.Config, warnings int, flags bool) {
+	if flags {
+		fmt.Fprint(w, "flags valid: the implicit profile")
+	} else {
+		fmt.Fprintf(w, "%d file(s) valid: %d profile(s)", len(cfg.Files), len(cfg.Profiles))
+	}
+	if warnings > 0 {
+		fmt.Fprintf(w, ", %d warning(s)", warnings)
+	}
+	fmt.Fprintln(w)
 }
 
 // warningList names each warning with where it is, for --strict.

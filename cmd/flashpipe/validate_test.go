@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -88,5 +89,86 @@ func TestMissingContent(t *testing.T) {
 	}
 	if code, _, errs := runCLI(t, "validate", "--skip-content", f); code != 0 {
 		t.Errorf("validate --skip-content with a dangling symlink = %d, want 0; stderr:\n%s", code, errs)
+	}
+}
+
+// TestValidateLegacyFlags: validate takes the original tool's flags as
+// plan does; problems in their values point at the flag, not at the
+// generated profile.
+func TestValidateLegacyFlags(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "a.txt", "a\n")
+	code, out, errs := runCLI(t, "validate", "-c", dir, "-x", "jpg", "--label", "EXPO", "-n", "2")
+	if code != 0 || out != "flags valid: the implicit profile\n" {
+		t.Errorf("validate -c -x --label -n = %d, stdout %q, stderr:\n%s\nwant 0 and valid", code, out, errs)
+	}
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"validate", "-c", dir, "-c", filepath.Join(dir, "nope")}, []string{"Error: Content path does not exist", "on -c line 2:\n   2: " + filepath.Join(dir, "nope")}},
+		{[]string{"plan", "-c", dir, "--label", `format("%d", job.sq)`}, []string{"Error: Unknown attribute job.sq", "on --label line 1:\n   1: format"}},
+		{[]string{"validate", "-c", dir, "--label", "A/B"}, []string{"Error: Invalid volume label", "on --label line 1:\n   1: A/B", `except " * + , . / : ; < = > ? [ \ ] |`}},
+		{[]string{"build", "-c", dir, "--fs", "fat33", "--size", "64MiB", "-o", filepath.Join(dir, "x.img")}, []string{"Error: Invalid type", "on --fs line 1:\n   1: fat33"}},
+	} {
+		code, _, errs := runCLI(t, tc.args...)
+		if code != 1 || strings.Contains(errs, "<command line>") {
+			t.Errorf("%v = %d, stderr:\n%s\nwant 1 and no <command line> positions", tc.args, code, errs)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(errs, w) {
+				t.Errorf("%v stderr lacks %q:\n%s", tc.args, w, errs)
+			}
+		}
+	}
+	code, out, _ = runCLI(t, "validate", "--format", "json", "-c", dir, "--label", `format("%d", job.sq)`)
+	var got jsonOut
+	if err := json.Unmarshal([]byte(out), &got); err != nil || code != 1 || len(got.Diagnostics) != 1 {
+		t.Fatalf("validate --format json -c --label = %d, %s (%v); want 1 and one diagnostic", code, out, err)
+	}
+	if d := got.Diagnostics[0]; d.Filename != "--label" || d.Line != 1 || d.Column != 17 || d.EndColumn != 20 {
+		t.Errorf("diagnostic at %s %d:%d-%d, want --label 1:17-20 (.sq in job.sq)", d.Filename, d.Line, d.Column, d.EndColumn)
+	}
+}
+
+// TestConcurrencyFlag: -n below 1 is refused by every command that takes
+// it, not turned into the default.
+func TestConcurrencyFlag(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "a.txt", "a\n")
+	for _, cmd := range []string{"validate", "plan", "run"} {
+		for _, n := range []string{"-3", "0"} {
+			code, errs := runBounded(t, cmd, "-c", dir, "-n", n)
+			if want := "-n " + n + ": give how many sticks to write at once, 1 or more"; code != 2 || !strings.Contains(errs, want) {
+				t.Errorf("%s -c -n %s = %d, stderr %q; want 2 and %q", cmd, n, code, errs, want)
+			}
+		}
+	}
+}
+
+// TestLabelFlagRule: --label is an expression when it uses a per-device
+// name or calls a function, a template when it holds ${, else the text as
+// typed. plan shows which: a plain label quoted, an expression as written.
+func TestLabelFlagRule(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "a.txt", "a\n")
+	for _, tc := range []struct{ label, want string }{
+		{"EXPO", `label "EXPO"`},
+		{"EXPO-2026", `label "EXPO-2026"`},
+		{"A(1)", `label "A(1)"`},
+		{"HALL A", `label "HALL A"`},
+		{`format("EXPO%03d", job.seq)`, `label format("EXPO%03d", job.seq)`},
+		{`upper("expo")`, `label upper("expo")`},
+		{`device.serial != "" ? device.serial : "NOSERIAL"`, `label device.serial != "" ? device.serial : "NOSERIAL"`},
+		{`EXPO-${job.seq}`, `label "EXPO-${job.seq}"`},
+	} {
+		code, out, errs := runCLI(t, "plan", "-c", dir, "--label", tc.label)
+		if code != 0 || !strings.Contains(out, tc.want+"\n") {
+			t.Errorf("plan --label %s = %d, stdout:\n%s\nstderr:\n%s\nwant 0 and %q", tc.label, code, out, errs, tc.want)
+		}
+	}
+	code, _, errs := runCLI(t, "plan", "-c", dir, "--label", "EXPO${job.seq")
+	if code != 2 || !strings.Contains(errs, "--label EXPO${job.seq: a label with ${ is a template") {
+		t.Errorf("plan --label with a broken template = %d, stderr %q; want 2 and the flag named", code, errs)
 	}
 }
