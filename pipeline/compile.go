@@ -71,7 +71,7 @@ func (l *Loader) compile(cfg *Config, p *Profile) hcl.Diagnostics {
 	var layout *Layout
 	var write *Stage
 	for _, sb := range p.Steps {
-		cc := &CheckContext{Config: cfg, Profile: p, Block: sb}
+		cc := &CheckContext{Config: cfg, Profile: p, Block: sb, skipContent: l.SkipContent}
 		diags = append(diags, sb.Step.Check(cc)...)
 		kind := l.Registry.Kinds[sb.Kind]
 		if kind.Role.Fused() {
@@ -101,6 +101,9 @@ func (l *Loader) compile(cfg *Config, p *Profile) hcl.Diagnostics {
 		p.Layout = layout
 		if l.Registry.Fuse != nil {
 			write.Runner = l.Registry.Fuse(layout)
+		}
+		if l.Registry.LabelRules != nil {
+			diags = append(diags, cfg.checkLabel(layout.Label, layout.FS, l.Registry.LabelRules)...)
 		}
 		if _, ok := first[RoleVerify]; !ok {
 			diags = append(diags, noVerifyWarning(p))

@@ -22,6 +22,11 @@ type Config struct {
 	Profiles []*Profile // sorted by priority (highest first), then by name
 
 	static *hcl.EvalContext
+	// src holds each file's bytes by name; probed, the outcome of each
+	// label expression probed, by filesystem and text (a generated config
+	// repeats one label in many profiles). See checkLabel.
+	src    map[string][]byte
+	probed map[string]*hcl.Diagnostic
 }
 
 // Station decodes the station block:

@@ -43,6 +43,10 @@ func (l *Loader) decode(files []*hcl.File, names []string) (*Config, hcl.Diagnos
 		Vars:    map[string]cty.Value{},
 		Locals:  map[string]cty.Value{},
 		Sources: map[string]*Source{},
+		src:     map[string][]byte{},
+	}
+	for i, f := range files {
+		cfg.src[names[i]] = f.Bytes
 	}
 	var diags hcl.Diagnostics
 	var stations, variables, locals, sources, profiles []*hcl.Block
@@ -74,7 +78,7 @@ func (l *Loader) decode(files []*hcl.File, names []string) (*Config, hcl.Diagnos
 		}
 	}
 	diags = append(diags, decodeLocals(cfg, locals)...)
-	diags = append(diags, decodeSources(cfg, sources)...)
+	diags = append(diags, l.decodeSources(cfg, sources)...)
 	diags = append(diags, decodeStation(cfg, stations)...)
 	diags = append(diags, l.decodeProfiles(cfg, profiles)...)
 	return cfg, dropUnknownCascades(diags)
@@ -168,7 +172,7 @@ func localCycles(pending map[string]*hcl.Attribute) hcl.Diagnostics {
 	return diags
 }
 
-func decodeSources(cfg *Config, blocks []*hcl.Block) hcl.Diagnostics {
+func (l *Loader) decodeSources(cfg *Config, blocks []*hcl.Block) hcl.Diagnostics {
 	blocks, diags := distinct("source", blocks, hclIdent)
 	for _, b := range blocks {
 		name := b.Labels[0]
@@ -190,7 +194,9 @@ func decodeSources(cfg *Config, blocks []*hcl.Block) hcl.Diagnostics {
 		s.Paths = ResolvePaths(b.DefRange.Filename, s.Paths)
 		diags = append(diags, checkGlobs(s.Include, attrs["include"])...)
 		diags = append(diags, checkGlobs(s.Exclude, attrs["exclude"])...)
-		diags = append(diags, warnMissingPaths(s.Paths, attrs["paths"])...)
+		if !l.SkipContent && attrs["paths"] != nil {
+			diags = append(diags, missingPaths(s.Paths, attrs["paths"].Expr)...)
+		}
 		cfg.Sources[name] = &s
 	}
 	cfg.static = nil

@@ -69,6 +69,10 @@ func Functions() map[string]function.Function {
 // deviceRoots are the names a per-device expression may start with.
 var deviceRoots = []string{"var", "local", "device", "job", "station", "now"}
 
+// DeviceRoots returns the names a per-device expression may start with:
+// var, local, device, job, station, now.
+func DeviceRoots() []string { return append([]string(nil), deviceRoots...) }
+
 // staticContext is what station, source, locals and static step
 // attributes are evaluated in.
 func (c *Config) staticContext() *hcl.EvalContext {

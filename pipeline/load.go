@@ -29,6 +29,10 @@ type Loader struct {
 	// FLASHPIPE_VAR_<name> entries set variables, and one whose name no
 	// variable block declares is an error. Nil means no environment.
 	Env []string
+	// SkipContent leaves out the checks that look at the content: that the
+	// paths of sources and copy steps exist. For CI of repositories whose
+	// content exists only on the stations (validate --skip-content).
+	SkipContent bool
 }
 
 // NewLoader returns a loader for the given step kinds.

@@ -521,3 +521,32 @@ func TestProfileAttributes(t *testing.T) {
 		t.Errorf("Profiles[1].MinWriteMBps = %v, want 0 (not given)", cfg.Profiles[1].MinWriteMBps)
 	}
 }
+
+// TestSkipContent: with SkipContent, paths that do not exist are not
+// looked at (CI of a repository whose content lives on the stations), and
+// everything else is still checked.
+func TestSkipContent(t *testing.T) {
+	file := "testdata/errors/content_paths.hcl"
+	l := newLoader()
+	l.SkipContent = true
+	cfg, diags := l.LoadFiles([]string{file})
+	if len(diags) > 0 || cfg == nil || len(cfg.Profiles) != 1 {
+		t.Errorf("LoadFiles(%s) with SkipContent = %s, want one profile and no diagnostics", file, dump(diags))
+	}
+	l = newLoader()
+	l.SkipContent = true
+	_, diags = l.LoadSource("test.hcl", []byte(`source "s" {
+  paths = ["nope"]
+  include = ["["]
+}
+profile "p" {
+  step "partition" {}
+  step "mkfs" { type = "vfat" }
+  step "copy" { sources = [source.s] }
+  step "verify" {}
+}
+`))
+	if len(diags) != 1 || diags[0].Summary != "Invalid glob pattern" {
+		t.Errorf("LoadSource(bad glob) with SkipContent = %s, want only the glob error", dump(diags))
+	}
+}

@@ -1,7 +1,9 @@
 package pipeline
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strings"
 
@@ -190,15 +192,33 @@ func intersects[T comparable](a, b []T) bool {
 	return false
 }
 
-// warnMissingPaths warns about source paths that do not exist now: the
-// content may arrive later, but usually it is a typo.
-func warnMissingPaths(paths []string, attr *hcl.Attribute) hcl.Diagnostics {
+// missingPaths reports each of paths that does not exist (or cannot be
+// looked at), at its element of expr when expr is a list written out, else
+// at expr: every job that copies it would fail.
+func missingPaths(paths []string, expr hcl.Expression) hcl.Diagnostics {
+	if expr == nil {
+		return nil
+	}
+	items, d := hcl.ExprList(expr)
+	if d.HasErrors() || len(items) != len(paths) {
+		items = nil
+	}
 	var diags hcl.Diagnostics
-	for _, p := range paths {
-		if _, err := os.Stat(p); err != nil {
-			diags = append(diags, warnAt(attrRange(attr), "Source path does not exist",
-				fmt.Sprintf("%s: %s. A station refuses to start a job whose content is missing.", p, err)))
+	for i, p := range paths {
+		_, err := os.Stat(p)
+		if err == nil {
+			continue
 		}
+		r := expr.Range()
+		if items != nil {
+			r = items[i].Range()
+		}
+		summary, why := "Content path cannot be read", err.Error()
+		if errors.Is(err, fs.ErrNotExist) {
+			summary, why = "Content path does not exist", p+" does not exist"
+		}
+		diags = append(diags, errAt(r, summary, why+". A station refuses to start without its content, and jobs that copy it would fail. "+
+			"Where the content exists only on the stations, check the files with flashpipe validate --skip-content."))
 	}
 	return diags
 }

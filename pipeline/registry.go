@@ -70,6 +70,10 @@ type Registry struct {
 	Kinds map[string]Kind
 	// Fuse returns the runner of the write stage for a profile's layout.
 	Fuse func(l *Layout) Runner
+	// LabelRules returns why label cannot be the volume label of a
+	// filesystem of type fs, or nil. The loader checks each layout's
+	// label with it (see Config.probeLabel); nil checks nothing.
+	LabelRules func(fs, label string) error
 }
 
 // Names returns the kind names, sorted.
@@ -118,6 +122,8 @@ type CheckContext struct {
 	Config  *Config
 	Profile *Profile
 	Block   *StepBlock
+
+	skipContent bool // Loader.SkipContent
 }
 
 // DeviceExpr type-checks a per-device expression: it may refer to device,
@@ -230,13 +236,31 @@ func (c *CheckContext) AttrRange(name string) hcl.Range {
 	if c.Block == nil {
 		return hcl.Range{}
 	}
-	if c.Block.Meta.Rest != nil {
-		attrs, _ := c.Block.Meta.Rest.JustAttributes()
-		if a, ok := attrs[name]; ok {
-			return a.Expr.Range()
-		}
+	if e := c.attrExpr(name); e != nil {
+		return e.Range()
 	}
 	return c.Block.DeclRange
+}
+
+// attrExpr returns the expression of the step's attribute name, or nil.
+func (c *CheckContext) attrExpr(name string) hcl.Expression {
+	if c.Block == nil || c.Block.Meta.Rest == nil {
+		return nil
+	}
+	attrs, _ := c.Block.Meta.Rest.JustAttributes()
+	if a, ok := attrs[name]; ok {
+		return a.Expr
+	}
+	return nil
+}
+
+// ContentPaths reports each of paths, the step's attribute attr resolved,
+// that does not exist; nothing when the loader skips content checks.
+func (c *CheckContext) ContentPaths(attr string, paths []string) hcl.Diagnostics {
+	if c.skipContent {
+		return nil
+	}
+	return missingPaths(paths, c.attrExpr(attr))
 }
 
 // Errorf returns an error diagnostic on the step's attribute name.

@@ -4,10 +4,14 @@
 // no init() registration.
 package steps
 
-import "github.com/flashpipe/flashpipe/pipeline"
+import (
+	"github.com/flashpipe/flashpipe/fsimage/compile"
+	"github.com/flashpipe/flashpipe/pipeline"
+)
 
 // Builtin returns the registry of every step kind flashpipe knows, with
-// the write stage that fuses partition, mkfs, copy and label.
+// the write stage that fuses partition, mkfs, copy and label, and the
+// filesystems' volume label rules.
 func Builtin() *pipeline.Registry {
 	return &pipeline.Registry{
 		Kinds: map[string]pipeline.Kind{
@@ -19,6 +23,7 @@ func Builtin() *pipeline.Registry {
 			"verify":    {Role: pipeline.RoleVerify, New: func() pipeline.Step { return &Verify{} }, Summary: "read everything back from the stick, bypassing the page cache, and compare SHA1s"},
 			"eject":     {Role: pipeline.RoleEject, New: func() pipeline.Step { return &Eject{} }, Summary: "flush the stick's cache, stop it and remove it from the USB bus"},
 		},
-		Fuse: func(l *pipeline.Layout) pipeline.Runner { return newWriter(l) },
+		Fuse:       func(l *pipeline.Layout) pipeline.Runner { return newWriter(l) },
+		LabelRules: compile.CheckLabel,
 	}
 }

@@ -117,5 +117,5 @@ func (s *Copy) Contribute(l *pipeline.Layout, c *pipeline.CheckContext) hcl.Diag
 	l.Copies = append(l.Copies, &pipeline.Copy{
 		Sources: s.resolved, Paths: paths, Include: s.Include, Exclude: s.Exclude, Destination: s.Destination,
 	})
-	return nil
+	return c.ContentPaths("paths", paths)
 }

@@ -129,9 +129,9 @@ func planImage(ctx context.Context, cfg *pipeline.Config, p *pipeline.Profile, t
 	return plan, entries, err
 }
 
-// checkContentFit warns at validate time when a profile's content does not
-// fit the smallest stick its match admits, or fails to lay out at all
-// (names the filesystem cannot hold, a 4 GiB file on FAT32).
+// checkContentFit fails validate when a profile's content cannot be read,
+// does not fit the smallest stick its match admits, or fails to lay out at
+// all (names the filesystem cannot hold, a 4 GiB file on FAT32).
 func checkContentFit(ctx context.Context, cfg *pipeline.Config) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	for _, p := range cfg.Profiles {
@@ -140,8 +140,8 @@ func checkContentFit(ctx context.Context, cfg *pipeline.Config) hcl.Diagnostics 
 		}
 		entries, err := steps.Content(ctx, p.Layout, manifest.NewCache(), time.Now(), nil)
 		if err != nil {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "Content cannot be read now",
-				Detail: fmt.Sprintf("profile %q: %s. A station refuses jobs until this is fixed.", p.Name, err), Subject: p.DeclRange.Ptr()})
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Content cannot be read",
+				Detail: fmt.Sprintf("profile %q: %s. A station fails every job of this profile until this is fixed.", p.Name, err), Subject: p.DeclRange.Ptr()})
 			continue
 		}
 		spec := steps.Spec(p.Layout, entries, "", 1, time.Now())

@@ -57,38 +57,54 @@ var markerRE = regexp.MustCompile(`#\s*(ERROR|WARNING):\s*([^|]*)`)
 // starts them: "Error: summary" or "Warning: summary".
 func markers(t *testing.T, path string) map[int]string {
 	t.Helper()
+	want := map[int]string{}
+	for line, m := range severityMarkers(t, path) {
+		want[line] = m.summary
+	}
+	return want
+}
+
+// marker is one "# ERROR: summary" or "# WARNING: summary" marker.
+type marker struct {
+	severity string // "Error" or "Warning", as hcl's text writer prints it
+	summary  string
+}
+
+// severityMarkers returns a fixture's markers by line, with severity.
+func severityMarkers(t *testing.T, path string) map[int]marker {
+	t.Helper()
 	src, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[int]string{}
+	want := map[int]marker{}
 	sc := bufio.NewScanner(bytes.NewReader(src))
 	for line := 1; sc.Scan(); line++ {
 		if m := markerRE.FindStringSubmatch(sc.Text()); m != nil {
-			sev := "Error: "
+			sev := "Error"
 			if m[1] == "WARNING" {
-				sev = "Warning: "
+				sev = "Warning"
 			}
-			want[line] = sev + strings.TrimSpace(m[2])
+			want[line] = marker{sev, strings.TrimSpace(m[2])}
 		}
 	}
 	return want
 }
 
-// TestValidateBrokenText: each error fixture exits 1 (a fixture with
-// warnings only, under --strict), and stderr shows every marked diagnostic
-// as hcl's text writer does: "Error: <summary>" or "Warning: <summary>",
-// and "on FILE line N".
+// TestValidateBrokenText: each error fixture exits 1 (one with warnings
+// only, under --strict), and stderr shows every marked error and warning
+// as hcl's text writer does:
+// "Error: <summary>" (or "Warning: ") and "on FILE line N".
 func TestValidateBrokenText(t *testing.T) {
 	files, _ := filepath.Glob("../../pipeline/testdata/errors/*.hcl")
 	if len(files) == 0 {
 		t.Fatal("no error fixtures in pipeline/testdata/errors")
 	}
 	for _, f := range files {
-		want := markers(t, f)
+		// A fixture with warnings only fails under --strict.
 		args := []string{"validate", "--strict", f}
-		for _, m := range want {
-			if strings.HasPrefix(m, "Error: ") {
+		for _, m := range severityMarkers(t, f) {
+			if m.severity == "Error" {
 				args = []string{"validate", f}
 			}
 		}
@@ -99,9 +115,9 @@ func TestValidateBrokenText(t *testing.T) {
 		if out != "" {
 			t.Errorf("%s stdout = %q, want nothing", strings.Join(args, " "), out)
 		}
-		for line, summary := range want {
-			if !strings.Contains(errs, summary) {
-				t.Errorf("validate %s stderr lacks %q:\n%s", f, summary, errs)
+		for line, m := range severityMarkers(t, f) {
+			if !strings.Contains(errs, m.severity+": "+m.summary) {
+				t.Errorf("validate %s stderr lacks %q:\n%s", f, m.severity+": "+m.summary, errs)
 			}
 			if on := fmt.Sprintf("on %s line %d", f, line); !strings.Contains(errs, on) {
 				t.Errorf("validate %s stderr lacks %q:\n%s", f, on, errs)
@@ -144,7 +160,7 @@ func TestValidateJSON(t *testing.T) {
 		t.Errorf("valid %v, %d errors, %d diagnostics; want false, %d, %d", got.Valid, got.Errors, len(got.Diagnostics), len(want), len(want))
 	}
 	for _, d := range got.Diagnostics {
-		if d.Filename != f || want[d.Line] != "Error: "+d.Summary || d.Column < 1 || d.EndLine < d.Line || d.Severity != "error" {
+		if d.Filename != f || want[d.Line] != d.Summary || d.Column < 1 || d.EndLine < d.Line || d.Severity != "error" {
 			t.Errorf("diagnostic %+v, want an error in %s on a line marked %q, with a column", d, f, d.Summary)
 		}
 	}
@@ -167,7 +183,8 @@ profile "b" {
 }
 `
 
-// TestValidateStrict: a warning passes, but fails with --strict.
+// TestValidateStrict: a warning passes, but fails with --strict, which
+// says which warnings failed it; JSON then says valid: false.
 func TestValidateStrict(t *testing.T) {
 	f := filepath.Join(t.TempDir(), "overlap.hcl")
 	if err := os.WriteFile(f, []byte(overlapping), 0o644); err != nil {
@@ -177,13 +194,19 @@ func TestValidateStrict(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "1 warning(s)") || !strings.Contains(errs, "Warning: Profiles may overlap") {
 		t.Errorf("validate %s = %d, stdout %q, stderr %q; want 0, 1 warning, the warning shown", f, code, out, errs)
 	}
-	if code, _, _ := runCLI(t, "validate", "--strict", f); code != 1 {
-		t.Errorf("validate --strict %s = %d, want 1", f, code)
+	code, _, errs = runCLI(t, "validate", "--strict", f)
+	if want := fmt.Sprintf("flashpipe: --strict: failing on 1 warning(s): Profiles may overlap (%s:6)\n", f); code != 1 || !strings.HasSuffix(errs, want) {
+		t.Errorf("validate --strict %s = %d, stderr:\n%s\nwant 1, ending in %q", f, code, errs, want)
 	}
 	code, out, _ = runCLI(t, "validate", "--strict", "--format", "json", f)
 	var got jsonOut
-	if err := json.Unmarshal([]byte(out), &got); err != nil || code != 1 || got.Warnings != 1 || !got.Valid {
-		t.Errorf("validate --strict --format json = %d, %+v (%v); want 1, valid with 1 warning", code, got, err)
+	if err := json.Unmarshal([]byte(out), &got); err != nil || code != 1 || got.Warnings != 1 || got.Valid {
+		t.Errorf("validate --strict --format json = %d, %+v (%v); want 1, not valid, 1 warning", code, got, err)
+	}
+	code, out, _ = runCLI(t, "validate", "--format", "json", f)
+	got = jsonOut{}
+	if err := json.Unmarshal([]byte(out), &got); err != nil || code != 0 || got.Warnings != 1 || !got.Valid {
+		t.Errorf("validate --format json = %d, %+v (%v); want 0, valid with 1 warning", code, got, err)
 	}
 }
 

@@ -3,9 +3,13 @@ package main
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
+	"unicode/utf8"
 
+	"github.com/flashpipe/flashpipe/pipeline"
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/spf13/cobra"
@@ -23,13 +27,24 @@ type legacyFlags struct {
 	// layout, for build and flash
 	fs    string
 	table string
+
+	// labelAt is where --label starts in its rendered expression: 0 for an
+	// expression, 1 for a template (after the quote), -1 for a plain
+	// string (quoted and escaped, so not byte for byte).
+	labelAt int
+	// values are the flags' values found in the implicit profile once
+	// loaded, so that diagnostics point at the flags (pointAtFlags).
+	values []flagValue
 }
+
+// implicitFile is the name the implicit profile is loaded under.
+const implicitFile = "<command line>"
 
 func (f *legacyFlags) register(cmd *cobra.Command, layout bool) {
 	fl := cmd.Flags()
 	fl.StringArrayVarP(&f.clone, "clone", "c", nil, "copy the contents of PATH to every stick (repeatable); no config file needed")
 	fl.StringArrayVarP(&f.exclude, "exclude", "x", nil, "leave out files with extension EXT, e.g. -x jpg (repeatable)")
-	fl.StringVar(&f.label, "label", "", "volume label of every stick (may be an expression, e.g. 'format(\"EXPO%03d\", job.seq)')")
+	fl.StringVar(&f.label, "label", "", "volume label of every stick: plain text (EXPO, EXPO-2026), or an expression when it uses device, job, station or now or calls a function ('format(\"EXPO%03d\", job.seq)'); ${...} makes a template ('EXPO-${job.seq}')")
 	fl.StringVar(&f.tmpMount, "tmp-mount", "", "accepted for compatibility; flashpipe never mounts to copy (it writes the filesystem image directly)")
 	if layout {
 		fl.StringVar(&f.fs, "fs", "vfat", "filesystem: vfat, exfat or ext4")
@@ -90,7 +105,12 @@ func (f *legacyFlags) config(eject bool) ([]byte, error) {
 	p.AppendNewBlock("step", []string{"verify"}).Body().SetAttributeValue("hash", cty.StringVal("sha1"))
 	if f.label != "" {
 		lb := p.AppendNewBlock("step", []string{"label"}).Body()
-		lb.SetAttributeRaw("label", labelTokens(f.label))
+		toks, at, err := labelTokens(f.label)
+		if err != nil {
+			return nil, err
+		}
+		f.labelAt = at
+		lb.SetAttributeRaw("label", toks)
 	}
 	if eject {
 		p.AppendNewBlock("step", []string{"eject"})
@@ -98,11 +118,167 @@ func (f *legacyFlags) config(eject bool) ([]byte, error) {
 	return hclwrite.Format(file.Bytes()), nil
 }
 
-// labelTokens writes a label that is either a plain string or, when it
-// looks like a function call, an expression.
-func labelTokens(label string) hclwrite.Tokens {
-	if strings.Contains(label, "(") && strings.HasSuffix(label, ")") {
-		return hclwrite.Tokens{{Type: hclsyntax.TokenIdent, Bytes: []byte(label)}}
+// labelTokens writes --label into the implicit profile, read by one rule:
+// a value that parses as an HCL expression and uses device, job, station,
+// now, var or local, or calls one of flashpipe's functions, is that
+// expression (format("EXPO%03d", job.seq), device.serial != "" ?
+// device.serial : "NOSERIAL"); otherwise a value holding ${ is a string
+// template (EXPO-${job.seq}); anything else is the label as typed (EXPO,
+// EXPO-2026, A(1), HALL A). It returns where the value starts in the
+// tokens, or -1 when it is written as a quoted string.
+func labelTokens(label string) (hclwrite.Tokens, int, error) {
+	switch {
+	case labelIsExpression(label):
+		return hclwrite.Tokens{{Type: hclsyntax.TokenIdent, Bytes: []byte(label)}}, 0, nil
+	case strings.Contains(label, "${"):
+		// A broken template would garble the rest of the implicit
+		// profile: report it here.
+		tmpl := `"` + label + `"`
+		if _, diags := hclsyntax.ParseExpression([]byte(tmpl), "--label", hcl.InitialPos); diags.HasErrors() {
+			d := diags[0]
+			return nil, 0, fmt.Errorf("--label %s: a label with ${ is a template, and this one is broken: %s: %s", label, d.Summary, d.Detail)
+		}
+		return hclwrite.Tokens{{Type: hclsyntax.TokenIdent, Bytes: []byte(tmpl)}}, 1, nil
 	}
-	return hclwrite.TokensForValue(cty.StringVal(label))
+	return hclwrite.TokensForValue(cty.StringVal(label)), -1, nil
+}
+
+// labelIsExpression reports whether a --label value parses as an HCL
+// expression that uses a per-device name or calls a known function.
+func labelIsExpression(label string) bool {
+	expr, diags := hclsyntax.ParseExpression([]byte(label), "--label", hcl.InitialPos)
+	if diags.HasErrors() {
+		return false
+	}
+	roots := pipeline.DeviceRoots()
+	for _, tr := range expr.Variables() {
+		if slices.Contains(roots, tr.RootName()) {
+			return true
+		}
+	}
+	funcs := pipeline.Functions()
+	calls := false
+	hclsyntax.VisitAll(expr, func(n hclsyntax.Node) hcl.Diagnostics {
+		if c, ok := n.(*hclsyntax.FunctionCallExpr); ok {
+			if _, known := funcs[c.Name]; known {
+				calls = true
+			}
+		}
+		return nil
+	})
+	return calls
+}
+
+// flagValue is one value of a command-line flag as rendered into the
+// implicit profile.
+type flagValue struct {
+	flag  string    // as typed: "-c", "--label"
+	line  int       // which value of a repeated flag, from 1
+	start int       // byte offset of the value in the flag's pseudo-file
+	value string    // as given
+	at    int       // where value starts in expr, or -1 (see labelAt)
+	expr  hcl.Range // the rendered value in implicitFile
+}
+
+// locate finds the flags' values in the loaded implicit profile and adds
+// one pseudo-file per flag to the parser, holding its values one a line,
+// so that diagnostics on them show the flag and the value as typed.
+func (f *legacyFlags) locate(p *hclparse.Parser) {
+	file := p.Files()[implicitFile]
+	if file == nil {
+		return
+	}
+	body, ok := file.Body.(*hclsyntax.Body)
+	if !ok {
+		return
+	}
+	f.values = nil
+	add := func(flag string, values []string, exprs []hclsyntax.Expression, at int) {
+		if len(values) != len(exprs) {
+			return
+		}
+		var text strings.Builder
+		for i, v := range values {
+			f.values = append(f.values, flagValue{flag: flag, line: i + 1, start: text.Len(), value: v, at: at, expr: exprs[i].Range()})
+			text.WriteString(v + "\n")
+		}
+		p.AddFile(flag, &hcl.File{Body: hcl.EmptyBody(), Bytes: []byte(text.String())})
+	}
+	for _, b := range body.Blocks {
+		switch b.Type {
+		case "source":
+			add("-c", f.clone, tupleItems(b.Body, "paths"), -1)
+			add("-x", f.exclude, tupleItems(b.Body, "exclude"), -1)
+		case "profile":
+			for _, st := range b.Body.Blocks {
+				if st.Type != "step" {
+					continue
+				}
+				switch st.Labels[0] {
+				case "partition":
+					add("--table", []string{f.table}, attrExpr(st.Body, "table"), -1)
+				case "mkfs":
+					add("--fs", []string{f.fs}, attrExpr(st.Body, "type"), -1)
+				case "label":
+					add("--label", []string{f.label}, attrExpr(st.Body, "label"), f.labelAt)
+				}
+			}
+		}
+	}
+}
+
+// attrExpr returns the expression of body's attribute name, as a list of
+// one, or nil.
+func attrExpr(body *hclsyntax.Body, name string) []hclsyntax.Expression {
+	if a, ok := body.Attributes[name]; ok {
+		return []hclsyntax.Expression{a.Expr}
+	}
+	return nil
+}
+
+// tupleItems returns the elements of body's list attribute name.
+func tupleItems(body *hclsyntax.Body, name string) []hclsyntax.Expression {
+	if a, ok := body.Attributes[name]; ok {
+		if t, ok := a.Expr.(*hclsyntax.TupleConsExpr); ok {
+			return t.Exprs
+		}
+	}
+	return nil
+}
+
+// pointAtFlags moves diagnostics on the implicit profile to the flags that
+// gave the values: "on --label line 1", with the value as typed. A
+// diagnostic on no flag's value (the profile as a whole) loses its range;
+// its detail names the profile.
+func (f *legacyFlags) pointAtFlags(diags hcl.Diagnostics) hcl.Diagnostics {
+	for _, d := range diags {
+		if d.Subject == nil || d.Subject.Filename != implicitFile {
+			continue
+		}
+		d.Subject, d.Context = f.flagRange(*d.Subject), nil
+	}
+	return diags
+}
+
+// flagRange returns where r, a range in the implicit profile, falls in a
+// flag's pseudo-file: the same bytes of an expression, or the whole value
+// of anything else; nil when r is on no flag's value.
+func (f *legacyFlags) flagRange(r hcl.Range) *hcl.Range {
+	for _, v := range f.values {
+		if r.Start.Byte < v.expr.Start.Byte || r.End.Byte > v.expr.End.Byte {
+			continue
+		}
+		from, to := 0, len(v.value)
+		if v.at >= 0 {
+			from = min(max(r.Start.Byte-v.expr.Start.Byte-v.at, 0), len(v.value))
+			to = min(max(r.End.Byte-v.expr.Start.Byte-v.at, from), len(v.value))
+		}
+		return &hcl.Range{Filename: v.flag, Start: v.pos(from), End: v.pos(to)}
+	}
+	return nil
+}
+
+// pos is the position of byte off of the value in its pseudo-file.
+func (v flagValue) pos(off int) hcl.Pos {
+	return hcl.Pos{Line: v.line, Column: 1 + utf8.RuneCountInString(v.value[:off]), Byte: v.start + off}
 }

@@ -32,6 +32,7 @@ write are shown as fused.`,
 		},
 	}
 	lo.register(cmd)
+	lo.registerSkipContent(cmd)
 	legacy.register(cmd, false)
 	cmd.Flags().IntVarP(&legacy.concurrent, "concurrent", "n", 0, "sticks written at once (with -c)")
 	return cmd
@@ -51,8 +52,12 @@ func loadChecked(cmd *cobra.Command, lo *loadOptions, legacy *legacyFlags, args 
 	return l, cfg, nil
 }
 
-// loadOrLegacy loads the files in args, or, with -c, the implicit profile.
+// loadOrLegacy loads the files in args, or, with -c, the implicit profile,
+// whose diagnostics then point at the flags.
 func loadOrLegacy(cmd *cobra.Command, lo *loadOptions, legacy *legacyFlags, args []string, eject bool) (*pipeline.Loader, *pipeline.Config, hcl.Diagnostics, error) {
+	if n := cmd.Flags().Lookup("concurrent"); n != nil && n.Changed && legacy.concurrent < 1 {
+		return nil, nil, nil, fmt.Errorf("-n %d: give how many sticks to write at once, 1 or more", legacy.concurrent)
+	}
 	if legacy.active() {
 		if len(args) > 0 {
 			return nil, nil, nil, fmt.Errorf("give either station files or -c PATH, not both")
@@ -68,8 +73,10 @@ func loadOrLegacy(cmd *cobra.Command, lo *loadOptions, legacy *legacyFlags, args
 		// (set, perhaps, for the station files of another run) cannot
 		// change it: the environment is not read.
 		l := pipeline.NewLoader(steps.Builtin())
-		cfg, diags := l.LoadSource("<command line>", src)
-		return l, cfg, diags, nil
+		l.SkipContent = lo.skipContent
+		cfg, diags := l.LoadSource(implicitFile, src)
+		legacy.locate(l.Parser)
+		return l, cfg, legacy.pointAtFlags(diags), nil
 	}
 	if len(args) == 0 {
 		return nil, nil, nil, fmt.Errorf("give station files (FILE.hcl or a directory), or -c PATH for the implicit profile")

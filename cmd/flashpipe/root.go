@@ -76,11 +76,18 @@ ejects it, many at once, keeping a receipt for every stick.`,
 
 // loadOptions are the flags every command that reads station files takes.
 type loadOptions struct {
-	vars []string
+	vars        []string
+	skipContent bool
 }
 
 func (o *loadOptions) register(cmd *cobra.Command) {
 	cmd.Flags().StringArrayVar(&o.vars, "var", nil, "set a declared variable: --var name=value (repeatable); lists, maps and objects in HCL syntax, e.g. --var 'ports=[\"1-1.1\"]'")
+}
+
+// registerSkipContent adds --skip-content, for the commands that only read
+// the files (validate, plan): a station needs its content to start.
+func (o *loadOptions) registerSkipContent(cmd *cobra.Command) {
+	cmd.Flags().BoolVar(&o.skipContent, "skip-content", false, "do not look at the content (source and copy paths, what fits on a stick): for CI of files whose content exists only on the stations")
 }
 
 // load reads the station files and writes diagnostics to stderr. It
@@ -103,6 +110,7 @@ func (o *loadOptions) load(args []string) (*pipeline.Loader, *pipeline.Config, h
 func (o *loadOptions) loader() (*pipeline.Loader, error) {
 	l := pipeline.NewLoader(steps.Builtin())
 	l.Env = os.Environ()
+	l.SkipContent = o.skipContent
 	l.Vars = map[string]string{}
 	for _, kv := range o.vars {
 		k, v, ok := cutEq(kv)

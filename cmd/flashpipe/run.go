@@ -243,7 +243,7 @@ type fileWatch struct {
 }
 
 func newFileWatch(files []string) *fileWatch {
-	if len(files) == 0 || files[0] == "<command line>" {
+	if len(files) == 0 || files[0] == implicitFile {
 		return nil
 	}
 	w := &fileWatch{files: files}

@@ -4,60 +4,94 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 
+	"github.com/flashpipe/flashpipe/pipeline"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/spf13/cobra"
 )
 
 func newValidateCmd() *cobra.Command {
 	var lo loadOptions
+	var legacy legacyFlags
 	var format string
 	var strict bool
 	cmd := &cobra.Command{
-		Use:   "validate FILE|DIR...",
+		Use:   "validate [FILE|DIR... | -c DIR [-x EXT] [--label L] [-n N]]",
 		Short: "Check station files: exit 0 when clean, 1 with every problem",
-		Long: `validate loads station files as the station would and reports every problem
-as file:line:col with a source snippet. Per-device expressions are type-checked
-with an unknown device, so a typo such as device.serail fails here, not when a
-stick is inserted. Warnings do not fail unless --strict.`,
-		Args: cobra.MinimumNArgs(1),
+		Long: `validate loads station files (or builds the implicit profile from the original
+tool's flags) as the station would and reports every problem as file:line:col
+with a source snippet. Per-device expressions are type-checked with an unknown
+device, so a typo such as device.serail fails here, not when a stick is
+inserted; labels are checked against the filesystem's rules for job numbers up
+to 999999. Content paths must exist and the content must fit the smallest
+stick a profile takes, unless --skip-content. Warnings do not fail unless
+--strict.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			l, cfg, diags, err := lo.load(args)
+			l, cfg, diags, err := loadOrLegacy(cmd, &lo, &legacy, args, true)
 			if err != nil {
 				return err
 			}
-			if cfg != nil && !diags.HasErrors() {
-				diags = append(diags, checkContentFit(cmd.Context(), cfg)...)
+			if cfg != nil && !diags.HasErrors() && !lo.skipContent {
+				diags = append(diags, legacy.pointAtFlags(checkContentFit(cmd.Context(), cfg))...)
 			}
+			failed := diags.HasErrors() || (strict && len(diags) > 0)
 			out := cmd.OutOrStdout()
 			switch format {
 			case "json":
-				if err := writeJSONDiags(out, diags); err != nil {
+				if err := writeJSONDiags(out, diags, failed); err != nil {
 					return err
 				}
 			case "text":
 				printDiags(cmd.ErrOrStderr(), l, diags)
+				if failed && !diags.HasErrors() {
+					fmt.Fprintf(cmd.ErrOrStderr(), "flashpipe: --strict: failing on %d warning(s): %s\n", len(diags), warningList(diags))
+				}
 			default:
 				return fmt.Errorf("--format %q: use text or json", format)
 			}
-			failed := diags.HasErrors() || (strict && len(diags) > 0)
 			if failed {
 				return exitError{1}
 			}
 			if format == "text" {
-				fmt.Fprintf(out, "%d file(s) valid: %d profile(s)", len(cfg.Files), len(cfg.Profiles))
-				if n := len(diags); n > 0 {
-					fmt.Fprintf(out, ", %d warning(s)", n)
-				}
-				fmt.Fprintln(out)
+				writeValid(out, cfg, len(diags), legacy.active())
 			}
 			return nil
 		},
 	}
 	lo.register(cmd)
+	lo.registerSkipContent(cmd)
+	legacy.register(cmd, false)
+	cmd.Flags().IntVarP(&legacy.concurrent, "concurrent", "n", 0, "sticks written at once (with -c)")
 	cmd.Flags().StringVar(&format, "format", "text", "output format: text or json (for CI annotations)")
-	cmd.Flags().BoolVar(&strict, "strict", false, "fail on warnings too")
+	cmd.Flags().BoolVar(&strict, "strict", false, "fail on warnings too, naming them")
 	return cmd
+}
+
+// writeValid prints validate's one line for a clean load.
+func writeValid(w io.Writer, cfg *pipeline.Config, warnings int, flags bool) {
+	if flags {
+		fmt.Fprint(w, "flags valid: the implicit profile")
+	} else {
+		fmt.Fprintf(w, "%d file(s) valid: %d profile(s)", len(cfg.Files), len(cfg.Profiles))
+	}
+	if warnings > 0 {
+		fmt.Fprintf(w, ", %d warning(s)", warnings)
+	}
+	fmt.Fprintln(w)
+}
+
+// warningList names each warning with where it is, for --strict.
+func warningList(diags hcl.Diagnostics) string {
+	var parts []string
+	for _, d := range diags {
+		s := d.Summary
+		if d.Subject != nil {
+			s += fmt.Sprintf(" (%s:%d)", d.Subject.Filename, d.Subject.Start.Line)
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, "; ")
 }
 
 // jsonDiag is one diagnostic in validate --format json.
@@ -72,7 +106,9 @@ type jsonDiag struct {
 	EndColumn int    `json:"end_column,omitempty"`
 }
 
-func writeJSONDiags(w io.Writer, diags hcl.Diagnostics) error {
+// writeJSONDiags writes validate --format json: valid is false whenever
+// validate fails (errors, or warnings with --strict).
+func writeJSONDiags(w io.Writer, diags hcl.Diagnostics, failed bool) error {
 	out := struct {
 		Valid       bool       `json:"valid"`
 		Errors      int        `json:"error_count"`
@@ -94,7 +130,7 @@ func writeJSONDiags(w io.Writer, diags hcl.Diagnostics) error {
 		}
 		out.Diagnostics = append(out.Diagnostics, jd)
 	}
-	out.Valid = out.Errors == 0
+	out.Valid = !failed
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)

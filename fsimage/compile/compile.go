@@ -167,3 +167,19 @@ func minFSSize(spec Spec, sectorSize int) (int64, error) {
 	}
 	return hi * mib, nil
 }
+
+// CheckLabel returns an error when label cannot be the volume label of a
+// filesystem of type fs ("vfat", "exfat", "ext4"): the same rules the
+// builders apply, so a label validate accepts is one a stick can hold.
+func CheckLabel(fs, label string) error {
+	var err error
+	switch fs {
+	case "vfat":
+		_, err = fat.CheckLabel(label)
+	case "exfat":
+		_, err = exfat.CheckLabel(label)
+	case "ext4":
+		err = ext4.CheckLabel(label)
+	}
+	return err
+}

@@ -68,7 +68,7 @@ func Build(vol fsimage.Volume) (*fsimage.Layout, error) {
 	if err != nil {
 		return nil, err
 	}
-	label, err := checkLabel(vol.Label)
+	label, err := CheckLabel(vol.Label)
 	if err != nil {
 		return nil, err
 	}

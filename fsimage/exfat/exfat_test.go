@@ -531,7 +531,7 @@ func TestInvalidVolumes(t *testing.T) {
 		{fsimage.Volume{Size: 1<<20 - 512, SectorSize: 512}, "minimum of 1 MiB"},
 		{fsimage.Volume{Size: 8 << 20, SectorSize: 512, Label: "TWELVE CHARS"}, "12 UTF-16 units long; exFAT allows 11"},
 		{fsimage.Volume{Size: 8 << 20, SectorSize: 512, Label: "😀😀😀😀😀😀"}, "12 UTF-16 units long; exFAT allows 11"},
-		{fsimage.Volume{Size: 8 << 20, SectorSize: 512, Label: "a/b"}, `label contains '/'`},
+		{fsimage.Volume{Size: 8 << 20, SectorSize: 512, Label: "a/b"}, `label contains '/'; exFAT forbids " * / : < > ? \ |`},
 		{fsimage.Volume{Size: 8 << 20, SectorSize: 512, Entries: []*fsimage.Entry{{Path: "x/y"}}}, `directory "x" is not listed`},
 	} {
 		_, err := Build(tc.vol)

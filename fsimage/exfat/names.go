@@ -31,7 +31,7 @@ func checkName(name string) (units []uint16, reason string) {
 			return nil, fmt.Sprintf("name contains control character %U", r)
 		}
 		if strings.ContainsRune(badNameChars, r) {
-			return nil, fmt.Sprintf("name contains %q, which exFAT forbids (%s)", r, badNameChars)
+			return nil, fmt.Sprintf("name contains %q; exFAT forbids %s", r, strings.Join(strings.Split(badNameChars, ""), " "))
 		}
 	}
 	units = utf16.Encode([]rune(name))
@@ -41,9 +41,9 @@ func checkName(name string) (units []uint16, reason string) {
 	return units, ""
 }
 
-// checkLabel returns the UTF-16 form of a volume label, or an error saying
-// why exFAT cannot hold it.
-func checkLabel(label string) ([]uint16, error) {
+// CheckLabel returns the UTF-16 form of a volume label, or an error saying
+// why exFAT cannot hold it. validate checks labels with it too.
+func CheckLabel(label string) ([]uint16, error) {
 	if label == "" {
 		return nil, nil
 	}

@@ -51,6 +51,15 @@ const BlockSize = 4096
 // MaxLabel is the longest ext4 volume label, in bytes.
 const MaxLabel = 16
 
+// CheckLabel returns an error when label cannot be an ext4 volume label.
+// validate checks labels with it too.
+func CheckLabel(label string) error {
+	if len(label) > MaxLabel {
+		return fmt.Errorf("ext4: volume label %q is %d bytes long; ext4 allows %d", label, len(label), MaxLabel)
+	}
+	return nil
+}
+
 // Options tune Build.
 type Options struct {
 	// TempDir holds the staging tree and the image; "" means os.TempDir().
@@ -76,8 +85,8 @@ func (o Options) tool(name string) string {
 // image must stay in place until the plan has been written and verified.
 // Content that does not fit gives a *fsimage.NoSpaceError.
 func Build(vol fsimage.Volume, opts Options) (layout *fsimage.Layout, cleanup func() error, err error) {
-	if len(vol.Label) > MaxLabel {
-		return nil, nil, &fsimage.BadNamesError{FS: "ext4", Names: []fsimage.BadName{{Path: vol.Label, Reason: fmt.Sprintf("volume label is %d bytes, ext4 allows %d", len(vol.Label), MaxLabel)}}}
+	if err := CheckLabel(vol.Label); err != nil {
+		return nil, nil, &fsimage.BadNamesError{FS: "ext4", Names: []fsimage.BadName{{Path: vol.Label, Reason: err.Error()}}}
 	}
 	if err := checkNames(vol.Entries); err != nil {
 		return nil, nil, err

@@ -36,7 +36,7 @@ func Build(vol fsimage.Volume) (*fsimage.Layout, error) {
 			return nil, err
 		}
 	}
-	label, err := checkLabel(vol.Label)
+	label, err := CheckLabel(vol.Label)
 	if err != nil {
 		return nil, err
 	}

@@ -233,8 +233,14 @@ func (a *aliaser) alias(dir *node, base, ext string) (shortName, error) {
 	return shortName{}, fmt.Errorf("fat: no free 8.3 alias for %s.%s", base, ext)
 }
 
-// checkLabel validates and upper-cases a volume label.
-func checkLabel(label string) (string, error) {
+// badLabelChars are the printable ASCII characters a FAT volume label
+// cannot hold.
+const badLabelChars = `"*+,./:;<=>?[\]|`
+
+// CheckLabel validates a volume label and returns it upper-cased, as the
+// boot sector and the volume entry hold it. validate checks labels with it
+// too, so a label it refuses fails before any stick is written.
+func CheckLabel(label string) (string, error) {
 	l := strings.TrimRight(label, " ")
 	var bad []string
 	var b strings.Builder
@@ -244,14 +250,15 @@ func checkLabel(label string) (string, error) {
 			bad = append(bad, fmt.Sprintf("%q (only ASCII is supported)", r))
 		case r < 0x20 || r == 0x7F:
 			bad = append(bad, fmt.Sprintf("control character %U", r))
-		case strings.ContainsRune(`"*+,./:;<=>?[\]|`, r):
+		case strings.ContainsRune(badLabelChars, r):
 			bad = append(bad, fmt.Sprintf("%q", r))
 		default:
 			b.WriteByte(upper(byte(r)))
 		}
 	}
 	if len(bad) > 0 {
-		return "", fmt.Errorf("fat: volume label %q contains characters a FAT label cannot hold: %s", label, strings.Join(bad, ", "))
+		return "", fmt.Errorf("fat: volume label %q contains %s; a FAT label holds printable ASCII except %s",
+			label, strings.Join(bad, ", "), strings.Join(strings.Split(badLabelChars, ""), " "))
 	}
 	if b.Len() > 11 {
 		return "", fmt.Errorf("fat: volume label %q is %d characters long; a FAT label holds at most 11", label, b.Len())

@@ -189,13 +189,20 @@ func TestCheckLabel(t *testing.T) {
 	for _, tc := range []struct{ label, want string }{
 		{"", ""}, {"flash", "FLASH"}, {"My Stick 01", "MY STICK 01"}, {"ABC   ", "ABC"}, {"a-b_c!#$%&", "A-B_C!#$%&"},
 	} {
-		if got, err := checkLabel(tc.label); err != nil || got != tc.want {
-			t.Errorf("checkLabel(%q) = %q, %v, want %q", tc.label, got, err, tc.want)
+		if got, err := CheckLabel(tc.label); err != nil || got != tc.want {
+			t.Errorf("CheckLabel(%q) = %q, %v, want %q", tc.label, got, err, tc.want)
 		}
 	}
 	for _, bad := range []string{"TWELVE CHARS", "a.b", "a*b", "a?b", "a/b", "a:b", "é", "a\tb", "a+b", "a=b", "[x]", "a,b", "a;b", `a"b`, "a<b", "a|b"} {
-		if got, err := checkLabel(bad); err == nil {
-			t.Errorf("checkLabel(%q) = %q, nil, want an error", bad, got)
+		if got, err := CheckLabel(bad); err == nil {
+			t.Errorf("CheckLabel(%q) = %q, nil, want an error", bad, got)
 		}
+	}
+	// The error names the offending character and lists the forbidden
+	// ones readably, one apart from the next, without quoting escapes.
+	_, err := CheckLabel("A/B")
+	want := `fat: volume label "A/B" contains '/'; a FAT label holds printable ASCII except " * + , . / : ; < = > ? [ \ ] |`
+	if err == nil || err.Error() != want {
+		t.Errorf("CheckLabel(%q) error = %v, want %s", "A/B", err, want)
 	}
 }
