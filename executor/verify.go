@@ -59,18 +59,18 @@ func Verify(ctx context.Context, dev *blockdev.Device, plan *fsimage.Plan, opts 
 	m := newMeter("verify", total, opts)
 	v := &verifier{ctx: ctx, checks: checks, res: res}
 	var done int64
-	read := func(j *job) error {
+	read := func(j *inflight) error {
 		_, err := dev.ReadAt(j.buf, j.w.off)
 		return err
 	}
-	compare := func(j *job) error {
+	compare := func(j *inflight) error {
 		res.Bytes += int64(len(j.buf))
 		n, err := v.compare(j)
 		done += n
 		m.report(done, false)
 		return err
 	}
-	err := pipeline(ctx, windows, opts.BufferSize,
+	err := runWindows(ctx, windows, opts.BufferSize,
 		func(int) bool { return true }, nil, read, compare)
 	m.report(done, true)
 	res.OK = err == nil && len(res.FailedFiles) == 0 && len(res.Metadata) == 0
@@ -104,7 +104,7 @@ type verifier struct {
 }
 
 // compare checks one window and returns how many checked bytes it held.
-func (v *verifier) compare(j *job) (int64, error) {
+func (v *verifier) compare(j *inflight) (int64, error) {
 	for v.next < len(v.checks) && v.checks[v.next].end <= j.w.off {
 		v.next++
 	}

@@ -44,15 +44,15 @@ func planWindows(spans []span, size, maxLen, align int64) []span {
 	return ws
 }
 
-// job is one window in flight through a pipeline.
-type job struct {
+// inflight is one window in flight through a pipeline.
+type inflight struct {
 	w   span
 	buf []byte // len == w.end - w.off; nil for jobs without data
 	seq int
 	// payload is how many bytes of the plan the window carries.
 	payload int64
-	err     error         // from the io stage
-	done    chan struct{} // closed when the io stage finished
+	err     error         // from the transfer stage
+	done    chan struct{} // closed when the transfer stage finished
 }
 
 // ioDepth is how many reads or writes a step keeps in flight. Two keep the
@@ -62,15 +62,15 @@ type job struct {
 // at depth 2 24.4 and 56 MB/s.
 const ioDepth = 2
 
-// pipeline runs windows through three stages with ioDepth+2 buffers of
+// runWindows runs windows through three stages with ioDepth+2 buffers of
 // bufSize bytes: prepare (fills a buffer from the plan; in window order, in
-// one goroutine), io (the device read or write; ioDepth windows at once),
+// one goroutine), transfer (the device read or write; ioDepth windows at once),
 // and finish (checks or accounts; in window order, in the caller's
 // goroutine). needBuf says which windows need a buffer; prepare may be nil.
 // The first error stops every stage and is returned; no goroutine outlives
 // the call.
-func pipeline(ctx context.Context, windows []span, bufSize int,
-	needBuf func(i int) bool, prepare, io, finish func(j *job) error) error {
+func runWindows(ctx context.Context, windows []span, bufSize int,
+	needBuf func(i int) bool, prepare, transfer, finish func(j *inflight) error) error {
 	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -84,8 +84,8 @@ func pipeline(ctx context.Context, windows []span, bufSize int,
 	for _, b := range bufs.list {
 		free <- b
 	}
-	ioq := make(chan *job, nbuf)
-	order := make(chan *job, nbuf)
+	ioq := make(chan *inflight, nbuf)
+	order := make(chan *inflight, nbuf)
 	perr := make(chan error, 1)
 	go func() { perr <- feed(ctx, windows, free, needBuf, prepare, ioq, order) }()
 	var wg sync.WaitGroup
@@ -93,7 +93,7 @@ func pipeline(ctx context.Context, windows []span, bufSize int,
 		wg.Go(func() {
 			for j := range ioq {
 				if j.err = ctx.Err(); j.err == nil {
-					j.err = io(j)
+					j.err = transfer(j)
 				}
 				close(j.done)
 			}
@@ -132,13 +132,13 @@ func pipeline(ctx context.Context, windows []span, bufSize int,
 }
 
 // feed is the pipeline's first stage: it prepares windows in order and
-// hands each to the io stage and, in order, to the finish stage.
+// hands each to the transfer stage and, in order, to the finish stage.
 func feed(ctx context.Context, windows []span, free chan []byte, needBuf func(int) bool,
-	prepare func(*job) error, ioq, order chan *job) error {
+	prepare func(*inflight) error, ioq, order chan *inflight) error {
 	defer close(ioq)
 	defer close(order)
 	for i, w := range windows {
-		j := &job{w: w, seq: i, done: make(chan struct{})}
+		j := &inflight{w: w, seq: i, done: make(chan struct{})}
 		if needBuf(i) {
 			select {
 			case b := <-free:

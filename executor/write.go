@@ -55,14 +55,14 @@ func Write(ctx context.Context, dev *blockdev.Device, plan *fsimage.Plan, opts O
 	m := newMeter("write", plan.Bytes(), opts)
 	rate := newRateCheck(opts, start)
 	var done int64
-	doIO := func(j *job) error {
+	doIO := func(j *inflight) error {
 		if zero[j.seq] {
 			return dev.ZeroOut(j.w.off, j.w.end-j.w.off)
 		}
 		_, err := dev.WriteAt(j.buf, j.w.off)
 		return err
 	}
-	finish := func(j *job) error {
+	finish := func(j *inflight) error {
 		if zero[j.seq] {
 			st.Zeroed += j.payload
 		} else {
@@ -73,7 +73,7 @@ func Write(ctx context.Context, dev *blockdev.Device, plan *fsimage.Plan, opts O
 		m.report(done, false)
 		return rate.add(time.Now(), done)
 	}
-	err := pipeline(ctx, windows, opts.BufferSize,
+	err := runWindows(ctx, windows, opts.BufferSize,
 		func(i int) bool { return !zero[i] }, w.fill, doIO, finish)
 	if err == nil {
 		err = w.src.finishAll()
@@ -142,7 +142,7 @@ type writer struct {
 	src  *sources
 }
 
-func (w *writer) fill(j *job) error {
+func (w *writer) fill(j *inflight) error {
 	if w.zero[j.seq] {
 		j.payload = j.w.end - j.w.off
 		return nil

@@ -68,7 +68,7 @@ func (l *Loader) compile(cfg *Config, p *Profile) hcl.Diagnostics {
 	}
 
 	// Check each step, then fuse the layout steps into one write stage.
-	var layout *Layout
+	var layout *WriteSpec
 	var write *Stage
 	for _, sb := range p.Steps {
 		cc := &CheckContext{Config: cfg, Profile: p, Block: sb, skipContent: l.SkipContent}
@@ -76,7 +76,7 @@ func (l *Loader) compile(cfg *Config, p *Profile) hcl.Diagnostics {
 		kind := l.Registry.Kinds[sb.Kind]
 		if kind.Role.Fused() {
 			if layout == nil {
-				layout = &Layout{}
+				layout = &WriteSpec{}
 				write = &Stage{Name: "write"}
 				p.Stages = append(p.Stages, write)
 			}
@@ -98,7 +98,7 @@ func (l *Loader) compile(cfg *Config, p *Profile) hcl.Diagnostics {
 		p.Stages = append(p.Stages, &Stage{Name: sb.Kind, Steps: []*StepBlock{sb}, Runner: r, Timeout: sb.Meta.Timeout, Retries: sb.Meta.Retries})
 	}
 	if layout != nil {
-		p.Layout = layout
+		p.Write = layout
 		if l.Registry.Fuse != nil {
 			write.Runner = l.Registry.Fuse(layout)
 		}

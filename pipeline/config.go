@@ -12,13 +12,13 @@ import (
 type Config struct {
 	Files   []string // the files loaded, in order
 	Digest  string   // SHA-256 over the files' names and bytes
-	Station *Station
+	Station *StationBlock
 	Vars    map[string]cty.Value
 	// Locals and Sources hold every declared name, also one whose
 	// definition failed (an unknown value; a source without paths), so
 	// that its uses add nothing to the error where it is defined.
 	Locals   map[string]cty.Value
-	Sources  map[string]*Source
+	Sources  map[string]*SourceBlock
 	Profiles []*Profile // sorted by priority (highest first), then by name
 
 	static *hcl.EvalContext
@@ -29,7 +29,7 @@ type Config struct {
 	probed map[string]*hcl.Diagnostic
 }
 
-// Station decodes the station block:
+// StationBlock decodes the station block:
 //
 //	station {
 //	  name        = "hall-a"
@@ -42,7 +42,7 @@ type Config struct {
 //	  token       = var.dashboard_token
 //	  grace       = "2m"
 //	}
-type Station struct {
+type StationBlock struct {
 	Name        string   `hcl:"name,optional"`
 	Concurrency int      `hcl:"concurrency,optional"`
 	Receipts    string   `hcl:"receipts,optional"`
@@ -89,7 +89,7 @@ type Variable struct {
 	DeclRange   hcl.Range
 }
 
-// Source decodes a reusable content block:
+// SourceBlock decodes a reusable content block:
 //
 //	source "docs" {
 //	  paths   = ["content/docs", "content/README.txt"]
@@ -99,7 +99,7 @@ type Variable struct {
 //
 // Relative paths are relative to the directory of the file that declares
 // the source.
-type Source struct {
+type SourceBlock struct {
 	Name      string   `hcl:"name,label"`
 	Paths     []string `hcl:"paths"`
 	Include   []string `hcl:"include,optional"`
@@ -125,8 +125,8 @@ type Profile struct {
 	Match        matchers.Rule
 	MatchSrc     *MatchBlock // as written, for plan output
 	Steps        []*StepBlock
-	Stages       []*Stage // compiled: see compile.go
-	Layout       *Layout  // the fused write stage's description; nil when there is none
+	Stages       []*Stage   // compiled: see compile.go
+	Write        *WriteSpec // the fused write stage's description; nil when there is none
 	DeclRange    hcl.Range
 }
 

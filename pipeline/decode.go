@@ -42,7 +42,7 @@ func (l *Loader) decode(files []*hcl.File, names []string) (*Config, hcl.Diagnos
 		Files:   names,
 		Vars:    map[string]cty.Value{},
 		Locals:  map[string]cty.Value{},
-		Sources: map[string]*Source{},
+		Sources: map[string]*SourceBlock{},
 		src:     map[string][]byte{},
 	}
 	for i, f := range files {
@@ -73,7 +73,7 @@ func (l *Loader) decode(files []*hcl.File, names []string) (*Config, hcl.Diagnos
 		if _, ok := cfg.Vars[b.Labels[0]]; !ok && hclIdent(b.Labels[0]) {
 			// Every use of a variable without a value would be one more
 			// error saying the same thing: stop here, as Terraform does.
-			cfg.Station = &Station{}
+			cfg.Station = &StationBlock{}
 			return cfg, diags
 		}
 	}
@@ -178,13 +178,13 @@ func (l *Loader) decodeSources(cfg *Config, blocks []*hcl.Block) hcl.Diagnostics
 		name := b.Labels[0]
 		// Sources reference only variables and locals.
 		cfg.static = nil
-		s := Source{Name: name, DeclRange: b.DefRange}
+		s := SourceBlock{Name: name, DeclRange: b.DefRange}
 		d := decodeBody(b.Body, cfg.staticContext(), &s)
 		diags = append(diags, d...)
 		if d.HasErrors() {
 			// Still declared: a copy step that names it is not wrong,
 			// and saying "no source block named" there would be false.
-			cfg.Sources[name] = &Source{Name: name, DeclRange: b.DefRange}
+			cfg.Sources[name] = &SourceBlock{Name: name, DeclRange: b.DefRange}
 			continue
 		}
 		if len(s.Paths) == 0 {
@@ -243,7 +243,7 @@ func checkGlobs(patterns []string, attr *hcl.Attribute) hcl.Diagnostics {
 
 func decodeStation(cfg *Config, blocks []*hcl.Block) hcl.Diagnostics {
 	var diags hcl.Diagnostics
-	st := &Station{}
+	st := &StationBlock{}
 	for i, b := range blocks {
 		if i > 0 {
 			diags = append(diags, errAt(b.DefRange, "Duplicate station block",

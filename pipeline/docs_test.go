@@ -99,8 +99,8 @@ func readDocs(t *testing.T) (map[string]map[string]docRow, string) {
 func TestDocsCoverSchemas(t *testing.T) {
 	sections, _ := readDocs(t)
 	schemas := map[string][]hclAttr{
-		"station":         hclAttrs(pipeline.Station{}),
-		`source "NAME"`:   hclAttrs(pipeline.Source{}),
+		"station":         hclAttrs(pipeline.StationBlock{}),
+		`source "NAME"`:   hclAttrs(pipeline.SourceBlock{}),
 		"match":           hclAttrs(pipeline.MatchBlock{}),
 		"Meta-arguments":  hclAttrs(pipeline.StepMeta{}),
 		`variable "NAME"`: schemaAttrs(pipeline.VariableSchema),

@@ -168,7 +168,7 @@ func TestExamples(t *testing.T) {
 			continue
 		}
 		for _, p := range cfg.Profiles {
-			if p.Layout == nil {
+			if p.Write == nil {
 				t.Errorf("%s: profile %q has no write stage", file, p.Name)
 			}
 		}

@@ -54,8 +54,8 @@ func FuzzLoad(f *testing.F) {
 		}
 		for _, p := range cfg.Profiles {
 			p.Match.Match(dev)
-			if p.Layout != nil && pipeline.IsSet(p.Layout.Label) {
-				pipeline.EvalString(p.Layout.Label, cfg.DeviceContext(dev, "/dev/sdb", 1, time.Unix(0, 0)))
+			if p.Write != nil && pipeline.IsSet(p.Write.Label) {
+				pipeline.EvalString(p.Write.Label, cfg.DeviceContext(dev, "/dev/sdb", 1, time.Unix(0, 0)))
 			}
 		}
 	})

@@ -189,7 +189,7 @@ func TestLoadDirectory(t *testing.T) {
 	if want := filepath.Join(dir, "content"); src == nil || len(src.Paths) != 1 || src.Paths[0] != want {
 		t.Errorf("Sources[docs] = %+v, want paths [%s] (relative to the declaring file)", src, want)
 	}
-	if len(cfg.Profiles) != 1 || cfg.Profiles[0].Layout == nil || len(cfg.Profiles[0].Layout.Copies) != 1 {
+	if len(cfg.Profiles) != 1 || cfg.Profiles[0].Write == nil || len(cfg.Profiles[0].Write.Copies) != 1 {
 		t.Fatalf("profile p did not compile a copy into its layout")
 	}
 	if cfg.Digest == "" {
@@ -367,7 +367,7 @@ func TestDeviceContext(t *testing.T) {
 	ctx := cfg.DeviceContext(dev, "/dev/sdb", 7, now)
 
 	p := cfg.Profiles[0]
-	got, diags := pipeline.EvalString(p.Layout.Label, ctx)
+	got, diags := pipeline.EvalString(p.Write.Label, ctx)
 	if diags.HasErrors() || got != "EXPO007" {
 		t.Errorf("EvalString(label) = %q, %s, want \"EXPO007\"", got, dump(diags))
 	}
@@ -381,7 +381,7 @@ func TestDeviceContext(t *testing.T) {
 
 	// An image file has no device: the device's strings are empty.
 	ctx = cfg.DeviceContext(nil, "/tmp/out.img", 12, now)
-	got, _ = pipeline.EvalString(p.Layout.Label, ctx)
+	got, _ = pipeline.EvalString(p.Write.Label, ctx)
 	if got != "EXPO012" {
 		t.Errorf("EvalString(label) for an image = %q, want \"EXPO012\"", got)
 	}
@@ -456,7 +456,7 @@ profile "p" {
 	if !p.Stages[1].Fused() || p.Stages[0].Fused() {
 		t.Errorf("Fused() = %v for wipe, %v for write; want false, true", p.Stages[0].Fused(), p.Stages[1].Fused())
 	}
-	l := p.Layout
+	l := p.Write
 	if l == nil {
 		t.Fatal("Layout = nil")
 	}

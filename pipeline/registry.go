@@ -69,7 +69,7 @@ type Kind struct {
 type Registry struct {
 	Kinds map[string]Kind
 	// Fuse returns the runner of the write stage for a profile's layout.
-	Fuse func(l *Layout) Runner
+	Fuse func(l *WriteSpec) Runner
 	// LabelRules returns why label cannot be the volume label of a
 	// filesystem of type fs, or nil. The loader checks each layout's
 	// label with it (see Config.probeLabel); nil checks nothing.
@@ -96,7 +96,7 @@ type Step interface {
 // its part of the stick's layout.
 type Contributor interface {
 	Step
-	Contribute(l *Layout, c *CheckContext) hcl.Diagnostics
+	Contribute(l *WriteSpec, c *CheckContext) hcl.Diagnostics
 }
 
 // Runner executes a stage on one job.
@@ -133,21 +133,21 @@ func (c *CheckContext) DeviceExpr(expr hcl.Expression) hcl.Diagnostics {
 	return c.Config.checkDeviceExpr(expr)
 }
 
-// Layout describes what the fused write stage puts on a stick: the
+// WriteSpec describes what the fused write stage puts on a stick: the
 // partition table, the filesystem, its content and its label.
-type Layout struct {
+type WriteSpec struct {
 	Table       string // "mbr" | "gpt" | "none"
 	PartName    string
 	FS          string // "vfat" | "exfat" | "ext4" | ""
 	ClusterSize int    // bytes; 0 = the filesystem's default
 	Label       hcl.Expression
-	Copies      []*Copy
+	Copies      []*CopySpec
 	Steps       []*StepBlock // the steps fused into this layout
 }
 
-// Copy is one copy step's content: sources by reference and inline paths.
-type Copy struct {
-	Sources     []*Source
+// CopySpec is one copy step's content: sources by reference and inline paths.
+type CopySpec struct {
+	Sources     []*SourceBlock
 	Paths       []string // absolute
 	Include     []string
 	Exclude     []string
@@ -188,7 +188,7 @@ type Job struct {
 	Log              hclog.Logger
 
 	// Progress, when set, receives the running stage's progress.
-	Progress func(Progress)
+	Progress func(StageProgress)
 
 	// Target handle and plan, shared between stages of the job.
 	Handle  any // opened by the first stage that needs it; closed by Close
@@ -268,8 +268,8 @@ func (c *CheckContext) Errorf(attr, summary, format string, args ...any) *hcl.Di
 	return errAt(c.AttrRange(attr), summary, fmt.Sprintf(format, args...))
 }
 
-// Progress is one progress report of a running stage.
-type Progress struct {
+// StageProgress is one progress report of a running stage.
+type StageProgress struct {
 	Stage string // "hash", "wipe", "write", "verify"
 	Done  int64  // bytes done
 	Total int64  // bytes the stage will do; 0 if unknown

@@ -27,7 +27,7 @@ type Target struct {
 // returns their receipts in that order; each was also appended to the
 // receipts file.
 func (s *Station) Flash(ctx context.Context, targets []Target) []receipts.Receipt {
-	jobs := make([]*job, len(targets))
+	jobs := make([]*stick, len(targets))
 	for i, t := range targets {
 		jobs[i] = s.flashJob(ctx, t)
 	}
@@ -49,7 +49,7 @@ func (s *Station) Flash(ctx context.Context, targets []Target) []receipts.Receip
 }
 
 // flashJob creates the next job, with the next number, for one target.
-func (s *Station) flashJob(ctx context.Context, t Target) *job {
+func (s *Station) flashJob(ctx context.Context, t Target) *stick {
 	s.mu.Lock()
 	s.seq++
 	s.rows++

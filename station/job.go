@@ -23,8 +23,8 @@ import (
 // laid out for its size. Nothing is written during it.
 const PlanStep = "plan"
 
-// job is one stick's run through its profile.
-type job struct {
+// stick is one stick's run through its profile.
+type stick struct {
 	s       *Station
 	seq     int
 	pj      *pipeline.Job
@@ -39,12 +39,12 @@ type job struct {
 	ejecting bool // the eject stage runs: the stick leaving the bus is expected
 	ejected  bool // the eject stage succeeded
 	left     bool // the stick left the bus while ejecting
-	view     status.Job
+	view     status.Row
 }
 
-func (s *Station) newJob(parent context.Context, cfg *pipeline.Config, p *pipeline.Profile, d *matchers.Device, seq, row int, log hclog.Logger) *job {
+func (s *Station) newJob(parent context.Context, cfg *pipeline.Config, p *pipeline.Profile, d *matchers.Device, seq, row int, log hclog.Logger) *stick {
 	ctx, cancel := context.WithCancel(parent)
-	j := &job{s: s, seq: seq, dev: d, log: log, ctx: ctx, cancel: cancel, started: time.Now()}
+	j := &stick{s: s, seq: seq, dev: d, log: log, ctx: ctx, cancel: cancel, started: time.Now()}
 	j.pj = &pipeline.Job{
 		Seq: seq, Config: cfg, Profile: p, Device: d,
 		Target:    filepath.Join(s.opts.DevDir, d.Name),
@@ -75,7 +75,7 @@ func (s *Station) newJob(parent context.Context, cfg *pipeline.Config, p *pipeli
 	return j
 }
 
-func (j *job) update(f func(v *status.Job)) {
+func (j *stick) update(f func(v *status.Row)) {
 	j.mu.Lock()
 	f(&j.view)
 	j.view.Updated = time.Now()
@@ -84,8 +84,8 @@ func (j *job) update(f func(v *status.Job)) {
 	j.s.board(v)
 }
 
-func (j *job) progress(p pipeline.Progress) {
-	j.update(func(v *status.Job) {
+func (j *stick) progress(p pipeline.StageProgress) {
+	j.update(func(v *status.Row) {
 		v.Done, v.Total, v.Rate, v.ETA = p.Done, p.Total, p.Rate, p.ETA
 		switch p.Stage {
 		case "write":
@@ -99,7 +99,7 @@ func (j *job) progress(p pipeline.Progress) {
 	}
 }
 
-func (j *job) markRemoved() {
+func (j *stick) markRemoved() {
 	j.mu.Lock()
 	if j.ejecting {
 		j.left = true
@@ -113,7 +113,7 @@ func (j *job) markRemoved() {
 	j.cancel()
 }
 
-func (j *job) wasRemoved() bool {
+func (j *stick) wasRemoved() bool {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	return j.removed
@@ -121,7 +121,7 @@ func (j *job) wasRemoved() bool {
 
 // runJob waits for a slot, runs every stage, writes the receipt and frees
 // the device.
-func (s *Station) runJob(j *job) {
+func (s *Station) runJob(j *stick) {
 	defer s.wg.Done()
 	defer j.cancel()
 	rc := &receipts.Receipt{
@@ -145,7 +145,7 @@ func (s *Station) runJob(j *job) {
 // runStages runs the profile's stages in order and returns the first
 // failing stage and its error. After a failure only stages that ask to
 // (eject { even_if_failed = true }) still run.
-func (s *Station) runStages(j *job, rc *receipts.Receipt) (string, error) {
+func (s *Station) runStages(j *stick, rc *receipts.Receipt) (string, error) {
 	defer func() {
 		if err := j.pj.Close(); err != nil {
 			j.log.Warn("closing the device", "error", err)
@@ -158,12 +158,12 @@ func (s *Station) runStages(j *job, rc *receipts.Receipt) (string, error) {
 	// before the wipe. The board calls this step "plan".
 	for i, st := range j.pj.Profile.Stages {
 		if p, ok := st.Runner.(pipeline.Preparer); ok {
-			j.update(func(v *status.Job) { v.State, v.Step = status.StateRunning, PlanStep })
+			j.update(func(v *status.Row) { v.State, v.Step = status.StateRunning, PlanStep })
 			j.log.Info("planning: reading and hashing the content, laying out the filesystem for this stick; nothing is written yet", "stage", st.Name)
 			if err := p.Prepare(j.ctx, j.pj); err != nil {
 				err = j.cause(st.Name, err)
 				rc.Steps = append(rc.Steps, receipts.Step{Kind: st.Name, Error: err.Error()})
-				j.update(func(v *status.Job) { v.StepIndex = i + 1 }) // the stage whose plan failed
+				j.update(func(v *status.Row) { v.StepIndex = i + 1 }) // the stage whose plan failed
 				return st.Name, err
 			}
 		}
@@ -174,7 +174,7 @@ func (s *Station) runStages(j *job, rc *receipts.Receipt) (string, error) {
 				continue
 			}
 		}
-		j.update(func(v *status.Job) {
+		j.update(func(v *status.Row) {
 			v.State, v.Step, v.StepIndex, v.Done, v.Total, v.Rate, v.ETA = status.StateRunning, st.Name, i+1, 0, 0, 0, 0
 		})
 		if st.Name == "eject" {
@@ -227,7 +227,7 @@ func (s *Station) runStages(j *job, rc *receipts.Receipt) (string, error) {
 }
 
 // runStage runs one stage with its timeout and retries.
-func (s *Station) runStage(j *job, st *pipeline.Stage) error {
+func (s *Station) runStage(j *stick, st *pipeline.Stage) error {
 	if st.Runner == nil {
 		return fmt.Errorf("stage %s has no runner (program bug)", st.Name)
 	}
@@ -254,7 +254,7 @@ func (s *Station) runStage(j *job, st *pipeline.Stage) error {
 
 // cause turns an error into what the operator should read: a stick that
 // went away is "removed during <stage>".
-func (j *job) cause(stage string, errs ...error) error {
+func (j *stick) cause(stage string, errs ...error) error {
 	var err error
 	if len(errs) > 0 {
 		err = errs[0]
@@ -299,7 +299,7 @@ func (e errRemoved) Error() string {
 func (e errRemoved) Unwrap() error { return e.err }
 
 // finish records the job's result: receipt, board, counters.
-func (s *Station) finish(j *job, rc *receipts.Receipt, failedStage string, err error) {
+func (s *Station) finish(j *stick, rc *receipts.Receipt, failedStage string, err error) {
 	rc.Time = time.Now()
 	var rm errRemoved
 	switch {
@@ -319,7 +319,7 @@ func (s *Station) finish(j *job, rc *receipts.Receipt, failedStage string, err e
 		rc.FailedStep, rc.Error = failedStage, err.Error()
 	}
 	state := status.StateOf(rc.Result)
-	j.update(func(v *status.Job) {
+	j.update(func(v *status.Row) {
 		v.State = state
 		if err != nil {
 			v.Error = err.Error()

@@ -80,7 +80,7 @@ type Station struct {
 
 	mu       sync.Mutex
 	baseline *matchers.Baseline
-	jobs     map[string]*job   // by kernel name, while a job holds the device
+	jobs     map[string]*stick // by kernel name, while a job holds the device
 	seen     map[string]uint64 // name → diskseq already decided (ignored or done)
 	lastRow  map[string]int    // name → board row of its last job, kept until the stick is pulled
 	// held names a disk whose job ejected it. Eject's START STOP UNIT makes
@@ -127,7 +127,7 @@ func New(opts Options) *Station {
 	if opts.DevDir == "" {
 		opts.DevDir = "/dev"
 	}
-	s := &Station{opts: opts, log: opts.Log, jobs: map[string]*job{}, seen: map[string]uint64{}, lastRow: map[string]int{}, held: map[string]bool{}}
+	s := &Station{opts: opts, log: opts.Log, jobs: map[string]*stick{}, seen: map[string]uint64{}, lastRow: map[string]int{}, held: map[string]bool{}}
 	s.cfg.Store(opts.Config)
 	n := opts.Concurrency
 	if n <= 0 {
@@ -328,7 +328,7 @@ type decision struct {
 	row     int               // board row (refused on an allowed bus, ignored, take); 0 for none
 	err     error             // why the guard refused
 	why     string            // why no profile matched
-	job     *job              // the job to start
+	job     *stick            // the job to start
 	profile *pipeline.Profile // the profile it runs
 }
 
@@ -428,12 +428,12 @@ func (s *Station) newRow(name string) int {
 }
 
 // boardRow is the board's row for a disk that never became a job.
-func boardRow(id int, d *matchers.Device, profile string, state status.State, msg string) status.Job {
+func boardRow(id int, d *matchers.Device, profile string, state status.State, msg string) status.Row {
 	name := d.Name
 	if d.Bus == matchers.BusFile {
 		name = filepath.Base(d.Name) // the board shows an image file by its file name; receipts keep the path
 	}
-	return status.Job{ID: id, Device: name, Port: d.Port, Serial: d.Serial, VendorID: hex4(d.VendorID), ProductID: hex4(d.ProductID),
+	return status.Row{ID: id, Device: name, Port: d.Port, Serial: d.Serial, VendorID: hex4(d.VendorID), ProductID: hex4(d.ProductID),
 		Profile: profile, Size: d.Size, State: state, Error: msg, Updated: time.Now()}
 }
 
@@ -474,7 +474,7 @@ func (s *Station) removed(name string) {
 	j.markRemoved()
 }
 
-func (s *Station) board(j status.Job) {
+func (s *Station) board(j status.Row) {
 	if s.opts.Board != nil {
 		s.opts.Board.Update(j)
 	}

@@ -249,7 +249,7 @@ func TestStationLoopDevices(t *testing.T) {
 
 // waitState waits until the board shows a row of the device in state and
 // returns it.
-func waitState(t *testing.T, b *status.Board, name string, state status.State) status.Job {
+func waitState(t *testing.T, b *status.Board, name string, state status.State) status.Row {
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for time.Now().Before(deadline) {
@@ -261,7 +261,7 @@ func waitState(t *testing.T, b *status.Board, name string, state status.State) s
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatalf("%s: no %s row on the board after a minute", name, state)
-	return status.Job{}
+	return status.Row{}
 }
 
 // waitWriting waits until the board shows the device's job writing.

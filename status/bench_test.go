@@ -10,7 +10,7 @@ func BenchmarkUpdate(b *testing.B) {
 		_, cancel := board.Subscribe()
 		defer cancel()
 	}
-	j := Job{ID: 1, Port: "1-1.1", State: StateRunning, Step: "write", Total: 1 << 30}
+	j := Row{ID: 1, Port: "1-1.1", State: StateRunning, Step: "write", Total: 1 << 30}
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		j.Done = int64(i)

@@ -82,9 +82,9 @@ func (s State) Active() bool {
 	return s == StateMatched || s == StateQueued || s == StateRunning
 }
 
-// Job is one stick's job as the operator sees it. The JSON form is what the
+// Row is one stick's job as the operator sees it. The JSON form is what the
 // web API and the dashboard use.
-type Job struct {
+type Row struct {
 	ID        int    `json:"id"`
 	Device    string `json:"device"`     // kernel name ("sdb") or image path
 	Port      string `json:"port"`       // USB port path, e.g. "1-1.4"; "" for images
@@ -115,21 +115,21 @@ type Job struct {
 // Board is the set of current jobs. It is safe for concurrent use.
 type Board struct {
 	mu        sync.Mutex
-	jobs      map[int]Job
+	jobs      map[int]Row
 	subs      map[*subscriber]struct{}
-	observers []func(Job)
+	observers []func(Row)
 }
 
 // NewBoard returns an empty board.
 func NewBoard() *Board {
-	return &Board{jobs: map[int]Job{}, subs: map[*subscriber]struct{}{}}
+	return &Board{jobs: map[int]Row{}, subs: map[*subscriber]struct{}{}}
 }
 
 // Observe registers fn to be called synchronously, in order, with every update
 // (and with the idle row Remove publishes). fn runs while the board is locked:
 // it must be quick and must not call back into the board. Metrics use this
 // because, unlike Subscribe, it never drops an update.
-func (b *Board) Observe(fn func(Job)) {
+func (b *Board) Observe(fn func(Row)) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.observers = append(b.observers, fn)
@@ -140,7 +140,7 @@ func (b *Board) Observe(fn func(Job)) {
 // the same kernel device name: that can only happen once the finished stick
 // has been pulled, so its row is removed then as if by Remove. A zero
 // j.Updated is set to the current time.
-func (b *Board) Update(j Job) {
+func (b *Board) Update(j Row) {
 	if j.Updated.IsZero() {
 		j.Updated = time.Now()
 	}
@@ -154,7 +154,7 @@ func (b *Board) Update(j Job) {
 }
 
 // pruneLocked removes the finished rows that the new job j supersedes.
-func (b *Board) pruneLocked(j Job) {
+func (b *Board) pruneLocked(j Row) {
 	var old []int
 	for id, o := range b.jobs {
 		finished := o.State.Terminal() || o.State == StateIgnored || o.State == StateRefused
@@ -190,7 +190,7 @@ func (b *Board) removeLocked(id int) {
 	b.publishLocked(j)
 }
 
-func (b *Board) publishLocked(j Job) {
+func (b *Board) publishLocked(j Row) {
 	for _, fn := range b.observers {
 		fn(j)
 	}
@@ -201,9 +201,9 @@ func (b *Board) publishLocked(j Job) {
 
 // Snapshot returns a copy of every job on the board, sorted by Port and then
 // by ID.
-func (b *Board) Snapshot() []Job {
+func (b *Board) Snapshot() []Row {
 	b.mu.Lock()
-	out := make([]Job, 0, len(b.jobs))
+	out := make([]Row, 0, len(b.jobs))
 	for _, j := range b.jobs {
 		out = append(out, j)
 	}
@@ -224,7 +224,7 @@ func (b *Board) Snapshot() []Job {
 // sees every state change, in order. A reader more than MaxPending state
 // changes behind loses the oldest ones. The cancel function may be called
 // more than once.
-func (b *Board) Subscribe() (<-chan Job, func()) {
+func (b *Board) Subscribe() (<-chan Row, func()) {
 	s := newSubscriber()
 	b.mu.Lock()
 	b.subs[s] = struct{}{}

@@ -16,7 +16,7 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-func ids(js []Job) []string {
+func ids(js []Row) []string {
 	var out []string
 	for _, j := range js {
 		out = append(out, fmt.Sprintf("%s#%d", j.Port, j.ID))
@@ -26,10 +26,10 @@ func ids(js []Job) []string {
 
 func TestSnapshotSortedByPortThenID(t *testing.T) {
 	b := NewBoard()
-	b.Update(Job{ID: 3, Port: "1-1.2", State: StateRunning})
-	b.Update(Job{ID: 1, Port: "1-1.3", State: StateVerified})
-	b.Update(Job{ID: 2, Port: "1-1.2", State: StateFailed})
-	b.Update(Job{ID: 4, Port: "", Device: "/tmp/x.img", State: StateRunning})
+	b.Update(Row{ID: 3, Port: "1-1.2", State: StateRunning})
+	b.Update(Row{ID: 1, Port: "1-1.3", State: StateVerified})
+	b.Update(Row{ID: 2, Port: "1-1.2", State: StateFailed})
+	b.Update(Row{ID: 4, Port: "", Device: "/tmp/x.img", State: StateRunning})
 	got := ids(b.Snapshot())
 	want := []string{"#4", "1-1.2#2", "1-1.2#3", "1-1.3#1"}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -39,8 +39,8 @@ func TestSnapshotSortedByPortThenID(t *testing.T) {
 
 func TestUpdateReplacesAndRemoveDeletes(t *testing.T) {
 	b := NewBoard()
-	b.Update(Job{ID: 1, Port: "1-1", State: StateRunning, Done: 10})
-	b.Update(Job{ID: 1, Port: "1-1", State: StateVerified, Done: 20})
+	b.Update(Row{ID: 1, Port: "1-1", State: StateRunning, Done: 10})
+	b.Update(Row{ID: 1, Port: "1-1", State: StateVerified, Done: 20})
 	s := b.Snapshot()
 	if len(s) != 1 || s[0].State != StateVerified || s[0].Done != 20 {
 		t.Fatalf("Snapshot() after two updates of job 1 = %+v, want one verified row with Done 20", s)
@@ -58,11 +58,11 @@ func TestUpdateReplacesAndRemoveDeletes(t *testing.T) {
 func TestObserveSeesEveryUpdateAndIdleOnRemove(t *testing.T) {
 	b := NewBoard()
 	var got []State
-	b.Observe(func(j Job) { got = append(got, j.State) })
+	b.Observe(func(j Row) { got = append(got, j.State) })
 	for i := 0; i < 100; i++ {
-		b.Update(Job{ID: 1, State: StateRunning, Done: int64(i)})
+		b.Update(Row{ID: 1, State: StateRunning, Done: int64(i)})
 	}
-	b.Update(Job{ID: 1, State: StateVerified})
+	b.Update(Row{ID: 1, State: StateVerified})
 	b.Remove(1)
 	if len(got) != 102 || got[100] != StateVerified || got[101] != StateIdle {
 		t.Errorf("observer saw %d updates ending %v, want 102 ending [verified idle]", len(got), got[len(got)-2:])
@@ -75,13 +75,13 @@ func TestSubscribeSlowReaderCoalescesButKeepsStateChanges(t *testing.T) {
 	b := NewBoard()
 	ch, cancel := b.Subscribe()
 	defer cancel()
-	b.Update(Job{ID: 1, State: StateDetected})
-	b.Update(Job{ID: 1, State: StateMatched})
+	b.Update(Row{ID: 1, State: StateDetected})
+	b.Update(Row{ID: 1, State: StateMatched})
 	for i := 1; i <= 10000; i++ { // would deadlock if Update waited for the reader
-		b.Update(Job{ID: 1, State: StateRunning, Step: "write", Done: int64(i)})
+		b.Update(Row{ID: 1, State: StateRunning, Step: "write", Done: int64(i)})
 	}
-	b.Update(Job{ID: 1, State: StateRunning, Step: "verify", Done: 5})
-	b.Update(Job{ID: 1, State: StateVerified})
+	b.Update(Row{ID: 1, State: StateRunning, Step: "verify", Done: 5})
+	b.Update(Row{ID: 1, State: StateVerified})
 	b.Remove(1)
 
 	var got []string
@@ -101,7 +101,7 @@ func TestSubscribeDropsOldestBeyondMaxPending(t *testing.T) {
 	defer cancel()
 	n := MaxPending + 10
 	for i := 0; i < n; i++ {
-		b.Update(Job{ID: i, State: StateDetected}) // distinct jobs: nothing coalesces
+		b.Update(Row{ID: i, State: StateDetected}) // distinct jobs: nothing coalesces
 	}
 	got := 0
 	for j := range ch {
@@ -119,12 +119,12 @@ func TestSubscribeDropsOldestBeyondMaxPending(t *testing.T) {
 func TestSubscribeCancelClosesChannel(t *testing.T) {
 	b := NewBoard()
 	ch, cancel := b.Subscribe()
-	b.Update(Job{ID: 1, State: StateRunning})
+	b.Update(Row{ID: 1, State: StateRunning})
 	cancel()
 	cancel() // twice is fine
 	for range ch {
 	}
-	b.Update(Job{ID: 2, State: StateRunning}) // no subscriber left; must not panic
+	b.Update(Row{ID: 2, State: StateRunning}) // no subscriber left; must not panic
 }
 
 func TestStatePredicates(t *testing.T) {
@@ -150,16 +150,16 @@ func TestStatePredicates(t *testing.T) {
 func TestUpdatePrunesFinishedRowsOfTheSamePortOrDevice(t *testing.T) {
 	b := NewBoard()
 	var seen []string
-	b.Observe(func(j Job) { seen = append(seen, fmt.Sprintf("%d:%s", j.ID, j.State)) })
-	b.Update(Job{ID: 1, Port: "1-1.1", Device: "sdb", State: StateVerified})
-	b.Update(Job{ID: 2, Port: "1-1.2", Device: "sdc", State: StateRunning})
-	b.Update(Job{ID: 3, Port: "1-1.3", Device: "sdd", State: StateIgnored})
-	b.Update(Job{ID: 4, Port: "1-1.1", Device: "sde", State: StateDetected}) // replaces 1 (same port)
-	b.Update(Job{ID: 5, Port: "1-1.2", Device: "sdf", State: StateDetected}) // 2 still running: kept
-	b.Update(Job{ID: 6, Port: "2-1", Device: "sdd", State: StateDetected})   // replaces 3 (same name)
-	b.Update(Job{ID: 4, Port: "1-1.1", Device: "sde", State: StateRunning})  // known ID: no pruning
-	b.Update(Job{ID: 7, Port: "3-1", Device: "sdg", State: StateRefused})
-	b.Update(Job{ID: 8, Port: "3-1", Device: "sdh", State: StateDetected}) // replaces 7 (same port)
+	b.Observe(func(j Row) { seen = append(seen, fmt.Sprintf("%d:%s", j.ID, j.State)) })
+	b.Update(Row{ID: 1, Port: "1-1.1", Device: "sdb", State: StateVerified})
+	b.Update(Row{ID: 2, Port: "1-1.2", Device: "sdc", State: StateRunning})
+	b.Update(Row{ID: 3, Port: "1-1.3", Device: "sdd", State: StateIgnored})
+	b.Update(Row{ID: 4, Port: "1-1.1", Device: "sde", State: StateDetected}) // replaces 1 (same port)
+	b.Update(Row{ID: 5, Port: "1-1.2", Device: "sdf", State: StateDetected}) // 2 still running: kept
+	b.Update(Row{ID: 6, Port: "2-1", Device: "sdd", State: StateDetected})   // replaces 3 (same name)
+	b.Update(Row{ID: 4, Port: "1-1.1", Device: "sde", State: StateRunning})  // known ID: no pruning
+	b.Update(Row{ID: 7, Port: "3-1", Device: "sdg", State: StateRefused})
+	b.Update(Row{ID: 8, Port: "3-1", Device: "sdh", State: StateDetected}) // replaces 7 (same port)
 	if diff := cmp.Diff([]string{"1-1.1#4", "1-1.2#2", "1-1.2#5", "2-1#6", "3-1#8"}, ids(b.Snapshot())); diff != "" {
 		t.Errorf("Snapshot() after new sticks (-want +got):\n%s", diff)
 	}

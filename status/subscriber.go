@@ -10,9 +10,9 @@ const MaxPending = 4096
 // the queue to out until quit is closed.
 type subscriber struct {
 	mu      sync.Mutex
-	pending []Job
+	pending []Row
 	wake    chan struct{} // capacity 1: "pending is not empty"
-	out     chan Job
+	out     chan Row
 	quit    chan struct{}
 	exited  chan struct{}
 	dropped int // updates lost to MaxPending, for tests
@@ -21,7 +21,7 @@ type subscriber struct {
 func newSubscriber() *subscriber {
 	return &subscriber{
 		wake:   make(chan struct{}, 1),
-		out:    make(chan Job),
+		out:    make(chan Row),
 		quit:   make(chan struct{}),
 		exited: make(chan struct{}),
 	}
@@ -29,7 +29,7 @@ func newSubscriber() *subscriber {
 
 // push queues j. A pending update of the same job in the same state is
 // replaced in place (a progress tick); anything else is appended.
-func (s *subscriber) push(j Job) {
+func (s *subscriber) push(j Row) {
 	s.mu.Lock()
 	replaced := false
 	for i := len(s.pending) - 1; i >= 0; i-- {
@@ -55,11 +55,11 @@ func (s *subscriber) push(j Job) {
 	}
 }
 
-func (s *subscriber) next() (Job, bool) {
+func (s *subscriber) next() (Row, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.pending) == 0 {
-		return Job{}, false
+		return Row{}, false
 	}
 	j := s.pending[0]
 	s.pending = s.pending[1:]

@@ -60,7 +60,7 @@ func runLog(ctx context.Context, b *Board, w io.Writer) {
 // LogLine renders j as one plain line for logs, for example
 //
 //	job 7 port 1-1.4 sdb serial AA01 profile kiosk: failed in verify (3/4): sha1 mismatch
-func LogLine(j Job) string {
+func LogLine(j Row) string {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "job %d", j.ID)
 	if j.Port != "" {
@@ -121,7 +121,7 @@ func runTable(ctx context.Context, b *Board, w io.Writer) {
 // drawTable moves the cursor up over the prev lines drawn last time, writes
 // the table over them in one write, clears anything left below, and returns
 // how many lines it drew.
-func drawTable(w io.Writer, jobs []Job, prev int) int {
+func drawTable(w io.Writer, jobs []Row, prev int) int {
 	var sb strings.Builder
 	if prev > 0 {
 		fmt.Fprintf(&sb, "\x1b[%dA\r", prev)
@@ -140,7 +140,7 @@ func drawTable(w io.Writer, jobs []Job, prev int) int {
 
 // TableLines renders the jobs as the rows of the live table, header first,
 // without escape codes.
-func TableLines(jobs []Job) []string {
+func TableLines(jobs []Row) []string {
 	lines := []string{fmt.Sprintf("%-9s %-6s %-20s %-12s %-12s %-22s %8s %6s  %s",
 		"PORT", "DEV", "SERIAL", "PROFILE", "STEP", "PROGRESS", "MB/s", "ETA", "RESULT")}
 	if len(jobs) == 0 {
@@ -152,7 +152,7 @@ func TableLines(jobs []Job) []string {
 	return lines
 }
 
-func tableRow(j Job) string {
+func tableRow(j Row) string {
 	step := j.Step // before the first stage (planning): no number
 	if j.StepIndex > 0 && j.StepCount > 0 {
 		step = fmt.Sprintf("%d/%d %s", j.StepIndex, j.StepCount, j.Step)
@@ -183,7 +183,7 @@ func tableRow(j Job) string {
 // Other states have no bar: a failed stick's last progress report (often
 // a completed one, such as the content's hashing) says nothing of how it
 // ended; its step and error do.
-func progressBar(j Job, width int) string {
+func progressBar(j Row, width int) string {
 	frac := 0.0
 	switch {
 	case j.State == StateVerified || j.State == StateUnverified:

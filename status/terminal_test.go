@@ -57,14 +57,14 @@ func (w *lineWriter) waitFor(t *testing.T, s string) {
 
 func TestRunTerminalPlainLogsStateChangesOnly(t *testing.T) {
 	b := NewBoard()
-	b.Update(Job{ID: 1, Port: "1-1.1", Device: "sdb", Serial: "AA01", Profile: "kiosk", State: StateDetected})
+	b.Update(Row{ID: 1, Port: "1-1.1", Device: "sdb", Serial: "AA01", Profile: "kiosk", State: StateDetected})
 	w := newLineWriter()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { RunTerminal(ctx, b, w, false); close(done) }()
 	w.waitFor(t, "detected")
 
-	base := Job{ID: 1, Port: "1-1.1", Device: "sdb", Serial: "AA01", Profile: "kiosk", StepCount: 3}
+	base := Row{ID: 1, Port: "1-1.1", Device: "sdb", Serial: "AA01", Profile: "kiosk", StepCount: 3}
 	j := base
 	j.State, j.Step, j.StepIndex = StateRunning, "write", 2
 	for i := 0; i < 50; i++ {
@@ -96,9 +96,9 @@ func TestRunTerminalPlainLogsStateChangesOnly(t *testing.T) {
 
 func TestRunTerminalTTYDrawsRows(t *testing.T) {
 	b := NewBoard()
-	b.Update(Job{ID: 1, Port: "1-1.1", Device: "sdb", Serial: "AA01", Profile: "kiosk",
+	b.Update(Row{ID: 1, Port: "1-1.1", Device: "sdb", Serial: "AA01", Profile: "kiosk",
 		State: StateRunning, Step: "write", StepIndex: 2, StepCount: 4, Done: 50, Total: 100, Rate: 12.5e6, ETA: 75 * time.Second})
-	b.Update(Job{ID: 2, Port: "1-1.2", Device: "sdc", Serial: "BB02", Profile: "kiosk",
+	b.Update(Row{ID: 2, Port: "1-1.2", Device: "sdc", Serial: "BB02", Profile: "kiosk",
 		State: StateFailed, Step: "verify", StepIndex: 3, StepCount: 4, Error: "verify failed: 2 files differ"})
 	w := newLineWriter()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -128,15 +128,15 @@ func TestRunTerminalTTYDrawsRows(t *testing.T) {
 
 func TestProgressBar(t *testing.T) {
 	for _, tc := range []struct {
-		j    Job
+		j    Row
 		want string
 	}{
-		{Job{State: StateRunning}, "[..........]   0%"},
-		{Job{State: StateRunning, Done: 1, Total: 4}, "[###.......]  25%"},
-		{Job{State: StateRunning, Done: 9, Total: 4}, "[##########] 100%"},
-		{Job{State: StateVerified}, "[##########] 100%"},
-		{Job{State: StateFailed, Done: 4, Total: 4}, "                 "},
-		{Job{State: StateRemoved, Done: 1, Total: 4}, "                 "},
+		{Row{State: StateRunning}, "[..........]   0%"},
+		{Row{State: StateRunning, Done: 1, Total: 4}, "[###.......]  25%"},
+		{Row{State: StateRunning, Done: 9, Total: 4}, "[##########] 100%"},
+		{Row{State: StateVerified}, "[##########] 100%"},
+		{Row{State: StateFailed, Done: 4, Total: 4}, "                 "},
+		{Row{State: StateRemoved, Done: 1, Total: 4}, "                 "},
 	} {
 		if got := progressBar(tc.j, 10); got != tc.want {
 			t.Errorf("progressBar(done %d total %d %s) = %q, want %q", tc.j.Done, tc.j.Total, tc.j.State, got, tc.want)
@@ -150,9 +150,9 @@ func TestProgressBar(t *testing.T) {
 // stick still planning, before its first stage, shows the step without a
 // stage number.
 func TestTableRowFailedAndPlanning(t *testing.T) {
-	failed := Job{ID: 1, Port: "demo-3", Device: "stick3.img", Profile: "fat32", State: StateFailed,
+	failed := Row{ID: 1, Port: "demo-3", Device: "stick3.img", Profile: "fat32", State: StateFailed,
 		Step: "write", StepIndex: 2, StepCount: 4, Done: 5e6, Total: 5e6, Error: "nothing written: content does not fit"}
-	row := TableLines([]Job{failed})[1]
+	row := TableLines([]Row{failed})[1]
 	for _, bad := range []string{"100%", "[#"} {
 		if strings.Contains(row, bad) {
 			t.Errorf("row of a failed stick = %q, want no progress bar (%q)", row, bad)
@@ -163,8 +163,8 @@ func TestTableRowFailedAndPlanning(t *testing.T) {
 			t.Errorf("row of a failed stick = %q, want it to contain %q", row, want)
 		}
 	}
-	planning := Job{ID: 2, Port: "demo-1", Profile: "fat32", State: StateRunning, Step: "plan", StepCount: 4, Done: 1, Total: 4}
-	row = TableLines([]Job{planning})[1]
+	planning := Row{ID: 2, Port: "demo-1", Profile: "fat32", State: StateRunning, Step: "plan", StepCount: 4, Done: 1, Total: 4}
+	row = TableLines([]Row{planning})[1]
 	if strings.Contains(row, "0/4") || !strings.Contains(row, " plan ") || !strings.Contains(row, "25%") {
 		t.Errorf("row of a planning stick = %q, want step \"plan\" without 0/4, and its progress", row)
 	}
@@ -185,7 +185,7 @@ func runTTYHelper() {
 	done := make(chan struct{})
 	go func() { RunTerminal(ctx, b, os.Stdout, true); close(done) }()
 	for _, p := range []string{"1-1.1", "1-1.2", "1-1.3"} {
-		b.Update(Job{ID: len(p) + int(p[4]), Port: p, Device: "sd" + p[4:], Serial: "SER" + p[4:], Profile: "kiosk", State: StateDetected})
+		b.Update(Row{ID: len(p) + int(p[4]), Port: p, Device: "sd" + p[4:], Serial: "SER" + p[4:], Profile: "kiosk", State: StateDetected})
 	}
 	for i := 0; i <= 10; i++ {
 		for k, j := range b.Snapshot() {
@@ -254,7 +254,7 @@ func TestRunTerminalInRealTerminal(t *testing.T) {
 // TestUnverifiedNeverReadsAsDone checks the plain log line and the table row
 // of a job whose profile wrote without verifying.
 func TestUnverifiedNeverReadsAsDone(t *testing.T) {
-	j := Job{ID: 4, Port: "1-1.2", Device: "sdc", Profile: "fast", State: StateUnverified, BytesWritten: 6.6e6,
+	j := Row{ID: 4, Port: "1-1.2", Device: "sdc", Profile: "fast", State: StateUnverified, BytesWritten: 6.6e6,
 		Step: "write", StepIndex: 1, StepCount: 1}
 	line := LogLine(j)
 	if want := "job 4 port 1-1.2 sdc profile fast: unverified (6.6 MB written, not read back: the profile has no verify step)"; line != want {

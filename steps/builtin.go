@@ -23,7 +23,7 @@ func Builtin() *pipeline.Registry {
 			"verify":    {Role: pipeline.RoleVerify, New: func() pipeline.Step { return &Verify{} }, Summary: "read everything back from the stick, bypassing the page cache, and compare SHA1s"},
 			"eject":     {Role: pipeline.RoleEject, New: func() pipeline.Step { return &Eject{} }, Summary: "flush the stick's cache, stop it and remove it from the USB bus"},
 		},
-		Fuse:       func(l *pipeline.Layout) pipeline.Runner { return newWriter(l) },
+		Fuse:       func(l *pipeline.WriteSpec) pipeline.Runner { return newWriter(l) },
 		LabelRules: compile.CheckLabel,
 	}
 }

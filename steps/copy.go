@@ -28,7 +28,7 @@ type Copy struct {
 	Exclude     []string       `hcl:"exclude,optional"`
 	Destination string         `hcl:"destination,optional"`
 
-	resolved []*pipeline.Source
+	resolved []*pipeline.SourceBlock
 }
 
 var _ pipeline.Contributor = (*Copy)(nil)
@@ -64,7 +64,7 @@ func (s *Copy) Check(c *pipeline.CheckContext) hcl.Diagnostics {
 }
 
 // sourceRefs resolves source.NAME references in a list expression.
-func sourceRefs(expr hcl.Expression, cfg *pipeline.Config) ([]*pipeline.Source, hcl.Diagnostics) {
+func sourceRefs(expr hcl.Expression, cfg *pipeline.Config) ([]*pipeline.SourceBlock, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
 	items, d := hcl.ExprList(expr)
 	if d.HasErrors() {
@@ -77,7 +77,7 @@ func sourceRefs(expr hcl.Expression, cfg *pipeline.Config) ([]*pipeline.Source, 
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	var out []*pipeline.Source
+	var out []*pipeline.SourceBlock
 	for _, item := range items {
 		r := item.Range()
 		tr, d := hcl.AbsTraversalForExpr(item)
@@ -109,12 +109,12 @@ func sourceRefs(expr hcl.Expression, cfg *pipeline.Config) ([]*pipeline.Source, 
 }
 
 // Contribute adds this step's content to the layout.
-func (s *Copy) Contribute(l *pipeline.Layout, c *pipeline.CheckContext) hcl.Diagnostics {
+func (s *Copy) Contribute(l *pipeline.WriteSpec, c *pipeline.CheckContext) hcl.Diagnostics {
 	var paths []string
 	if len(s.Paths) > 0 {
 		paths = pipeline.ResolvePaths(c.Block.DeclRange.Filename, s.Paths)
 	}
-	l.Copies = append(l.Copies, &pipeline.Copy{
+	l.Copies = append(l.Copies, &pipeline.CopySpec{
 		Sources: s.resolved, Paths: paths, Include: s.Include, Exclude: s.Exclude, Destination: s.Destination,
 	})
 	return c.ContentPaths("paths", paths)

@@ -25,7 +25,7 @@ func (s *Label) Check(c *pipeline.CheckContext) hcl.Diagnostics {
 
 // Contribute sets the layout's label; it wins over mkfs's. The loader
 // checks it against the filesystem's label rules (Builtin's LabelRules).
-func (s *Label) Contribute(l *pipeline.Layout, c *pipeline.CheckContext) hcl.Diagnostics {
+func (s *Label) Contribute(l *pipeline.WriteSpec, c *pipeline.CheckContext) hcl.Diagnostics {
 	l.Label = s.Label
 	return nil
 }

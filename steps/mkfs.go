@@ -50,7 +50,7 @@ func (m *Mkfs) Check(c *pipeline.CheckContext) hcl.Diagnostics {
 }
 
 // Contribute sets the layout's filesystem.
-func (m *Mkfs) Contribute(l *pipeline.Layout, c *pipeline.CheckContext) hcl.Diagnostics {
+func (m *Mkfs) Contribute(l *pipeline.WriteSpec, c *pipeline.CheckContext) hcl.Diagnostics {
 	l.FS, l.ClusterSize = m.Type, m.clusterBytes
 	if pipeline.IsSet(m.Label) {
 		l.Label = m.Label

@@ -39,7 +39,7 @@ func (p *Partition) Check(c *pipeline.CheckContext) hcl.Diagnostics {
 }
 
 // Contribute sets the layout's partition table.
-func (p *Partition) Contribute(l *pipeline.Layout, c *pipeline.CheckContext) hcl.Diagnostics {
+func (p *Partition) Contribute(l *pipeline.WriteSpec, c *pipeline.CheckContext) hcl.Diagnostics {
 	l.Table, l.PartName = p.Table, p.Name
 	return nil
 }

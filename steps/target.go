@@ -41,7 +41,7 @@ func openTarget(j *pipeline.Job) (*blockdev.Device, error) {
 func progress(j *pipeline.Job) executor.ProgressFunc {
 	return func(p executor.Progress) {
 		if j.Progress != nil {
-			j.Progress(pipeline.Progress{Stage: p.Step, Done: p.Done, Total: p.Total, Rate: p.Rate, ETA: p.ETA, Note: p.Note})
+			j.Progress(pipeline.StageProgress{Stage: p.Step, Done: p.Done, Total: p.Total, Rate: p.Rate, ETA: p.ETA, Note: p.Note})
 		}
 	}
 }
@@ -50,7 +50,7 @@ func progress(j *pipeline.Job) executor.ProgressFunc {
 func hashProgress(j *pipeline.Job) func(done, total int64) {
 	return func(done, total int64) {
 		if j.Progress != nil {
-			j.Progress(pipeline.Progress{Stage: "hash", Done: done, Total: total})
+			j.Progress(pipeline.StageProgress{Stage: "hash", Done: done, Total: total})
 		}
 	}
 }

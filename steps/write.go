@@ -18,18 +18,18 @@ import (
 // writer is the write stage: partition, mkfs, copy and label fused into
 // one plan that is streamed to the stick sequentially.
 type writer struct {
-	layout *pipeline.Layout
+	layout *pipeline.WriteSpec
 	cache  *manifest.Cache // SHA1s, shared by every job of the profile
 }
 
-func newWriter(l *pipeline.Layout) *writer {
+func newWriter(l *pipeline.WriteSpec) *writer {
 	return &writer{layout: l, cache: manifest.NewCache()}
 }
 
 // Sources returns the manifest sources of a layout's copy steps: each
 // referenced source with the copy step's include and exclude added, and
 // the step's inline paths.
-func Sources(l *pipeline.Layout) []manifest.Source {
+func Sources(l *pipeline.WriteSpec) []manifest.Source {
 	var out []manifest.Source
 	for _, c := range l.Copies {
 		for _, s := range c.Sources {
@@ -49,7 +49,7 @@ func Sources(l *pipeline.Layout) []manifest.Source {
 
 // Content scans and hashes a layout's content. Hashes come from the cache
 // when a file's path, size, mtime and inode are unchanged.
-func Content(ctx context.Context, l *pipeline.Layout, cache *manifest.Cache, now time.Time, progress func(done, total int64)) ([]*fsimage.Entry, error) {
+func Content(ctx context.Context, l *pipeline.WriteSpec, cache *manifest.Cache, now time.Time, progress func(done, total int64)) ([]*fsimage.Entry, error) {
 	entries, err := manifest.Scan(Sources(l), manifest.Options{Now: now})
 	if err != nil {
 		return nil, err
@@ -61,7 +61,7 @@ func Content(ctx context.Context, l *pipeline.Layout, cache *manifest.Cache, now
 }
 
 // Spec returns the compile spec of a layout for one stick.
-func Spec(l *pipeline.Layout, entries []*fsimage.Entry, label string, serial uint32, now time.Time) compile.Spec {
+func Spec(l *pipeline.WriteSpec, entries []*fsimage.Entry, label string, serial uint32, now time.Time) compile.Spec {
 	return compile.Spec{
 		Table: l.Table, PartName: l.PartName, FS: l.FS, ClusterSize: l.ClusterSize,
 		Label: label, Serial: serial, Entries: entries, Now: now,
@@ -81,7 +81,7 @@ func VolumeSerial(j *pipeline.Job) uint32 {
 }
 
 // JobLabel evaluates the layout's label for the job's stick.
-func JobLabel(l *pipeline.Layout, j *pipeline.Job) (string, error) {
+func JobLabel(l *pipeline.WriteSpec, j *pipeline.Job) (string, error) {
 	if !pipeline.IsSet(l.Label) {
 		return "", nil
 	}

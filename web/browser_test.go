@@ -70,9 +70,9 @@ func TestDashboardInBrowser(t *testing.T) {
 				b.Update(x)
 			}
 		}
-		b.Update(status.Job{ID: 20, Port: "1-1.5", Device: "sdf", State: status.StateDetected})
+		b.Update(status.Row{ID: 20, Port: "1-1.5", Device: "sdf", State: status.StateDetected})
 		// A profile without a verify step: written, never shown as done.
-		b.Update(status.Job{ID: 21, Port: "1-1.6", Device: "sdg", Profile: "no-verify", State: status.StateUnverified,
+		b.Update(status.Row{ID: 21, Port: "1-1.6", Device: "sdg", Profile: "no-verify", State: status.StateUnverified,
 			Step: "write", StepIndex: 2, StepCount: 2, BytesWritten: 1e9})
 	}()
 	<-moved
@@ -148,10 +148,10 @@ func TestDashboardScreenshot(t *testing.T) {
 	bin := chromium(t)
 	b := status.NewBoard()
 	demoJobs(b)
-	b.Update(status.Job{ID: 13, Port: "1-1.5", Device: "sdf", Serial: "1A2B3C4D5E6F", VendorID: "0781", ProductID: "5591",
+	b.Update(status.Row{ID: 13, Port: "1-1.5", Device: "sdf", Serial: "1A2B3C4D5E6F", VendorID: "0781", ProductID: "5591",
 		Profile: "kiosk-2025", Size: 64e9, State: status.StateRunning, Step: "verify", StepIndex: 3, StepCount: 4,
 		Done: 2.1e9, Total: 2.9e9, Rate: 38.2e6, ETA: 21 * time.Second, BytesWritten: 2.9e9, BytesVerified: 2.1e9})
-	b.Update(status.Job{ID: 8, Port: "1-1.6", Device: "sdg", Serial: "0000000000001", Profile: "kiosk-2025", Size: 4e9,
+	b.Update(status.Row{ID: 8, Port: "1-1.6", Device: "sdg", Serial: "0000000000001", Profile: "kiosk-2025", Size: 4e9,
 		State: status.StateRemoved, Step: "write", StepIndex: 2, StepCount: 4, Done: 0.4e9, Total: 2.9e9,
 		Error: "removed during write (write /dev/sdg: no such device)"})
 	ports := func() []string {
@@ -182,15 +182,15 @@ func TestDashboardScreenshot(t *testing.T) {
 // demoJobs puts a few jobs in different states on b.
 func demoJobs(b *status.Board) {
 	now := time.Now()
-	b.Update(status.Job{ID: 11, Port: "1-1.1", Device: "sdb", Serial: "4C530001230815108352", VendorID: "0781", ProductID: "5567",
+	b.Update(status.Row{ID: 11, Port: "1-1.1", Device: "sdb", Serial: "4C530001230815108352", VendorID: "0781", ProductID: "5567",
 		Profile: "kiosk-2025", Size: 16e9, State: status.StateRunning, Step: "write", StepIndex: 2, StepCount: 4,
 		Done: 1.24e9, Total: 2.9e9, Rate: 23.4e6, ETA: 71 * time.Second, Started: now.Add(-90 * time.Second), BytesWritten: 1.24e9})
-	b.Update(status.Job{ID: 9, Port: "1-1.2", Device: "sdc", Serial: "AA00000000012345", VendorID: "090c", ProductID: "1000",
+	b.Update(status.Row{ID: 9, Port: "1-1.2", Device: "sdc", Serial: "AA00000000012345", VendorID: "090c", ProductID: "1000",
 		Profile: "kiosk-2025", Size: 32e9, State: status.StateVerified, Step: "eject", StepIndex: 4, StepCount: 4,
 		Done: 2.9e9, Total: 2.9e9, Started: now.Add(-4 * time.Minute), Updated: now.Add(-30 * time.Second), BytesWritten: 2.9e9, BytesVerified: 2.9e9})
-	b.Update(status.Job{ID: 10, Port: "1-1.3", Device: "sdd", Serial: "07012A3B4C5D", VendorID: "13fe", ProductID: "4200",
+	b.Update(status.Row{ID: 10, Port: "1-1.3", Device: "sdd", Serial: "07012A3B4C5D", VendorID: "13fe", ProductID: "4200",
 		Profile: "kiosk-2025", Size: 8e9, State: status.StateFailed, Step: "verify", StepIndex: 3, StepCount: 4,
 		Done: 0.8e9, Total: 2.9e9, Error: "verification failed on /dev/sdd: /media/intro.mp4; /docs/guide.pdf; metadata: fat #1"})
-	b.Update(status.Job{ID: 12, Port: "1-1.4", Device: "sde", Serial: "C03FD5F7F1A2", VendorID: "0951", ProductID: "1666",
+	b.Update(status.Row{ID: 12, Port: "1-1.4", Device: "sde", Serial: "C03FD5F7F1A2", VendorID: "0951", ProductID: "1666",
 		Profile: "manuals-de", Size: 16e9, State: status.StateQueued, Step: "", StepIndex: 0, StepCount: 3})
 }

@@ -63,7 +63,7 @@ func NewMetrics(b *status.Board) *Metrics {
 // ended verified) once, on its first update in a terminal state. A failure
 // whose Step starts with "verify" also counts as a verify failure. An idle
 // update (the stick was pulled) forgets the job.
-func (m *Metrics) Observe(j status.Job) {
+func (m *Metrics) Observe(j status.Row) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if d := j.BytesWritten - m.lastW[j.ID]; d > 0 {

@@ -64,7 +64,7 @@ func feedJobs(b *status.Board) {
 	t0 := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
 	// Two good kiosk sticks: 100 MB in 10 s (10 MB/s) and 100 MB in 4 s (25 MB/s).
 	for i, secs := range []int{10, 4} {
-		j := status.Job{ID: i + 1, Port: fmt.Sprint("1-1.", i+1), Profile: "kiosk", State: status.StateRunning, Started: t0}
+		j := status.Row{ID: i + 1, Port: fmt.Sprint("1-1.", i+1), Profile: "kiosk", State: status.StateRunning, Started: t0}
 		for w := int64(0); w <= 100e6; w += 25e6 {
 			j.BytesWritten, j.Updated = w, t0.Add(time.Second)
 			b.Update(j)
@@ -75,12 +75,12 @@ func feedJobs(b *status.Board) {
 		b.Update(j) // the same terminal update again is not a second stick
 	}
 	// A stick that failed its verify step, one pulled mid-write, one still running.
-	b.Update(status.Job{ID: 3, Profile: "kiosk", State: status.StateFailed, Step: "verify", BytesWritten: 5e6, BytesVerified: 1e6})
-	b.Update(status.Job{ID: 4, Profile: `odd "name"\`, State: status.StateRemoved, Step: "write", BytesWritten: 1e6})
-	b.Update(status.Job{ID: 5, Profile: "kiosk", State: status.StateRunning, BytesWritten: 3e6})
-	b.Update(status.Job{ID: 6, State: status.StateIgnored})
+	b.Update(status.Row{ID: 3, Profile: "kiosk", State: status.StateFailed, Step: "verify", BytesWritten: 5e6, BytesVerified: 1e6})
+	b.Update(status.Row{ID: 4, Profile: `odd "name"\`, State: status.StateRemoved, Step: "write", BytesWritten: 1e6})
+	b.Update(status.Row{ID: 5, Profile: "kiosk", State: status.StateRunning, BytesWritten: 3e6})
+	b.Update(status.Row{ID: 6, State: status.StateIgnored})
 	// A profile without a verify step: written, counted apart from done.
-	b.Update(status.Job{ID: 7, Profile: "kiosk", State: status.StateUnverified, BytesWritten: 2e6, Started: t0, Updated: t0.Add(time.Second)})
+	b.Update(status.Row{ID: 7, Profile: "kiosk", State: status.StateUnverified, BytesWritten: 2e6, Started: t0, Updated: t0.Add(time.Second)})
 	b.Remove(1) // pulled after finishing: counts stay
 }
 

@@ -8,7 +8,7 @@
 //	GET /              the dashboard (static HTML, CSS and JS embedded in the binary)
 //	GET /static/...    the dashboard's CSS and JS (no token needed: they hold no data)
 //	GET /events        server-sent events: "snapshot" (all jobs) then "job" per update
-//	GET /api/jobs      JSON array of status.Job, sorted by port then ID
+//	GET /api/jobs      JSON array of status.Row, sorted by port then ID
 //	GET /api/devices   JSON from Options.Devices (404 when not set)
 //	GET /api/profiles  JSON from Options.Profiles (404 when not set)
 //	GET /api/ports     JSON array of the port paths from Options.Ports ([] when not set)

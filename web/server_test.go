@@ -33,8 +33,8 @@ func get(t *testing.T, h http.Handler, target string, header ...string) *httptes
 func TestRoutesWithoutToken(t *testing.T) {
 	b := status.NewBoard()
 	m := NewMetrics(b)
-	b.Update(status.Job{ID: 2, Port: "1-1.2", Serial: "S2", State: status.StateRunning})
-	b.Update(status.Job{ID: 1, Port: "1-1.1", Serial: "S1", State: status.StateVerified})
+	b.Update(status.Row{ID: 2, Port: "1-1.2", Serial: "S2", State: status.StateRunning})
+	b.Update(status.Row{ID: 1, Port: "1-1.1", Serial: "S1", State: status.StateVerified})
 	h := NewServer(b, Options{
 		Profiles: func() any { return []string{"kiosk"} },
 		Devices:  func() any { return map[string]string{"sdb": "1-1.1"} },
@@ -66,7 +66,7 @@ func TestRoutesWithoutToken(t *testing.T) {
 		}
 	}
 	w := get(t, h, "/api/jobs")
-	var jobs []status.Job
+	var jobs []status.Row
 	if err := json.Unmarshal(w.Body.Bytes(), &jobs); err != nil {
 		t.Fatalf("GET /api/jobs: %v in %s", err, w.Body)
 	}
@@ -199,23 +199,23 @@ func (e *eventStream) close() {
 
 func TestEventsSnapshotThenUpdates(t *testing.T) {
 	b := status.NewBoard()
-	b.Update(status.Job{ID: 1, Port: "1-1.1", State: status.StateRunning})
+	b.Update(status.Row{ID: 1, Port: "1-1.1", State: status.StateRunning})
 	srv := httptest.NewServer(NewServer(b, Options{}))
 	defer srv.Close()
 	ev := openEvents(t, srv.URL+"/events")
 	defer ev.close()
 
 	name, data := ev.next(t)
-	var snap []status.Job
+	var snap []status.Row
 	if err := json.Unmarshal([]byte(data), &snap); name != "snapshot" || err != nil || len(snap) != 1 || snap[0].ID != 1 {
 		t.Fatalf("first event = %q %s (%v), want snapshot with job 1", name, data, err)
 	}
-	b.Update(status.Job{ID: 1, Port: "1-1.1", State: status.StateVerified, BytesWritten: 42})
+	b.Update(status.Row{ID: 1, Port: "1-1.1", State: status.StateVerified, BytesWritten: 42})
 	b.Remove(1)
 	var got []string
 	for len(got) < 2 {
 		name, data := ev.next(t)
-		var j status.Job
+		var j status.Row
 		if err := json.Unmarshal([]byte(data), &j); err != nil {
 			t.Fatalf("event %q data %s: %v", name, data, err)
 		}

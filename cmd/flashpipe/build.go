@@ -61,7 +61,7 @@ areas that must read as zeros and the file data, as a stick's receipt counts.`,
 			}
 			files, content := fsimage.CountFiles(entries)
 			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s: %s, %s, %d files (%s), label %q; %s written: partition table, filesystem metadata, zeroed areas and file data\n",
-				output, size, describeLayout(p.Layout), files, units.Bytes(content), plan.Label, units.Bytes(plan.Bytes()))
+				output, size, describeLayout(p.Write), files, units.Bytes(content), plan.Label, units.Bytes(plan.Bytes()))
 			return nil
 		},
 	}
@@ -101,7 +101,7 @@ func profileNames(cfg *pipeline.Config) string {
 	return s
 }
 
-func describeLayout(l *pipeline.Layout) string {
+func describeLayout(l *pipeline.WriteSpec) string {
 	if l == nil {
 		return "nothing to write"
 	}
@@ -112,20 +112,20 @@ func describeLayout(l *pipeline.Layout) string {
 // size: the same plan the station builds for a stick. It returns the
 // content's manifest too.
 func planImage(ctx context.Context, cfg *pipeline.Config, p *pipeline.Profile, target string, size int64, sector int) (*fsimage.Plan, []*fsimage.Entry, error) {
-	if p.Layout == nil {
+	if p.Write == nil {
 		return nil, nil, fmt.Errorf("profile %q writes nothing (no partition, mkfs or copy steps)", p.Name)
 	}
 	now := time.Now()
 	j := &pipeline.Job{Seq: 1, Config: cfg, Profile: p, Device: matchers.ImageFile(target, size), Target: target, Now: now}
-	entries, err := steps.Content(ctx, p.Layout, manifest.NewCache(), now, nil)
+	entries, err := steps.Content(ctx, p.Write, manifest.NewCache(), now, nil)
 	if err != nil {
 		return nil, nil, err
 	}
-	label, err := steps.JobLabel(p.Layout, j)
+	label, err := steps.JobLabel(p.Write, j)
 	if err != nil {
 		return nil, nil, err
 	}
-	plan, err := compile.Build(steps.Spec(p.Layout, entries, label, steps.VolumeSerial(j), now), size, sector)
+	plan, err := compile.Build(steps.Spec(p.Write, entries, label, steps.VolumeSerial(j), now), size, sector)
 	return plan, entries, err
 }
 
@@ -135,16 +135,16 @@ func planImage(ctx context.Context, cfg *pipeline.Config, p *pipeline.Profile, t
 func checkContentFit(ctx context.Context, cfg *pipeline.Config) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	for _, p := range cfg.Profiles {
-		if p.Layout == nil || p.Layout.FS == "ext4" {
+		if p.Write == nil || p.Write.FS == "ext4" {
 			continue
 		}
-		entries, err := steps.Content(ctx, p.Layout, manifest.NewCache(), time.Now(), nil)
+		entries, err := steps.Content(ctx, p.Write, manifest.NewCache(), time.Now(), nil)
 		if err != nil {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Content cannot be read",
 				Detail: fmt.Sprintf("profile %q: %s. A station fails every job of this profile until this is fixed.", p.Name, err), Subject: p.DeclRange.Ptr()})
 			continue
 		}
-		spec := steps.Spec(p.Layout, entries, "", 1, time.Now())
+		spec := steps.Spec(p.Write, entries, "", 1, time.Now())
 		need, err := compile.MinDeviceSize(spec, 512)
 		if err != nil {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Content cannot be laid out",

@@ -107,7 +107,7 @@ func writePlan(w io.Writer, files map[string]*hcl.File, cfg *pipeline.Config) {
 			}
 			fmt.Fprintln(w)
 			for _, sb := range s.Steps {
-				if d := describeStep(sb, p.Layout, files); d != "" {
+				if d := describeStep(sb, p.Write, files); d != "" {
 					fmt.Fprintf(w, "       %-9s %s\n", sb.DisplayName(), d)
 				}
 			}
@@ -141,7 +141,7 @@ func describeMatch(p *pipeline.Profile) string {
 }
 
 // describeStep summarises one step's settings for plan output.
-func describeStep(sb *pipeline.StepBlock, l *pipeline.Layout, files map[string]*hcl.File) string {
+func describeStep(sb *pipeline.StepBlock, l *pipeline.WriteSpec, files map[string]*hcl.File) string {
 	switch s := sb.Step.(type) {
 	case *steps.Wipe:
 		return "mode " + s.Mode
@@ -164,7 +164,7 @@ func describeStep(sb *pipeline.StepBlock, l *pipeline.Layout, files map[string]*
 		return d
 	case *steps.Copy:
 		var parts []string
-		for _, src := range steps.Sources(&pipeline.Layout{Copies: lastCopy(l, sb)}) {
+		for _, src := range steps.Sources(&pipeline.WriteSpec{Copies: lastCopy(l, sb)}) {
 			p := strings.Join(src.Paths, ", ")
 			if len(src.Include) > 0 {
 				p += " include " + strings.Join(src.Include, " ")
@@ -193,7 +193,7 @@ func describeStep(sb *pipeline.StepBlock, l *pipeline.Layout, files map[string]*
 }
 
 // lastCopy returns the layout copy that a copy step contributed.
-func lastCopy(l *pipeline.Layout, sb *pipeline.StepBlock) []*pipeline.Copy {
+func lastCopy(l *pipeline.WriteSpec, sb *pipeline.StepBlock) []*pipeline.CopySpec {
 	if l == nil {
 		return nil
 	}
