@@ -21,18 +21,26 @@ func (r *Refusal) Error() string {
 
 // Guard holds the station's safety policy. The zero value allows USB only.
 type Guard struct {
-	// AllowedBuses lists the buses (see KnownBuses) the station may write
+	// AllowedBuses lists the buses (see WritableBuses) the station may write
 	// to; nil means ["usb"]. "mmc" (built-in SD slots) and "loop" (tests) are allowed only
 	// when listed.
 	AllowedBuses []string
 }
 
-// DefaultBuses is the bus list a zero Guard allows.
-var DefaultBuses = []string{"usb"}
+// WritableBuses returns the buses a station may be allowed to write to:
+// USB sticks, SD and MMC card slots ("mmc") and loop devices ("loop", for
+// tests and benchmarks). Disks on any other bus (ata, nvme, virtio, scsi,
+// virtual: the machine's own) are never written. This is the one list the
+// config checks (station.allow_buses, match.bus) and --allow-bus use.
+func WritableBuses() []string { return []string{"usb", "mmc", "loop"} }
+
+// DefaultBuses returns the buses a station writes to unless told
+// otherwise, and a zero Guard allows: USB only.
+func DefaultBuses() []string { return []string{"usb"} }
 
 func (g Guard) buses() []string {
 	if g.AllowedBuses == nil {
-		return DefaultBuses
+		return DefaultBuses()
 	}
 	return g.AllowedBuses
 }

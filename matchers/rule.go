@@ -34,34 +34,6 @@ type Rule struct {
 	Buses                 []string
 }
 
-// KnownBuses lists every value Device.Bus takes besides "" (unknown), for
-// the config compiler's did-you-mean and for Validate.
-var KnownBuses = []string{"usb", "mmc", "loop", "ata", "nvme", "virtio", "scsi", "virtual"}
-
-// Validate reports an unknown bus name, the first malformed glob or an
-// impossible size bound, with a message fit for a diagnostic's Detail.
-func (r Rule) Validate() error {
-	for _, g := range r.globs() {
-		for _, p := range g.patterns {
-			if !doublestar.ValidatePattern(p) {
-				return fmt.Errorf("%s pattern %q is not a valid glob; use * ? [abc] {a,b} and escape literal ones with \\", g.attr, p)
-			}
-		}
-	}
-	for _, b := range r.Buses {
-		if !slices.Contains(KnownBuses, b) {
-			return fmt.Errorf("unknown bus %q; use one of %s", b, strings.Join(KnownBuses, ", "))
-		}
-	}
-	if r.MinSize < 0 || r.MaxSize < 0 {
-		return fmt.Errorf("size bounds must not be negative")
-	}
-	if r.MaxSize != 0 && r.MinSize > r.MaxSize {
-		return fmt.Errorf("size range is empty: minimum %s is above maximum %s", FormatSize(r.MinSize), FormatSize(r.MaxSize))
-	}
-	return nil
-}
-
 type globAttr struct {
 	attr     string
 	patterns []string

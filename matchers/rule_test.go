@@ -42,21 +42,3 @@ func TestRuleMatch(t *testing.T) {
 		}
 	}
 }
-
-func TestRuleValidate(t *testing.T) {
-	good := matchers.Rule{Serial: []string{"4C53*", "[A-F]?"}, Port: []string{"1-{1,2}.*"}, MinSize: 1, MaxSize: 1}
-	if err := good.Validate(); err != nil {
-		t.Errorf("Validate(%+v) = %v, want nil", good, err)
-	}
-	for _, r := range []matchers.Rule{
-		{Serial: []string{"[abc"}},
-		{Port: []string{"1-{1,2"}},
-		{MinSize: 10, MaxSize: 5},
-		{MinSize: -1},
-		{Buses: []string{"USB"}},
-	} {
-		if err := r.Validate(); err == nil {
-			t.Errorf("Validate(%+v) = nil, want an error", r)
-		}
-	}
-}

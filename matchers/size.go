@@ -10,6 +10,15 @@ import (
 	"github.com/flashpipe/flashpipe/units"
 )
 
+// FormatUSBID writes a USB vendor or product id as flashpipe shows it
+// everywhere: 4 lowercase hex digits ("0781"), or "" for none (0).
+func FormatUSBID(id uint16) string {
+	if id == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%04x", id)
+}
+
 // ParseUSBID parses a USB vendor or product id: 1 to 4 hex digits, with or
 // without a 0x prefix ("0951", "0x781", "1d6B").
 func ParseUSBID(s string) (uint16, error) {

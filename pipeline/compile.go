@@ -8,121 +8,163 @@ import (
 	"github.com/hashicorp/hcl/v2"
 )
 
-// compile checks a profile's steps and fuses them into stages.
-//
-// Ordering rules: wipe comes before everything it would erase; partition
-// before mkfs (a superfloppy says partition { table = "none" }); a
-// filesystem before copy and label; copy before verify; eject last. Each
-// kind appears once, except copy.
+// compile checks a profile's steps against their kinds' declarations
+// (Kind: Repeat, Last, Requires, Precedes) and fuses them into stages: the
+// steps of Fused kinds become the one write stage, in their order; every
+// other step is a stage of its own.
 func (l *Loader) compile(cfg *Config, p *Profile) hcl.Diagnostics {
-	var diags hcl.Diagnostics
-	first := map[Role]*StepBlock{}
-	var maxRole Role
-	var maxStep, eject *StepBlock
-	for _, sb := range p.Steps {
-		kind := l.Registry.Kinds[sb.Kind]
-		role := kind.Role
-		if prev, ok := first[role]; ok && !kind.Multiple {
-			diags = append(diags, errAt(sb.TypeRange, fmt.Sprintf("Duplicate %s step", sb.Kind),
-				fmt.Sprintf("A profile has at most one %q step; the first is at %s.", sb.Kind, prev.DeclRange)))
-			continue
-		}
-		if _, ok := first[role]; !ok {
-			first[role] = sb
-		}
-		switch {
-		case eject != nil:
-			diags = append(diags, errAt(sb.TypeRange, "Step after eject",
-				fmt.Sprintf("step %q comes after step \"eject\" (at %s); eject must be the last step.", sb.Kind, eject.DeclRange)))
-		case role == RoleLabel:
-			// label may stand anywhere after mkfs; checked below.
-		case role < maxRole:
-			diags = append(diags, errAt(sb.TypeRange, "Step out of order",
-				fmt.Sprintf("step %q must come before step %q (at %s). Steps run in this order: wipe, partition, mkfs, copy, verify, eject; label anywhere after mkfs.",
-					sb.Kind, maxStep.Kind, maxStep.DeclRange)))
-		default:
-			maxRole, maxStep = role, sb
-		}
-		if role == RoleEject {
-			eject = sb
-		}
-	}
-	need := func(role, before Role, why string) {
-		sb, ok := first[role]
-		if !ok {
-			return
-		}
-		if b, ok := first[before]; !ok || b.Index > sb.Index {
-			diags = append(diags, errAt(sb.TypeRange, fmt.Sprintf("Step %q needs a %s step before it", sb.Kind, before), why))
-		}
-	}
-	need(RoleFilesystem, RolePartition, `mkfs needs a partition step before it. For a filesystem on the whole stick (superfloppy) write step "partition" { table = "none" }.`)
-	need(RoleCopy, RoleFilesystem, `copy needs a filesystem: add step "mkfs" { type = "vfat" } before it.`)
-	need(RoleLabel, RoleFilesystem, `label needs a filesystem: add step "mkfs" before it.`)
-	if v, ok := first[RoleVerify]; ok && !l.writesBefore(p, v) {
-		diags = append(diags, errAt(v.TypeRange, fmt.Sprintf("Step %q needs a %s step before it", v.Kind, RolePartition),
-			`verify reads back what the profile wrote, but this profile writes nothing before it: add partition, mkfs and copy steps.`))
-	}
+	diags := l.checkOrder(p)
 	if diags.HasErrors() {
 		return diags
 	}
-
-	// Check each step, then fuse the layout steps into one write stage.
-	var layout *WriteSpec
-	var write *Stage
+	var write *WriteSpec
+	var fused *Stage
 	for _, sb := range p.Steps {
 		cc := &CheckContext{Config: cfg, Profile: p, Block: sb, skipContent: l.SkipContent}
 		diags = append(diags, sb.Step.Check(cc)...)
 		kind := l.Registry.Kinds[sb.Kind]
-		if kind.Role.Fused() {
-			if layout == nil {
-				layout = &WriteSpec{}
-				write = &Stage{Name: "write"}
-				p.Stages = append(p.Stages, write)
-			}
-			c, ok := sb.Step.(Contributor)
-			if !ok {
-				panic(fmt.Sprintf("step kind %q has a fused role but does not implement Contributor", sb.Kind))
-			}
-			diags = append(diags, c.Contribute(layout, cc)...)
-			layout.Steps = append(layout.Steps, sb)
-			write.Steps = append(write.Steps, sb)
-			write.Timeout = minTimeout(write.Timeout, sb.Meta.Timeout)
-			write.Retries = max(write.Retries, sb.Meta.Retries)
+		if !kind.Fused {
+			p.Stages = append(p.Stages, &Stage{Name: sb.Kind, Steps: []*StepBlock{sb}, Runner: sb.Step.(Runner),
+				Timeout: sb.Meta.Timeout, Retries: sb.Meta.Retries, Detaches: kind.Detaches})
 			continue
 		}
-		r, ok := sb.Step.(Runner)
-		if !ok {
-			panic(fmt.Sprintf("step kind %q is neither fused nor a Runner", sb.Kind))
+		if write == nil {
+			write = &WriteSpec{}
+			fused = &Stage{Name: WriteStage}
+			p.Stages = append(p.Stages, fused)
 		}
-		p.Stages = append(p.Stages, &Stage{Name: sb.Kind, Steps: []*StepBlock{sb}, Runner: r, Timeout: sb.Meta.Timeout, Retries: sb.Meta.Retries})
+		diags = append(diags, sb.Step.(Contributor).Contribute(write, cc)...)
+		write.Steps = append(write.Steps, sb)
+		fused.Steps = append(fused.Steps, sb)
+		fused.Timeout = minTimeout(fused.Timeout, sb.Meta.Timeout)
+		fused.Retries = max(fused.Retries, sb.Meta.Retries)
 	}
-	if layout != nil {
-		p.Write = layout
+	if write != nil {
+		p.Write = write
 		if l.Registry.Fuse != nil {
-			write.Runner = l.Registry.Fuse(layout)
+			fused.Runner = l.Registry.Fuse(write)
 		}
 		if l.Registry.LabelRules != nil {
-			diags = append(diags, cfg.checkLabel(layout.Label, layout.FS, l.Registry.LabelRules)...)
+			diags = append(diags, cfg.checkLabel(write.Label, write.FS, l.Registry.LabelRules)...)
 		}
-		if _, ok := first[RoleVerify]; !ok {
-			diags = append(diags, noVerifyWarning(p))
+	}
+	if l.firstPlaying(p.Steps, []string{RoleWritten}) != nil && l.firstPlaying(p.Steps, []string{RoleVerified}) == nil {
+		diags = append(diags, noVerifyWarning(p, l.kindsPlaying(RoleVerified)))
+	}
+	return diags
+}
+
+// checkOrder checks the order of a profile's steps: no kind twice unless it
+// may repeat, nothing after a Last kind, every Requires met by an earlier
+// step and every Precedes by a later one. A step gets one diagnostic at
+// most, and a step out of place for a requirement already reported gets
+// none: one diagnostic per cause.
+func (l *Loader) checkOrder(p *Profile) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	flagged := map[*StepBlock]bool{}
+	first := map[string]*StepBlock{}
+	var last *StepBlock
+	for _, sb := range p.Steps {
+		kind := l.Registry.Kinds[sb.Kind]
+		switch prev, ok := first[sb.Kind]; {
+		case ok && !kind.Repeat:
+			diags = append(diags, errAt(sb.TypeRange, fmt.Sprintf("Duplicate %s step", sb.Kind),
+				fmt.Sprintf("A profile has at most one %q step; the first is at %s.", sb.Kind, prev.DeclRange)))
+			flagged[sb] = true
+		case last != nil:
+			diags = append(diags, errAt(sb.TypeRange, fmt.Sprintf("Step after %s", last.Kind),
+				fmt.Sprintf("step %q comes after step %q (at %s); %s must be the last step.", sb.Kind, last.Kind, last.DeclRange, last.Kind)))
+			flagged[sb] = true
+		case !ok:
+			first[sb.Kind] = sb
+		}
+		if kind.Last && last == nil {
+			last = sb
+		}
+	}
+	for _, sb := range p.Steps {
+		if !flagged[sb] {
+			diags = append(diags, l.checkRequires(p, sb, flagged)...)
+		}
+	}
+	for _, sb := range p.Steps {
+		if !flagged[sb] {
+			diags = append(diags, l.checkPrecedes(p, sb, flagged)...)
 		}
 	}
 	return diags
 }
 
+// checkRequires reports the first requirement of sb's kind that no
+// earlier step meets. A step that would meet it but comes later is named
+// in the diagnostic and flagged, so it gets no second one.
+func (l *Loader) checkRequires(p *Profile, sb *StepBlock, flagged map[*StepBlock]bool) hcl.Diagnostics {
+	for _, req := range l.Registry.Kinds[sb.Kind].Requires {
+		if l.firstPlaying(p.Steps[:sb.Index], req.Roles) != nil {
+			continue
+		}
+		detail := req.Why
+		if later := l.firstPlaying(p.Steps[sb.Index+1:], req.Roles); later != nil {
+			detail = fmt.Sprintf("Step %q (at %s) comes after it. %s", later.Kind, later.DeclRange, req.Why)
+			flagged[later] = true
+		}
+		flagged[sb] = true
+		return hcl.Diagnostics{errAt(sb.TypeRange, fmt.Sprintf("Step %q needs %s before it", sb.Kind, req.What), detail)}
+	}
+	return nil
+}
+
+// checkPrecedes reports a step of sb's kind that comes after a step it
+// must precede.
+func (l *Loader) checkPrecedes(p *Profile, sb *StepBlock, flagged map[*StepBlock]bool) hcl.Diagnostics {
+	for _, ord := range l.Registry.Kinds[sb.Kind].Precedes {
+		if a := l.firstPlaying(p.Steps[:sb.Index], ord.Roles); a != nil {
+			flagged[sb] = true
+			return hcl.Diagnostics{errAt(sb.TypeRange, "Step out of order",
+				fmt.Sprintf("step %q must come before step %q (at %s): %s", sb.Kind, a.Kind, a.DeclRange, ord.Why))}
+		}
+	}
+	return nil
+}
+
+// firstPlaying returns the first of steps whose kind plays one of roles,
+// or nil.
+func (l *Loader) firstPlaying(steps []*StepBlock, roles []string) *StepBlock {
+	for _, s := range steps {
+		if l.Registry.Kinds[s.Kind].playsAny(roles) {
+			return s
+		}
+	}
+	return nil
+}
+
 // noVerifyWarning warns about a profile that writes sticks without reading
-// them back: its sticks end "unverified", never done. A profile that
-// writes nothing a verify step could read (wipe only) is not warned about.
-func noVerifyWarning(p *Profile) *hcl.Diagnostic {
+// them back: its sticks end "unverified", never done. verifiers names the
+// kinds that would read them back. A profile that writes nothing a verify
+// step could read (wipe only) is not warned about.
+func noVerifyWarning(p *Profile, verifiers []string) *hcl.Diagnostic {
 	kinds := make([]string, len(p.Steps))
 	for i, sb := range p.Steps {
 		kinds[i] = sb.Kind
 	}
+	add := make([]string, len(verifiers))
+	for i, k := range verifiers {
+		add[i] = fmt.Sprintf("step %q {}", k)
+	}
 	return warnAt(p.DeclRange, "Profile does not verify",
-		fmt.Sprintf("profile %q runs %s but no verify step, so nothing it writes is read back: its sticks end \"unverified\" (written, not read back) in receipts, logs and on the board, never \"done\". Add step \"verify\" {} after the last copy or label step.",
-			p.Name, strings.Join(kinds, ", ")))
+		fmt.Sprintf("profile %q runs %s but no step that reads back what it wrote, so its sticks end \"unverified\" (written, not read back) in receipts, logs and on the board, never \"done\". Add %s after the steps that write.",
+			p.Name, strings.Join(kinds, ", "), strings.Join(add, " or ")))
+}
+
+// kindsPlaying returns the names of the kinds that play role, sorted.
+func (l *Loader) kindsPlaying(role string) []string {
+	var out []string
+	for _, n := range l.Registry.Names() {
+		if l.Registry.Kinds[n].plays(role) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // minTimeout returns the smaller of two timeouts, where 0 means none.
@@ -131,17 +173,4 @@ func minTimeout(a, b time.Duration) time.Duration {
 		return b
 	}
 	return a
-}
-
-// writesBefore reports whether a step of the write stage (partition, mkfs,
-// copy, label) comes before sb. A profile whose mkfs lacks its partition
-// step does write: that mistake has an error of its own, and verify's
-// would be false.
-func (l *Loader) writesBefore(p *Profile, sb *StepBlock) bool {
-	for _, s := range p.Steps[:sb.Index] {
-		if l.Registry.Kinds[s.Kind].Role.Fused() {
-			return true
-		}
-	}
-	return false
 }

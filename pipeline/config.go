@@ -65,9 +65,6 @@ const (
 	DefaultReceipts    = "receipts.jsonl"
 )
 
-// Buses a station may allow.
-var knownBuses = []string{"usb", "mmc", "loop"}
-
 // Variable decodes a variable block:
 //
 //	variable "event" {
@@ -181,8 +178,9 @@ type StepMeta struct {
 type StepBlock struct {
 	Kind      string
 	Meta      StepMeta
-	Step      Step // the kind's decoded struct
-	Index     int  // position in the profile, from 0
+	Step      Step           // the kind's decoded struct
+	Attrs     hcl.Attributes // the attributes decoded into Step, for diagnostic ranges
+	Index     int            // position in the profile, from 0
 	DeclRange hcl.Range
 	TypeRange hcl.Range // the kind label, for diagnostics
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/bmatcuk/doublestar/v4"
+	"github.com/flashpipe/flashpipe/matchers"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/gohcl"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -179,7 +180,7 @@ func (l *Loader) decodeSources(cfg *Config, blocks []*hcl.Block) hcl.Diagnostics
 		// Sources reference only variables and locals.
 		cfg.static = nil
 		s := SourceBlock{Name: name, DeclRange: b.DefRange}
-		d := decodeBody(b.Body, cfg.staticContext(), &s)
+		attrs, d := decodeBody(b.Body, cfg.staticContext(), &s)
 		diags = append(diags, d...)
 		if d.HasErrors() {
 			// Still declared: a copy step that names it is not wrong,
@@ -190,10 +191,9 @@ func (l *Loader) decodeSources(cfg *Config, blocks []*hcl.Block) hcl.Diagnostics
 		if len(s.Paths) == 0 {
 			diags = append(diags, errAt(b.DefRange, "Source without paths", fmt.Sprintf("source %q needs at least one path in paths = [...].", name)))
 		}
-		attrs, _ := b.Body.JustAttributes()
 		s.Paths = ResolvePaths(b.DefRange.Filename, s.Paths)
-		diags = append(diags, checkGlobs(s.Include, attrs["include"])...)
-		diags = append(diags, checkGlobs(s.Exclude, attrs["exclude"])...)
+		diags = append(diags, checkGlobs(s.Include, rangeOf(attrs, "include", b.DefRange))...)
+		diags = append(diags, checkGlobs(s.Exclude, rangeOf(attrs, "exclude", b.DefRange))...)
 		if !l.SkipContent && attrs["paths"] != nil {
 			diags = append(diags, missingPaths(s.Paths, attrs["paths"].Expr)...)
 		}
@@ -231,11 +231,11 @@ func CheckGlob(p string) error {
 	return nil
 }
 
-func checkGlobs(patterns []string, attr *hcl.Attribute) hcl.Diagnostics {
+func checkGlobs(patterns []string, at hcl.Range) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	for _, p := range patterns {
 		if err := CheckGlob(p); err != nil {
-			diags = append(diags, errAt(attrRange(attr), "Invalid glob pattern", err.Error()+". Patterns use doublestar syntax: * within a folder, ** across folders, e.g. \"**/*.jpg\"."))
+			diags = append(diags, errAt(at, "Invalid glob pattern", err.Error()+". Patterns use doublestar syntax: * within a folder, ** across folders, e.g. \"**/*.jpg\"."))
 		}
 	}
 	return diags
@@ -250,23 +250,18 @@ func decodeStation(cfg *Config, blocks []*hcl.Block) hcl.Diagnostics {
 				fmt.Sprintf("Only one station block is allowed across all files; the first is at %s.", blocks[0].DefRange)))
 			continue
 		}
-		diags = append(diags, decodeBody(b.Body, cfg.staticContext(), st)...)
+		attrs, d := decodeBody(b.Body, cfg.staticContext(), st)
+		diags = append(diags, d...)
 		st.DeclRange = b.DefRange
-		attrs, _ := b.Body.JustAttributes()
-		for _, bus := range st.AllowBuses {
-			if !contains(knownBuses, bus) {
-				diags = append(diags, errAt(attrRange(attrs["allow_buses"]), "Unknown bus",
-					fmt.Sprintf("%q is not a bus flashpipe can write to.%s Valid buses: %s.", bus, DidYouMean(bus, knownBuses), strings.Join(knownBuses, ", "))))
-			}
-		}
-		diags = append(diags, checkGlobs(st.Ports, attrs["ports"])...)
+		diags = append(diags, checkBuses(st.AllowBuses, rangeOf(attrs, "allow_buses", b.DefRange))...)
+		diags = append(diags, checkGlobs(st.Ports, rangeOf(attrs, "ports", b.DefRange))...)
 		if st.Concurrency < 0 {
-			diags = append(diags, errAt(attrRange(attrs["concurrency"]), "Invalid concurrency", "concurrency must be 1 or more (0 means the default)."))
+			diags = append(diags, errAt(rangeOf(attrs, "concurrency", b.DefRange), "Invalid concurrency", "concurrency must be 1 or more (0 means the default)."))
 		}
 		if st.GraceRaw != "" {
 			d, err := time.ParseDuration(st.GraceRaw)
 			if err != nil || d < 0 {
-				diags = append(diags, errAt(attrRange(attrs["grace"]), "Invalid duration", fmt.Sprintf("grace = %q: use a duration such as \"90s\" or \"2m\".", st.GraceRaw)))
+				diags = append(diags, errAt(rangeOf(attrs, "grace", b.DefRange), "Invalid duration", fmt.Sprintf("grace = %q: use a duration such as \"90s\" or \"2m\".", st.GraceRaw)))
 			}
 			st.Grace = d
 		}
@@ -278,7 +273,7 @@ func decodeStation(cfg *Config, blocks []*hcl.Block) hcl.Diagnostics {
 		st.Concurrency = DefaultConcurrency
 	}
 	if len(st.AllowBuses) == 0 {
-		st.AllowBuses = []string{"usb"}
+		st.AllowBuses = matchers.DefaultBuses()
 	}
 	if st.GraceRaw == "" {
 		st.Grace = DefaultGrace
@@ -353,8 +348,12 @@ func (l *Loader) decodeProfile(cfg *Config, b *hcl.Block) (*Profile, hcl.Diagnos
 		p.Match, p.MatchSrc = rule, src
 	}
 	if stepBlocks == 0 {
+		var kinds []string
+		for _, k := range l.Registry.Names() {
+			kinds = append(kinds, fmt.Sprintf("step %q {}", k))
+		}
 		diags = append(diags, errAt(b.DefRange, "Profile without steps",
-			fmt.Sprintf("profile %q has no step blocks. Add steps such as step \"wipe\" {}, step \"partition\" {}, step \"mkfs\" {}, step \"copy\" {}, step \"verify\" {}.", p.Name)))
+			fmt.Sprintf("profile %q has no step blocks. Step kinds: %s.", p.Name, strings.Join(kinds, ", "))))
 		return p, diags
 	}
 	if diags.HasErrors() {
@@ -379,27 +378,25 @@ func (l *Loader) decodeStep(cfg *Config, blk *hcl.Block, index int) (*StepBlock,
 			fmt.Sprintf("There is no step kind %q.%s Valid kinds: %s.", kindName, DidYouMean(kindName, names), strings.Join(names, ", ")))}
 	}
 	ctx := cfg.staticContext()
-	diags := decodeBody(blk.Body, ctx, &sb.Meta)
+	meta, diags := decodeBody(blk.Body, ctx, &sb.Meta)
 	if sb.Meta.Rest == nil {
 		return sb, diags
 	}
 	if sb.Meta.TimeoutRaw != "" {
 		d, err := time.ParseDuration(sb.Meta.TimeoutRaw)
 		if err != nil || d <= 0 {
-			attrs, _ := blk.Body.JustAttributes()
-			diags = append(diags, errAt(attrRange(attrs["timeout"]), "Invalid duration",
+			diags = append(diags, errAt(rangeOf(meta, "timeout", blk.DefRange), "Invalid duration",
 				fmt.Sprintf("timeout = %q: use a positive duration such as \"90s\", \"10m\" or \"1h30m\".", sb.Meta.TimeoutRaw)))
 		}
 		sb.Meta.Timeout = d
 	}
 	if sb.Meta.Retries < 0 {
-		attrs, _ := blk.Body.JustAttributes()
-		diags = append(diags, errAt(attrRange(attrs["retries"]), "Invalid retries", "retries must be 0 or more."))
+		diags = append(diags, errAt(rangeOf(meta, "retries", blk.DefRange), "Invalid retries", "retries must be 0 or more."))
 	}
 	step := kind.New()
-	diags = append(diags, decodeBody(sb.Meta.Rest, ctx, step)...)
-	sb.Step = step
-	return sb, diags
+	attrs, d := decodeBody(sb.Meta.Rest, ctx, step)
+	sb.Step, sb.Attrs = step, attrs
+	return sb, append(diags, d...)
 }
 
 // duplicate reports a block declared twice.
@@ -444,21 +441,8 @@ func badName(kind, name string, b *hcl.Block) *hcl.Diagnostic {
 		fmt.Sprintf("%q is not a valid %s name: use letters, digits, underscores and dashes, starting with a letter.", name, kind))
 }
 
-func hclIdent(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i, r := range s {
-		letter := r == '_' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z')
-		if i == 0 && !letter {
-			return false
-		}
-		if !letter && r != '-' && (r < '0' || r > '9') {
-			return false
-		}
-	}
-	return true
-}
+// hclIdent reports whether s is a valid block name: an HCL identifier.
+func hclIdent(s string) bool { return hclsyntax.ValidIdentifier(s) }
 
 func errAt(r hcl.Range, summary, detail string) *hcl.Diagnostic {
 	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: r.Ptr()}
@@ -466,13 +450,6 @@ func errAt(r hcl.Range, summary, detail string) *hcl.Diagnostic {
 
 func warnAt(r hcl.Range, summary, detail string) *hcl.Diagnostic {
 	return &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: summary, Detail: detail, Subject: r.Ptr()}
-}
-
-func attrRange(a *hcl.Attribute) hcl.Range {
-	if a == nil {
-		return hcl.Range{}
-	}
-	return a.Expr.Range()
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -484,16 +461,33 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-// decodeBody is gohcl.DecodeBody with diagnostics that name the attribute
-// (see nameAttr).
-func decodeBody(body hcl.Body, ctx *hcl.EvalContext, val any) hcl.Diagnostics {
-	diags := gohcl.DecodeBody(body, ctx, val)
-	if sb, ok := body.(*hclsyntax.Body); ok {
-		for name, a := range sb.Attributes {
-			diags = nameAttr(diags, name, a.Expr)
-		}
+// decodeBody decodes body into val with gohcl and returns the attributes
+// it decoded, so that a later check can put its diagnostic on an
+// attribute's value (rangeOf) without scanning the body again. Its
+// diagnostics name the attribute (see nameAttr).
+func decodeBody(body hcl.Body, ctx *hcl.EvalContext, val any) (hcl.Attributes, hcl.Diagnostics) {
+	schema, partial := gohcl.ImpliedBodySchema(val)
+	var content *hcl.BodyContent
+	if partial {
+		content, _, _ = body.PartialContent(schema)
+	} else {
+		content, _ = body.Content(schema)
 	}
-	return diags
+	// gohcl reads the same content and reports the same problems with it.
+	diags := gohcl.DecodeBody(body, ctx, val)
+	for name, a := range content.Attributes {
+		diags = nameAttr(diags, name, a.Expr)
+	}
+	return content.Attributes, diags
+}
+
+// rangeOf is where a diagnostic about attribute name goes: its value, or,
+// when it was not written, fallback (the block's header).
+func rangeOf(attrs hcl.Attributes, name string, fallback hcl.Range) hcl.Range {
+	if a, ok := attrs[name]; ok {
+		return a.Expr.Range()
+	}
+	return fallback
 }
 
 // decodeAttr is gohcl.DecodeExpression for one attribute, with

@@ -201,8 +201,8 @@ func DeviceValue(d *matchers.Device, target string) cty.Value {
 	m["name"] = cty.StringVal(target)
 	if d != nil {
 		m["name"] = cty.StringVal(d.Name)
-		m["vendor_id"] = cty.StringVal(hexID(d.VendorID))
-		m["product_id"] = cty.StringVal(hexID(d.ProductID))
+		m["vendor_id"] = cty.StringVal(matchers.FormatUSBID(d.VendorID))
+		m["product_id"] = cty.StringVal(matchers.FormatUSBID(d.ProductID))
 		m["serial"] = cty.StringVal(d.Serial)
 		m["manufacturer"] = cty.StringVal(d.Manufacturer)
 		m["product"] = cty.StringVal(d.Product)
@@ -212,13 +212,6 @@ func DeviceValue(d *matchers.Device, target string) cty.Value {
 		m["diskseq"] = cty.NumberUIntVal(d.DiskSeq)
 	}
 	return cty.ObjectVal(m)
-}
-
-func hexID(id uint16) string {
-	if id == 0 {
-		return ""
-	}
-	return fmt.Sprintf("%04x", id)
 }
 
 // EvalString evaluates a per-device expression to a string.

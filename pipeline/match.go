@@ -19,11 +19,11 @@ func (l *Loader) decodeMatch(cfg *Config, blk *hcl.Block) (matchers.Rule, *Match
 	var rule matchers.Rule
 	var mb MatchBlock
 	ctx := cfg.staticContext()
-	diags := decodeBody(blk.Body, ctx, &mb)
+	attrs, diags := decodeBody(blk.Body, ctx, &mb)
 	if diags.HasErrors() {
 		return rule, nil, diags
 	}
-	mb.Text = l.attrText(blk.Body)
+	mb.Text = l.attrText(attrs)
 
 	ids := func(expr hcl.Expression, what string) []uint16 {
 		list, d := stringList(expr, ctx, what)
@@ -58,12 +58,7 @@ func (l *Loader) decodeMatch(cfg *Config, blk *hcl.Block) (matchers.Rule, *Match
 	rule.Port = globs(mb.Port, "port")
 	buses, d := stringList(mb.Bus, ctx, "bus")
 	diags = append(diags, d...)
-	for _, b := range buses {
-		if !contains(knownBuses, b) {
-			diags = append(diags, errAt(mb.Bus.Range(), "Unknown bus",
-				fmt.Sprintf("%q is not a bus flashpipe can write to.%s Valid buses: %s.", b, DidYouMean(b, knownBuses), strings.Join(knownBuses, ", "))))
-		}
-	}
+	diags = append(diags, checkBuses(buses, mb.Bus.Range())...)
 	rule.Buses = buses
 	if IsSet(mb.Size) {
 		r, d := decodeSize(mb.Size, ctx)
@@ -128,10 +123,22 @@ func stringList(expr hcl.Expression, ctx *hcl.EvalContext, what string) ([]strin
 	return out, diags
 }
 
+// checkBuses reports each of buses that flashpipe cannot write to.
+func checkBuses(buses []string, at hcl.Range) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	known := matchers.WritableBuses()
+	for _, b := range buses {
+		if !contains(known, b) {
+			diags = append(diags, errAt(at, "Unknown bus",
+				fmt.Sprintf("%q is not a bus flashpipe can write to.%s Valid buses: %s.", b, DidYouMean(b, known), strings.Join(known, ", "))))
+		}
+	}
+	return diags
+}
+
 // attrText returns each attribute's expression as written in its file.
-func (l *Loader) attrText(body hcl.Body) map[string]string {
+func (l *Loader) attrText(attrs hcl.Attributes) map[string]string {
 	out := map[string]string{}
-	attrs, _ := body.JustAttributes()
 	for n, a := range attrs {
 		r := a.Expr.Range()
 		if f := l.Parser.Files()[r.Filename]; f != nil {

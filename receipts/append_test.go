@@ -22,7 +22,7 @@ func sample(job int) Receipt {
 		Time: t, Started: t.Add(-time.Minute), Station: "bench", Profile: "docs", ConfigDigest: "sha256:ab",
 		Job:    job,
 		Device: Device{Name: "sdb", VendorID: "0781", ProductID: "5567", Serial: "SER" + strconv.Itoa(job), Port: "1-1.4", Size: 8 << 30, DiskSeq: 42},
-		Steps:  []Step{{Kind: "wipe", DurationMS: 12}, {Kind: "write", Fused: []string{"partition", "mkfs", "copy"}, Bytes: 1 << 20}},
+		Steps:  []Step{{Kind: "wipe", DurationMS: 12}, {Kind: "write", Fused: []string{"partition", "mkfs", "copy"}, BytesWritten: 1 << 20}},
 		Verify: &Verify{OK: false, Files: 3, Bytes: 1 << 20, FailedFiles: []FailedFile{{Path: "a.txt", Want: "00", Got: "11"}}, Metadata: []string{"fat #1"}},
 		Result: "failed", FailedStep: "verify", Error: strings.Repeat("x", job%5*3000), // some lines longer than PIPE_BUF
 		BytesWritten: 1 << 20, BytesVerified: 1 << 20,

@@ -55,13 +55,16 @@ type Device struct {
 	DiskSeq   uint64 `json:"diskseq,omitempty"`
 }
 
-// Step is one executed step.
+// Step is one executed stage: a step kind's, or the fused write stage's.
 type Step struct {
-	Kind       string   `json:"kind"` // "wipe", "write" (fused partition+mkfs+copy+label), "verify", "eject"
-	Fused      []string `json:"fused,omitempty"`
-	DurationMS int64    `json:"duration_ms"`
-	Bytes      int64    `json:"bytes"`
-	Error      string   `json:"error,omitempty"`
+	Kind          string         `json:"kind"` // the step kind, or "write" for the fused partition+mkfs+copy+label
+	Fused         []string       `json:"fused,omitempty"`
+	DurationMS    int64          `json:"duration_ms"`
+	BytesWritten  int64          `json:"bytes_written,omitempty"`  // written to the stick by this stage
+	BytesVerified int64          `json:"bytes_verified,omitempty"` // read back and compared by this stage
+	Details       map[string]any `json:"details,omitempty"`        // whatever else the kind reports
+	Note          string         `json:"note,omitempty"`           // the line the operator was shown
+	Error         string         `json:"error,omitempty"`
 }
 
 // Verify is the verification result. OK is true only when every extent and

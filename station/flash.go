@@ -43,7 +43,7 @@ func (s *Station) Flash(ctx context.Context, targets []Target) []receipts.Receip
 	wg.Wait()
 	out := make([]receipts.Receipt, len(jobs))
 	for i, j := range jobs {
-		out[i] = *j.pj.Receipt
+		out[i] = *j.rc
 	}
 	return out
 }

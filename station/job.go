@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/flashpipe/flashpipe/executor"
-	"github.com/flashpipe/flashpipe/fsimage/manifest"
 	"github.com/flashpipe/flashpipe/matchers"
 	"github.com/flashpipe/flashpipe/pipeline"
 	"github.com/flashpipe/flashpipe/receipts"
@@ -34,10 +33,13 @@ type stick struct {
 	cancel  context.CancelFunc
 	started time.Time
 
+	rc         *receipts.Receipt // what the job did, written when it ends
+	verifiedBy string            // the stage whose verification rc.Verify is
+
 	mu       sync.Mutex
 	removed  bool
-	ejecting bool // the eject stage runs: the stick leaving the bus is expected
-	ejected  bool // the eject stage succeeded
+	ejecting bool // a Detaches stage runs (eject): the stick leaving the bus is expected
+	ejected  bool // that stage succeeded
 	left     bool // the stick left the bus while ejecting
 	view     status.Row
 }
@@ -51,7 +53,6 @@ func (s *Station) newJob(parent context.Context, cfg *pipeline.Config, p *pipeli
 		SysfsRoot: s.opts.SysfsRoot,
 		DevDir:    s.opts.DevDir,
 		Now:       j.started,
-		Log:       log,
 		BeforeFirstWrite: func() error {
 			if err := matchers.Recheck(s.opts.Sysfs, d); err != nil {
 				return err
@@ -87,10 +88,10 @@ func (j *stick) update(f func(v *status.Row)) {
 func (j *stick) progress(p pipeline.StageProgress) {
 	j.update(func(v *status.Row) {
 		v.Done, v.Total, v.Rate, v.ETA = p.Done, p.Total, p.Rate, p.ETA
-		switch p.Stage {
-		case "write":
+		switch p.Counts {
+		case pipeline.CountsWritten:
 			v.BytesWritten = p.Done
-		case "verify":
+		case pipeline.CountsVerified:
 			v.BytesVerified = p.Done
 		}
 	})
@@ -127,10 +128,10 @@ func (s *Station) runJob(j *stick) {
 	rc := &receipts.Receipt{
 		Started: j.started, Station: j.pj.Config.Station.Name, Profile: j.pj.Profile.Name,
 		ConfigDigest: j.pj.Config.Digest, Job: j.seq,
-		Device: receipts.Device{Name: j.dev.Name, VendorID: hex4(j.dev.VendorID), ProductID: hex4(j.dev.ProductID),
+		Device: receipts.Device{Name: j.dev.Name, VendorID: matchers.FormatUSBID(j.dev.VendorID), ProductID: matchers.FormatUSBID(j.dev.ProductID),
 			Serial: j.dev.Serial, Port: j.dev.Port, Size: j.dev.Size, DiskSeq: j.dev.DiskSeq},
 	}
-	j.pj.Receipt = rc
+	j.rc = rc
 	select {
 	case s.slots <- struct{}{}:
 	case <-j.ctx.Done():
@@ -174,50 +175,9 @@ func (s *Station) runStages(j *stick, rc *receipts.Receipt) (string, error) {
 				continue
 			}
 		}
-		j.update(func(v *status.Row) {
-			v.State, v.Step, v.StepIndex, v.Done, v.Total, v.Rate, v.ETA = status.StateRunning, st.Name, i+1, 0, 0, 0, 0
-		})
-		if st.Name == "eject" {
-			j.mu.Lock()
-			j.ejecting = true
-			j.mu.Unlock()
-		}
-		j.log.Info("step", "n", fmt.Sprintf("%d/%d", i+1, len(j.pj.Profile.Stages)), "stage", st.Name)
-		start := time.Now()
-		err := s.runStage(j, st)
-		step := receipts.Step{Kind: st.Name, DurationMS: time.Since(start).Milliseconds()}
-		if st.Fused() {
-			for _, sb := range st.Steps {
-				step.Fused = append(step.Fused, sb.Kind)
-			}
-		}
-		switch st.Name {
-		case "write":
-			if j.pj.Plan != nil {
-				step.Bytes = j.pj.Plan.Bytes()
-				rc.BytesWritten = step.Bytes
-				rc.Label = j.pj.Label
-				rc.ManifestDigest = manifest.Digest(j.pj.Entries)
-			}
-		case "verify":
-			if j.pj.Verified != nil {
-				rc.Verify = j.pj.Verified
-				step.Bytes = j.pj.Verified.Bytes
-				rc.BytesVerified = step.Bytes
-			}
-		}
-		if err != nil {
-			err = j.cause(st.Name, err)
-			step.Error = err.Error()
-			if failure == nil {
-				failedStage, failure = st.Name, err
-			}
-		}
-		rc.Steps = append(rc.Steps, step)
-		if st.Name == "eject" && err == nil {
-			j.mu.Lock()
-			j.ejected = true
-			j.mu.Unlock()
+		err := s.runRecorded(j, rc, i, st)
+		if err != nil && failure == nil {
+			failedStage, failure = st.Name, err
 		}
 		if j.wasRemoved() {
 			break
@@ -226,11 +186,66 @@ func (s *Station) runStages(j *stick, rc *receipts.Receipt) (string, error) {
 	return failedStage, failure
 }
 
-// runStage runs one stage with its timeout and retries.
-func (s *Station) runStage(j *stick, st *pipeline.Stage) error {
-	if st.Runner == nil {
-		return fmt.Errorf("stage %s has no runner (program bug)", st.Name)
+// runRecorded runs stage i and records its outcome — in the receipt's step
+// entry and totals, and on the board — without knowing its kind. It
+// returns the stage's error as the operator should read it.
+func (s *Station) runRecorded(j *stick, rc *receipts.Receipt, i int, st *pipeline.Stage) error {
+	j.update(func(v *status.Row) {
+		v.State, v.Step, v.StepIndex, v.Done, v.Total, v.Rate, v.ETA = status.StateRunning, st.Name, i+1, 0, 0, 0, 0
+	})
+	if st.Detaches {
+		j.mu.Lock()
+		j.ejecting = true
+		j.mu.Unlock()
 	}
+	j.log.Info("step", "n", fmt.Sprintf("%d/%d", i+1, len(j.pj.Profile.Stages)), "stage", st.Name)
+	start := time.Now()
+	out, err := s.runStage(j, st)
+	step := receipts.Step{Kind: st.Name, DurationMS: time.Since(start).Milliseconds(),
+		BytesWritten: out.BytesWritten, BytesVerified: out.BytesVerified, Details: out.Details, Note: out.Note}
+	if st.Fused() {
+		for _, sb := range st.Steps {
+			step.Fused = append(step.Fused, sb.Kind)
+		}
+	}
+	rc.BytesWritten += out.BytesWritten
+	rc.BytesVerified += out.BytesVerified
+	if out.Verify != nil {
+		rc.Verify, j.verifiedBy = out.Verify, st.Name
+	}
+	if out.Label != "" || out.ManifestDigest != "" {
+		rc.Label, rc.ManifestDigest = out.Label, out.ManifestDigest
+	}
+	if err != nil {
+		err = j.cause(st.Name, err)
+		step.Error = err.Error()
+	}
+	rc.Steps = append(rc.Steps, step)
+	j.update(func(v *status.Row) {
+		v.BytesWritten, v.BytesVerified = rc.BytesWritten, rc.BytesVerified
+		v.VerifyFailed = v.VerifyFailed || (out.Verify != nil && !out.Verify.OK)
+		if out.Note != "" {
+			v.Note = out.Note
+		}
+	})
+	if out.Note != "" {
+		j.log.Info(out.Note, "stage", st.Name)
+	}
+	if st.Detaches && err == nil {
+		j.mu.Lock()
+		j.ejected = true
+		j.mu.Unlock()
+	}
+	return err
+}
+
+// runStage runs one stage with its timeout and retries, and returns the
+// last attempt's outcome.
+func (s *Station) runStage(j *stick, st *pipeline.Stage) (pipeline.Outcome, error) {
+	if st.Runner == nil {
+		return pipeline.Outcome{}, fmt.Errorf("stage %s has no runner (program bug)", st.Name)
+	}
+	var out pipeline.Outcome
 	var err error
 	for attempt := 0; attempt <= st.Retries; attempt++ {
 		if attempt > 0 {
@@ -240,16 +255,16 @@ func (s *Station) runStage(j *stick, st *pipeline.Stage) error {
 		if st.Timeout > 0 {
 			ctx, cancel = context.WithTimeout(j.ctx, st.Timeout)
 		}
-		err = st.Runner.Run(ctx, j.pj)
+		out, err = st.Runner.Run(ctx, j.pj)
 		if err != nil && ctx.Err() == context.DeadlineExceeded && j.ctx.Err() == nil {
 			err = fmt.Errorf("timed out after %s: %w", st.Timeout, err)
 		}
 		cancel()
 		if err == nil || j.wasRemoved() || j.ctx.Err() != nil || executor.IsDeviceGone(err) {
-			return err
+			return out, err
 		}
 	}
-	return err
+	return out, err
 }
 
 // cause turns an error into what the operator should read: a stick that
@@ -309,7 +324,7 @@ func (s *Station) finish(j *stick, rc *receipts.Receipt, failedStage string, err
 		rc.Result = receipts.ResultFailed
 	case rc.Verify != nil && !rc.Verify.OK:
 		// Never report a failed verification as success, whatever path led here.
-		rc.Result, failedStage, err = receipts.ResultFailed, "verify", errors.New("verification did not pass")
+		rc.Result, failedStage, err = receipts.ResultFailed, j.verifiedBy, errors.New("verification did not pass")
 	case rc.Verify == nil:
 		rc.Result = receipts.ResultUnverified
 	default:

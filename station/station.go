@@ -358,11 +358,11 @@ func (s *Station) consider(name, why string) {
 			s.board(boardRow(dec.row, d, "", status.StateRefused, "safety guard: "+reason))
 		}
 	case ignored:
-		log.Info("left untouched: no profile matches", "vendor_id", hex4(d.VendorID), "product_id", hex4(d.ProductID),
+		log.Info("left untouched: no profile matches", "vendor_id", matchers.FormatUSBID(d.VendorID), "product_id", matchers.FormatUSBID(d.ProductID),
 			"serial", d.Serial, "port", d.Port, "size", d.Size, "why", dec.why)
 		s.board(boardRow(dec.row, d, "", status.StateIgnored, "no profile matches: "+dec.why))
 	case take:
-		log.Info("stick detected", "via", why, "profile", dec.profile.Name, "vendor_id", hex4(d.VendorID), "product_id", hex4(d.ProductID),
+		log.Info("stick detected", "via", why, "profile", dec.profile.Name, "vendor_id", matchers.FormatUSBID(d.VendorID), "product_id", matchers.FormatUSBID(d.ProductID),
 			"serial", d.Serial, "port", d.Port, "size", d.Size, "diskseq", d.DiskSeq, "job", dec.job.seq)
 		go s.runJob(dec.job)
 	}
@@ -433,7 +433,7 @@ func boardRow(id int, d *matchers.Device, profile string, state status.State, ms
 	if d.Bus == matchers.BusFile {
 		name = filepath.Base(d.Name) // the board shows an image file by its file name; receipts keep the path
 	}
-	return status.Row{ID: id, Device: name, Port: d.Port, Serial: d.Serial, VendorID: hex4(d.VendorID), ProductID: hex4(d.ProductID),
+	return status.Row{ID: id, Device: name, Port: d.Port, Serial: d.Serial, VendorID: matchers.FormatUSBID(d.VendorID), ProductID: matchers.FormatUSBID(d.ProductID),
 		Profile: profile, Size: d.Size, State: state, Error: msg, Updated: time.Now()}
 }
 
@@ -478,11 +478,4 @@ func (s *Station) board(j status.Row) {
 	if s.opts.Board != nil {
 		s.opts.Board.Update(j)
 	}
-}
-
-func hex4(id uint16) string {
-	if id == 0 {
-		return ""
-	}
-	return fmt.Sprintf("%04x", id)
 }

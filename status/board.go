@@ -104,9 +104,12 @@ type Row struct {
 	Rate  float64       `json:"rate"`   // bytes/s in the current step
 	ETA   time.Duration `json:"eta_ns"` // time left in the current step; 0 if unknown
 
-	Error   string    `json:"error,omitempty"`
-	Started time.Time `json:"started"`
-	Updated time.Time `json:"updated"`
+	Error string `json:"error,omitempty"`
+	Note  string `json:"note,omitempty"` // the last stage's line for the operator, e.g. "ejected: safe to pull"
+	// VerifyFailed: the job read the stick back and it differed.
+	VerifyFailed bool      `json:"verify_failed,omitempty"`
+	Started      time.Time `json:"started"`
+	Updated      time.Time `json:"updated"`
 
 	BytesWritten  int64 `json:"bytes_written"`  // bytes written to the stick so far
 	BytesVerified int64 `json:"bytes_verified"` // bytes read back and compared so far

@@ -100,6 +100,9 @@ func LogLine(j Row) string {
 	if j.Error != "" && j.State != StateIdle {
 		fmt.Fprintf(&sb, ": %s", j.Error)
 	}
+	if j.Note != "" && j.State.Terminal() {
+		fmt.Fprintf(&sb, " · %s", j.Note)
+	}
 	return sb.String()
 }
 

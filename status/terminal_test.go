@@ -268,3 +268,12 @@ func TestUnverifiedNeverReadsAsDone(t *testing.T) {
 		t.Errorf("StateUnverified: Terminal %v Active %v, want true and false", StateUnverified.Terminal(), StateUnverified.Active())
 	}
 }
+
+// TestLogLineNote: a finished job's note (what its last stage told the
+// operator) ends its log line.
+func TestLogLineNote(t *testing.T) {
+	j := Row{ID: 2, Device: "sdc", Profile: "kiosk", State: StateVerified, BytesWritten: 1e6, BytesVerified: 1e6, Note: "ejected: safe to pull"}
+	if got, want := LogLine(j), "job 2 sdc profile kiosk: verified (1.0 MB written, 1.0 MB verified) · ejected: safe to pull"; got != want {
+		t.Errorf("LogLine = %q, want %q", got, want)
+	}
+}

@@ -10,6 +10,19 @@ import (
 	"github.com/hashicorp/hcl/v2"
 )
 
+// copyKind declares the copy step: fused into the write stage, it may
+// appear several times, each after mkfs.
+var copyKind = pipeline.Kind{
+	Name:     "copy",
+	New:      func() pipeline.Step { return &Copy{} },
+	Summary:  "put content from sources and paths into the filesystem",
+	Repeat:   true,
+	Fused:    true,
+	Provides: []string{"content", pipeline.RoleWritten},
+	Requires: []pipeline.Order{needsFilesystem(`copy needs a filesystem: add step "mkfs" { type = "vfat" } before it.`)},
+	Precedes: []pipeline.Order{writesBeforeVerify},
+}
+
 // Copy decodes a copy step; it is fused into the write stage. Content comes
 // from source blocks by reference and from inline paths (relative to the
 // file that declares the step); include and exclude add to each source's
@@ -28,7 +41,8 @@ type Copy struct {
 	Exclude     []string       `hcl:"exclude,optional"`
 	Destination string         `hcl:"destination,optional"`
 
-	resolved []*pipeline.SourceBlock
+	resolved    []*pipeline.SourceBlock
+	contributed *pipeline.CopySpec // what Contribute added to the write
 }
 
 var _ pipeline.Contributor = (*Copy)(nil)
@@ -55,11 +69,9 @@ func (s *Copy) Check(c *pipeline.CheckContext) hcl.Diagnostics {
 			}
 		}
 	}
-	dest := strings.Trim(path.Clean("/"+s.Destination), "/")
 	if strings.Contains(s.Destination, "\\") || strings.Contains(s.Destination, "..") {
 		diags = append(diags, c.Errorf("destination", "Invalid destination", "destination = %q: use a folder path with forward slashes inside the filesystem, such as \"/event/docs\".", s.Destination))
 	}
-	s.Destination = dest
 	return diags
 }
 
@@ -108,14 +120,37 @@ func sourceRefs(expr hcl.Expression, cfg *pipeline.Config) ([]*pipeline.SourceBl
 	return out, diags
 }
 
-// Contribute adds this step's content to the layout.
-func (s *Copy) Contribute(l *pipeline.WriteSpec, c *pipeline.CheckContext) hcl.Diagnostics {
+// Contribute adds this step's content to the write: its folder inside the
+// filesystem is Destination cleaned, without leading or trailing slashes.
+func (s *Copy) Contribute(w *pipeline.WriteSpec, c *pipeline.CheckContext) hcl.Diagnostics {
 	var paths []string
 	if len(s.Paths) > 0 {
 		paths = pipeline.ResolvePaths(c.Block.DeclRange.Filename, s.Paths)
 	}
-	l.Copies = append(l.Copies, &pipeline.CopySpec{
-		Sources: s.resolved, Paths: paths, Include: s.Include, Exclude: s.Exclude, Destination: s.Destination,
-	})
+	s.contributed = &pipeline.CopySpec{
+		Sources: s.resolved, Paths: paths, Include: s.Include, Exclude: s.Exclude,
+		Destination: strings.Trim(path.Clean("/"+s.Destination), "/"),
+	}
+	w.Copies = append(w.Copies, s.contributed)
 	return c.ContentPaths("paths", paths)
+}
+
+// Describe says what the step does, for plan: each source's paths and
+// patterns, and the folder they go to.
+func (s *Copy) Describe(*pipeline.WriteSpec, func(hcl.Expression) string) string {
+	if s.contributed == nil {
+		return ""
+	}
+	var parts []string
+	for _, src := range Sources(&pipeline.WriteSpec{Copies: []*pipeline.CopySpec{s.contributed}}) {
+		p := strings.Join(src.Paths, ", ")
+		if len(src.Include) > 0 {
+			p += " include " + strings.Join(src.Include, " ")
+		}
+		if len(src.Exclude) > 0 {
+			p += " exclude " + strings.Join(src.Exclude, " ")
+		}
+		parts = append(parts, p)
+	}
+	return strings.Join(parts, "; ") + " -> /" + s.contributed.Destination
 }

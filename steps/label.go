@@ -5,6 +5,17 @@ import (
 	"github.com/hashicorp/hcl/v2"
 )
 
+// labelKind declares the label step: fused into the write stage, anywhere
+// after the mkfs whose volume it labels.
+var labelKind = pipeline.Kind{
+	Name:     "label",
+	New:      func() pipeline.Step { return &Label{} },
+	Summary:  "set a per-stick volume label from an expression",
+	Fused:    true,
+	Provides: []string{"label", pipeline.RoleWritten},
+	Requires: []pipeline.Order{needsFilesystem(`label needs a filesystem: add step "mkfs" before it.`)},
+}
+
 // Label decodes a label step. The label is part of the write plan (FAT
 // boot sector and volume entry, exFAT volume entry, ext4 superblock), so
 // verification covers it.
@@ -23,9 +34,14 @@ func (s *Label) Check(c *pipeline.CheckContext) hcl.Diagnostics {
 	return c.DeviceExpr(s.Label)
 }
 
-// Contribute sets the layout's label; it wins over mkfs's. The loader
+// Contribute sets the write's label; it wins over mkfs's. The loader
 // checks it against the filesystem's label rules (Builtin's LabelRules).
-func (s *Label) Contribute(l *pipeline.WriteSpec, c *pipeline.CheckContext) hcl.Diagnostics {
-	l.Label = s.Label
+func (s *Label) Contribute(w *pipeline.WriteSpec, c *pipeline.CheckContext) hcl.Diagnostics {
+	w.Label = s.Label
 	return nil
+}
+
+// Describe says what the step does, for plan.
+func (s *Label) Describe(_ *pipeline.WriteSpec, src func(hcl.Expression) string) string {
+	return "label " + src(s.Label)
 }

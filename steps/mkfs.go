@@ -57,3 +57,36 @@ func (m *Mkfs) Contribute(l *pipeline.WriteSpec, c *pipeline.CheckContext) hcl.D
 	}
 	return nil
 }
+
+// mkfsKind declares the mkfs step: fused into the write stage, it lays out
+// the filesystem in the partition the partition step gives it.
+var mkfsKind = pipeline.Kind{
+	Name:     "mkfs",
+	New:      func() pipeline.Step { return &Mkfs{} },
+	Summary:  "lay out a vfat (FAT32), exfat or ext4 filesystem",
+	Fused:    true,
+	Provides: []string{"filesystem", pipeline.RoleWritten},
+	Requires: []pipeline.Order{{Roles: []string{"table"}, What: "a partition step",
+		Why: `mkfs needs a partition step before it. For a filesystem on the whole stick (superfloppy) write step "partition" { table = "none" }.`}},
+	Precedes: []pipeline.Order{writesBeforeVerify},
+}
+
+// needsFilesystem is the requirement of the steps that put something into
+// the filesystem mkfs lays out.
+func needsFilesystem(why string) pipeline.Order {
+	return pipeline.Order{Roles: []string{"filesystem"}, What: "a mkfs step", Why: why}
+}
+
+// Describe says what the step does, for plan.
+func (m *Mkfs) Describe(_ *pipeline.WriteSpec, src func(hcl.Expression) string) string {
+	d := "type " + m.Type
+	if m.ClusterSize != "" && m.ClusterSize != "auto" {
+		d += ", cluster " + m.ClusterSize // as written
+	} else {
+		d += ", cluster auto"
+	}
+	if pipeline.IsSet(m.Label) {
+		d += ", label " + src(m.Label)
+	}
+	return d
+}

@@ -4,16 +4,27 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/flashpipe/flashpipe/blockdev"
 	"os"
 	"strings"
 
+	"github.com/flashpipe/flashpipe/blockdev"
 	"github.com/flashpipe/flashpipe/executor"
 	"github.com/flashpipe/flashpipe/fsimage"
 	"github.com/flashpipe/flashpipe/pipeline"
 	"github.com/flashpipe/flashpipe/receipts"
 	"github.com/hashicorp/hcl/v2"
 )
+
+// verifyKind declares the verify step: a stage of its own that reads back
+// what the steps before it wrote. A stick is done only when it passed.
+var verifyKind = pipeline.Kind{
+	Name:     "verify",
+	New:      func() pipeline.Step { return &Verify{Hash: "sha1", What: "all"} },
+	Summary:  "read everything back from the stick, bypassing the page cache, and compare SHA1s",
+	Provides: []string{pipeline.RoleVerified},
+	Requires: []pipeline.Order{{Roles: []string{pipeline.RoleWritten}, What: "a partition, mkfs or copy step",
+		Why: "verify reads back what the profile wrote, but this profile writes nothing before it: add partition, mkfs and copy steps."}},
+}
 
 // Verify decodes a verify step. Everything is read back from the stick
 // itself with the page cache dropped and bypassed.
@@ -33,12 +44,6 @@ var _ pipeline.Runner = (*Verify)(nil)
 
 // Check validates hash and what.
 func (v *Verify) Check(c *pipeline.CheckContext) hcl.Diagnostics {
-	if v.Hash == "" {
-		v.Hash = "sha1"
-	}
-	if v.What == "" {
-		v.What = "all"
-	}
 	diags := checkEnum(c, "hash", v.Hash, "sha1")
 	return append(diags, checkEnum(c, "what", v.What, "all", "files")...)
 }
@@ -48,17 +53,19 @@ func (v *Verify) Check(c *pipeline.CheckContext) hcl.Diagnostics {
 var ErrVerifyFailed = errors.New("verification failed")
 
 // Run reads the plan back from the stick. A mismatch is an error: a failed
-// verification is never reported as success.
-func (v *Verify) Run(ctx context.Context, j *pipeline.Job) error {
+// verification is never reported as success. The outcome carries the
+// result, passed or not.
+func (v *Verify) Run(ctx context.Context, j *pipeline.Job) (pipeline.Outcome, error) {
+	var out pipeline.Outcome
 	if j.Plan == nil {
-		return errors.New("verify: nothing was written by this job, so there is nothing to verify")
+		return out, errors.New("verify: nothing was written by this job, so there is nothing to verify")
 	}
 	if err := beforeVerify(ctx, j); err != nil {
-		return fmt.Errorf("verify: before-verify test hook: %w", err)
+		return out, fmt.Errorf("verify: before-verify test hook: %w", err)
 	}
 	dev, err := openTarget(j)
 	if err != nil {
-		return err
+		return out, err
 	}
 	plan := j.Plan
 	if v.What == "files" {
@@ -68,20 +75,30 @@ func (v *Verify) Run(ctx context.Context, j *pipeline.Job) error {
 	if res != nil {
 		res.Scope = v.What
 		j.Verified = res
+		out.Verify, out.BytesVerified = res, res.Bytes
 	}
 	if err != nil {
-		return err // executor errors name the step and the device
+		return out, err // executor errors name the step and the device
 	}
 	if v.Mount && res.OK {
 		if err := v.checkMounted(ctx, j, res); err != nil {
 			res.OK = false
-			return fmt.Errorf("verify %s: mounted tree: %w", j.Target, err)
+			return out, fmt.Errorf("verify %s: mounted tree: %w", j.Target, err)
 		}
 	}
 	if !res.OK {
-		return fmt.Errorf("%w on %s: %s", ErrVerifyFailed, j.Target, describeFailure(res.FailedFiles, res.Metadata))
+		return out, fmt.Errorf("%w on %s: %s", ErrVerifyFailed, j.Target, describeFailure(res.FailedFiles, res.Metadata))
 	}
-	return nil
+	return out, nil
+}
+
+// Describe says what the step does, for plan.
+func (v *Verify) Describe(*pipeline.WriteSpec, func(hcl.Expression) string) string {
+	d := v.Hash + ", " + v.What + ", read back from the stick with the page cache bypassed"
+	if v.Mount {
+		d += ", then mounted read-only and compared"
+	}
+	return d
 }
 
 func describeFailure(files []receipts.FailedFile, metadata []string) string {
@@ -127,7 +144,7 @@ func (v *Verify) checkMounted(ctx context.Context, j *pipeline.Job, res *receipt
 	if err := j.Close(); err != nil {
 		return err
 	}
-	j.Handle = nil
+	j.Dev = nil
 	part, detach, err := blockdev.AttachLoop(j.DevDir, j.Target, j.Plan.Partition.Offset, j.Plan.Partition.Length)
 	if err != nil {
 		return fmt.Errorf("attach the written partition read-only: %w", err)

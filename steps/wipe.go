@@ -8,6 +8,17 @@ import (
 	"github.com/hashicorp/hcl/v2"
 )
 
+// wipeKind declares the wipe step: a stage of its own, before every step
+// that writes.
+var wipeKind = pipeline.Kind{
+	Name:     "wipe",
+	New:      func() pipeline.Step { return &Wipe{Mode: "quick"} },
+	Summary:  "clear old partition tables and filesystem signatures, or zero or discard the whole stick",
+	Provides: []string{"erase"},
+	Precedes: []pipeline.Order{{Roles: []string{pipeline.RoleWritten},
+		Why: "wipe erases the stick, so it comes before every step that writes to it."}},
+}
+
 // Wipe decodes a wipe step.
 //
 //	step "wipe" {
@@ -23,20 +34,23 @@ var _ pipeline.Runner = (*Wipe)(nil)
 
 // Check validates the mode.
 func (w *Wipe) Check(c *pipeline.CheckContext) hcl.Diagnostics {
-	if w.Mode == "" {
-		w.Mode = "quick"
-	}
 	return checkEnum(c, "mode", w.Mode, "quick", "zero", "discard", "none")
 }
 
 // Run wipes the job's target.
-func (w *Wipe) Run(ctx context.Context, j *pipeline.Job) error {
+func (w *Wipe) Run(ctx context.Context, j *pipeline.Job) (pipeline.Outcome, error) {
+	out := pipeline.Outcome{Details: map[string]any{"mode": w.Mode}}
 	if w.Mode == "none" {
-		return nil
+		return out, nil
 	}
 	dev, err := openTarget(j)
 	if err != nil {
-		return err
+		return out, err
 	}
-	return executor.Wipe(ctx, dev, w.Mode, progress(j)) // its errors name the step and the device
+	return out, executor.Wipe(ctx, dev, w.Mode, progress(j)) // its errors name the step and the device
+}
+
+// Describe says what the step does, for plan.
+func (w *Wipe) Describe(*pipeline.WriteSpec, func(hcl.Expression) string) string {
+	return "mode " + w.Mode
 }

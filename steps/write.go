@@ -118,7 +118,7 @@ func (w *writer) Prepare(ctx context.Context, j *pipeline.Job) error {
 		}
 		return fmt.Errorf("plan for %s: %w", j.Target, err)
 	}
-	j.Plan, j.Entries, j.Label = plan, entries, plan.Label
+	j.Plan, j.Entries = plan, entries
 	j.Closers = append(j.Closers, func() error {
 		if plan.Cleanup != nil {
 			return plan.Cleanup()
@@ -128,17 +128,21 @@ func (w *writer) Prepare(ctx context.Context, j *pipeline.Job) error {
 	return nil
 }
 
-// Run streams the plan Prepare built.
-func (w *writer) Run(ctx context.Context, j *pipeline.Job) error {
+// Run streams the plan Prepare built. The outcome counts the bytes of the
+// plan written, up to a failure if there is one.
+func (w *writer) Run(ctx context.Context, j *pipeline.Job) (pipeline.Outcome, error) {
+	var out pipeline.Outcome
 	if j.Plan == nil {
 		if err := w.Prepare(ctx, j); err != nil {
-			return err
+			return out, err
 		}
 	}
+	out.Label, out.ManifestDigest = j.Plan.Label, manifest.Digest(j.Entries)
 	dev, err := openTarget(j)
 	if err != nil {
-		return err
+		return out, err
 	}
-	_, err = executor.Write(ctx, dev, j.Plan, executor.Options{Progress: progress(j), MinWriteMBps: j.Profile.MinWriteMBps})
-	return err // executor errors name the step and the device
+	st, err := executor.Write(ctx, dev, j.Plan, executor.Options{Progress: progress(j), MinWriteMBps: j.Profile.MinWriteMBps})
+	out.BytesWritten = st.Bytes
+	return out, err // executor errors name the step and the device
 }

@@ -60,9 +60,9 @@ func NewMetrics(b *status.Board) *Metrics {
 // Observe accounts one update of a job. Byte counters grow by how much a
 // job's BytesWritten and BytesVerified grew since its previous update. A job
 // is counted in flashpipe_sticks_total (and its throughput observed, if it
-// ended verified) once, on its first update in a terminal state. A failure
-// whose Step starts with "verify" also counts as a verify failure. An idle
-// update (the stick was pulled) forgets the job.
+// ended verified) once, on its first update in a terminal state. A failed
+// job whose read-back differed (VerifyFailed) also counts as a verify
+// failure. An idle update (the stick was pulled) forgets the job.
 func (m *Metrics) Observe(j status.Row) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -90,7 +90,7 @@ func (m *Metrics) Observe(j status.Row) {
 	}
 	m.counted[j.ID] = true
 	m.sticks[[2]string{j.Profile, string(j.State.Result())}]++
-	if j.State == status.StateFailed && strings.HasPrefix(j.Step, "verify") {
+	if j.State == status.StateFailed && j.VerifyFailed {
 		m.verifyFailures++
 	}
 	if j.State == status.StateVerified && !j.Started.IsZero() && j.Updated.After(j.Started) && j.BytesWritten > 0 {

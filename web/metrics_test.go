@@ -75,7 +75,10 @@ func feedJobs(b *status.Board) {
 		b.Update(j) // the same terminal update again is not a second stick
 	}
 	// A stick that failed its verify step, one pulled mid-write, one still running.
-	b.Update(status.Row{ID: 3, Profile: "kiosk", State: status.StateFailed, Step: "verify", BytesWritten: 5e6, BytesVerified: 1e6})
+	b.Update(status.Row{ID: 3, Profile: "kiosk", State: status.StateFailed, Step: "verify", VerifyFailed: true, BytesWritten: 5e6, BytesVerified: 1e6})
+	// A failure in a stage named verify that never compared anything (the
+	// stick could not be opened) is not a verify failure.
+	b.Update(status.Row{ID: 8, Profile: "kiosk", State: status.StateFailed, Step: "verify"})
 	b.Update(status.Row{ID: 4, Profile: `odd "name"\`, State: status.StateRemoved, Step: "write", BytesWritten: 1e6})
 	b.Update(status.Row{ID: 5, Profile: "kiosk", State: status.StateRunning, BytesWritten: 3e6})
 	b.Update(status.Row{ID: 6, State: status.StateIgnored})
@@ -105,7 +108,7 @@ func TestMetricsExposition(t *testing.T) {
 	h := "flashpipe_job_throughput_bytes_per_second"
 	want := map[string]float64{
 		`flashpipe_sticks_total{profile="kiosk",result="done"}`:             2,
-		`flashpipe_sticks_total{profile="kiosk",result="failed"}`:           1,
+		`flashpipe_sticks_total{profile="kiosk",result="failed"}`:           2,
 		`flashpipe_sticks_total{profile="kiosk",result="unverified"}`:       1,
 		`flashpipe_sticks_total{profile="odd \"name\"\\",result="removed"}`: 1,
 		`flashpipe_bytes_written_total`:                                     211e6,

@@ -140,74 +140,14 @@ func describeMatch(p *pipeline.Profile) string {
 	return strings.Join(parts, ", ")
 }
 
-// describeStep summarises one step's settings for plan output.
-func describeStep(sb *pipeline.StepBlock, l *pipeline.WriteSpec, files map[string]*hcl.File) string {
-	switch s := sb.Step.(type) {
-	case *steps.Wipe:
-		return "mode " + s.Mode
-	case *steps.Partition:
-		d := "table " + s.Table
-		if s.Name != "" {
-			d += fmt.Sprintf(", name %q", s.Name)
-		}
-		return d
-	case *steps.Mkfs:
-		d := "type " + s.Type
-		if s.ClusterSize != "" && s.ClusterSize != "auto" {
-			d += ", cluster " + s.ClusterSize // as written
-		} else {
-			d += ", cluster auto"
-		}
-		if pipeline.IsSet(s.Label) {
-			d += ", label " + exprText(s.Label, files)
-		}
-		return d
-	case *steps.Copy:
-		var parts []string
-		for _, src := range steps.Sources(&pipeline.WriteSpec{Copies: lastCopy(l, sb)}) {
-			p := strings.Join(src.Paths, ", ")
-			if len(src.Include) > 0 {
-				p += " include " + strings.Join(src.Include, " ")
-			}
-			if len(src.Exclude) > 0 {
-				p += " exclude " + strings.Join(src.Exclude, " ")
-			}
-			parts = append(parts, p)
-		}
-		return strings.Join(parts, "; ") + " -> /" + s.Destination
-	case *steps.Label:
-		return "label " + exprText(s.Label, files)
-	case *steps.Verify:
-		d := s.Hash + ", " + s.What + ", read back from the stick with the page cache bypassed"
-		if s.Mount {
-			d += ", then mounted read-only and compared"
-		}
-		return d
-	case *steps.Eject:
-		if s.EvenIfFailed {
-			return "power off and remove from the bus, even after a failed verification"
-		}
-		return "power off and remove from the bus (not after a failed verification)"
+// describeStep summarises one step's settings for plan output: what the
+// step's kind says about it (pipeline.Describer), or nothing.
+func describeStep(sb *pipeline.StepBlock, w *pipeline.WriteSpec, files map[string]*hcl.File) string {
+	d, ok := sb.Step.(pipeline.Describer)
+	if !ok {
+		return ""
 	}
-	return ""
-}
-
-// lastCopy returns the layout copy that a copy step contributed.
-func lastCopy(l *pipeline.WriteSpec, sb *pipeline.StepBlock) []*pipeline.CopySpec {
-	if l == nil {
-		return nil
-	}
-	n := 0
-	for _, s := range l.Steps {
-		if s.Kind != "copy" {
-			continue
-		}
-		if s == sb && n < len(l.Copies) {
-			return l.Copies[n : n+1]
-		}
-		n++
-	}
-	return nil
+	return d.Describe(w, func(e hcl.Expression) string { return exprText(e, files) })
 }
 
 func exprText(e hcl.Expression, files map[string]*hcl.File) string {

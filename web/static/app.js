@@ -81,6 +81,7 @@
       if (j.device) meta.push(j.device);
       if (j.size) meta.push(mb(j.size));
       if (j.vendor_id) meta.push(j.vendor_id + ":" + j.product_id);
+      if (j.note) meta.push(j.note);
     } else if (j.serial) {
       meta.push("last: S/N " + j.serial);
     }

@@ -1,6 +1,6 @@
 # A profile that writes sticks without reading them back is warned about:
 # its sticks end "unverified", never done, and validate --strict fails on it.
-profile "fast" { # WARNING: Profile does not verify | runs wipe, partition, mkfs, copy but no verify step
+profile "fast" { # WARNING: Profile does not verify | runs wipe, partition, mkfs, copy but no step that reads back what it wrote
   match { vendor_id = "0781" }
   step "wipe" {}
   step "partition" {}

@@ -2,8 +2,8 @@
 profile "out-of-order" {
   priority = 1
   step "wipe" {}
-  step "mkfs" { type = "vfat" } # ERROR: Step "mkfs" needs a partition step before it
-  step "partition" {}           # ERROR: Step out of order | must come before step "mkfs"
+  step "mkfs" { type = "vfat" } # ERROR: Step "mkfs" needs a partition step before it | Step "partition" (at testdata/errors/order.hcl:6,3-19) comes after it.
+  step "partition" {}           # one cause, one diagnostic: the one above names this step
 }
 
 profile "mkfs-without-partition" {
@@ -40,9 +40,23 @@ profile "label-without-mkfs" {
 
 profile "verify-alone" {
   priority = 7
-  step "verify" {} # ERROR: Step "verify" needs a partition step before it
+  step "verify" {} # ERROR: Step "verify" needs a partition, mkfs or copy step before it
 }
 
 profile "empty" { # ERROR: Profile without steps
   priority = 8
+}
+
+profile "wipe-after-write" {
+  priority = 9
+  step "partition" {}
+  step "wipe" {} # ERROR: Step out of order | step "wipe" must come before step "partition"
+}
+
+profile "copy-after-verify" {
+  priority = 10
+  step "partition" {}
+  step "mkfs" { type = "vfat" }
+  step "verify" {}
+  step "copy" { paths = ["../content/docs"] } # ERROR: Step out of order | step "copy" must come before step "verify"
 }

@@ -1,0 +1,81 @@
+package pipeline
+
+import (
+	"fmt"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+// CheckContext is what a step sees when it is checked.
+type CheckContext struct {
+	Config  *Config
+	Profile *Profile
+	Block   *StepBlock
+
+	skipContent bool // Loader.SkipContent
+}
+
+// DeviceExpr type-checks a per-device expression: it may refer to device,
+// job, station, now, var and local. It is evaluated with unknown device
+// values so that typos are caught before any stick arrives.
+func (c *CheckContext) DeviceExpr(expr hcl.Expression) hcl.Diagnostics {
+	return c.Config.checkDeviceExpr(expr)
+}
+
+// WriteSpec describes what the fused write stage puts on a stick: the
+// partition table, the filesystem, its content and its label.
+type WriteSpec struct {
+	Table       string // "mbr" | "gpt" | "none"
+	PartName    string
+	FS          string // "vfat" | "exfat" | "ext4" | ""
+	ClusterSize int    // bytes; 0 = the filesystem's default
+	Label       hcl.Expression
+	Copies      []*CopySpec
+	Steps       []*StepBlock // the steps fused into this layout
+}
+
+// CopySpec is one copy step's content: sources by reference and inline paths.
+type CopySpec struct {
+	Sources     []*SourceBlock
+	Paths       []string // absolute
+	Include     []string
+	Exclude     []string
+	Destination string // folder inside the filesystem, "" for the root
+}
+
+// AttrRange returns the range of the step's attribute name's value, or the
+// step block's header when the attribute was not written.
+func (c *CheckContext) AttrRange(name string) hcl.Range {
+	if c.Block == nil {
+		return hcl.Range{}
+	}
+	if e := c.attrExpr(name); e != nil {
+		return e.Range()
+	}
+	return c.Block.DeclRange
+}
+
+// attrExpr returns the expression of the step's attribute name, or nil.
+func (c *CheckContext) attrExpr(name string) hcl.Expression {
+	if c.Block == nil {
+		return nil
+	}
+	if a, ok := c.Block.Attrs[name]; ok {
+		return a.Expr
+	}
+	return nil
+}
+
+// ContentPaths reports each of paths, the step's attribute attr resolved,
+// that does not exist; nothing when the loader skips content checks.
+func (c *CheckContext) ContentPaths(attr string, paths []string) hcl.Diagnostics {
+	if c.skipContent {
+		return nil
+	}
+	return missingPaths(paths, c.attrExpr(attr))
+}
+
+// Errorf returns an error diagnostic on the step's attribute name.
+func (c *CheckContext) Errorf(attr, summary, format string, args ...any) *hcl.Diagnostic {
+	return errAt(c.AttrRange(attr), summary, fmt.Sprintf(format, args...))
+}
