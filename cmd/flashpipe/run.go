@@ -15,11 +15,9 @@ import (
 	"github.com/flashpipe/flashpipe/pipeline"
 	"github.com/flashpipe/flashpipe/station"
 	"github.com/flashpipe/flashpipe/status"
-	"github.com/flashpipe/flashpipe/steps"
 	"github.com/flashpipe/flashpipe/uevent"
 	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 )
 
 // stationFlags are run's own flags.
@@ -58,7 +56,7 @@ keeps the old profiles.`,
 	lo.register(cmd)
 	legacy.register(cmd, false)
 	fl := cmd.Flags()
-	fl.IntVarP(&legacy.concurrent, "concurrent", "n", 0, "sticks written at once (overrides station.concurrency)")
+	legacy.registerConcurrent(cmd, "sticks written at once (overrides station.concurrency)")
 	fl.BoolVar(&sf.includePresent, "include-present", false, "also take sticks present when the station starts")
 	fl.StringVar(&sf.allowBus, "allow-bus", "", "buses to write to, e.g. usb,mmc,loop (overrides station.allow_buses)")
 	fl.StringVar(&sf.receipts, "receipts", "", "receipts file (overrides station.receipts)")
@@ -71,20 +69,9 @@ keeps the old profiles.`,
 	return cmd
 }
 
-func newLogger(w io.Writer, level, format string) hclog.Logger {
-	log := hclog.New(&hclog.LoggerOptions{
-		Name: "flashpipe", Output: w, Level: hclog.LevelFromString(level),
-		JSONFormat: format == "json", TimeFormat: time.RFC3339,
-	})
-	if steps.TestHooks {
-		log.Warn("test build (-tags testhooks): FLASHPIPE_TEST_BEFORE_VERIFY may run a program before every verify; never use this binary on a real station")
-	}
-	return log
-}
-
 func runStation(cmd *cobra.Command, lo *loadOptions, legacy *legacyFlags, sf *stationFlags, args []string) error {
 	stderr := cmd.ErrOrStderr()
-	l, cfg, err := loadChecked(cmd, lo, legacy, args, true)
+	l, cfg, err := loadChecked(cmd.ErrOrStderr(), lo, legacy, args, true)
 	if err != nil {
 		return err
 	}
@@ -266,10 +253,4 @@ func (w *fileWatch) changed() bool {
 	changed := fmt.Sprint(now) != fmt.Sprint(w.stamp)
 	w.stamp = now
 	return changed
-}
-
-// isTerminal reports whether w is a terminal.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
 }
