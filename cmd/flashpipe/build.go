@@ -12,7 +12,6 @@ import (
 	"github.com/flashpipe/flashpipe/pipeline"
 	"github.com/flashpipe/flashpipe/steps"
 	"github.com/flashpipe/flashpipe/units"
-	"github.com/hashicorp/hcl/v2"
 	"github.com/spf13/cobra"
 )
 
@@ -39,7 +38,7 @@ areas that must read as zeros and the file data, as a stick's receipt counts.`,
 			if err != nil {
 				return fmt.Errorf("--size %q: %w", size, err)
 			}
-			_, cfg, err := loadChecked(cmd, &lo, &legacy, args, false)
+			_, cfg, err := loadChecked(cmd.ErrOrStderr(), &lo, &legacy, args, false)
 			if err != nil {
 				return err
 			}
@@ -74,33 +73,6 @@ areas that must read as zeros and the file data, as a stick's receipt counts.`,
 	return cmd
 }
 
-// pickProfile finds a profile by name, or the only one.
-func pickProfile(cfg *pipeline.Config, name string) (*pipeline.Profile, error) {
-	if name == "" {
-		if len(cfg.Profiles) == 1 {
-			return cfg.Profiles[0], nil
-		}
-		return nil, fmt.Errorf("the files hold %d profiles: choose one with --profile %s", len(cfg.Profiles), profileNames(cfg))
-	}
-	for _, p := range cfg.Profiles {
-		if p.Name == name {
-			return p, nil
-		}
-	}
-	return nil, fmt.Errorf("no profile %q; profiles: %s", name, profileNames(cfg))
-}
-
-func profileNames(cfg *pipeline.Config) string {
-	var s string
-	for i, p := range cfg.Profiles {
-		if i > 0 {
-			s += ", "
-		}
-		s += p.Name
-	}
-	return s
-}
-
 func describeLayout(l *pipeline.WriteSpec) string {
 	if l == nil {
 		return "nothing to write"
@@ -127,36 +99,4 @@ func planImage(ctx context.Context, cfg *pipeline.Config, p *pipeline.Profile, t
 	}
 	plan, err := compile.Build(steps.Spec(p.Write, entries, label, steps.VolumeSerial(j), now), size, sector)
 	return plan, entries, err
-}
-
-// checkContentFit fails validate when a profile's content cannot be read,
-// does not fit the smallest stick its match admits, or fails to lay out at
-// all (names the filesystem cannot hold, a 4 GiB file on FAT32).
-func checkContentFit(ctx context.Context, cfg *pipeline.Config) hcl.Diagnostics {
-	var diags hcl.Diagnostics
-	for _, p := range cfg.Profiles {
-		if p.Write == nil || p.Write.FS == "ext4" {
-			continue
-		}
-		entries, err := steps.Content(ctx, p.Write, manifest.NewCache(), time.Now(), nil)
-		if err != nil {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Content cannot be read",
-				Detail: fmt.Sprintf("profile %q: %s. A station fails every job of this profile until this is fixed.", p.Name, err), Subject: p.DeclRange.Ptr()})
-			continue
-		}
-		spec := steps.Spec(p.Write, entries, "", 1, time.Now())
-		need, err := compile.MinDeviceSize(spec, 512)
-		if err != nil {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Content cannot be laid out",
-				Detail: fmt.Sprintf("profile %q: %s", p.Name, err), Subject: p.DeclRange.Ptr()})
-			continue
-		}
-		if p.Match.MinSize > 0 && need > p.Match.MinSize {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Content does not fit the smallest matching stick",
-				Detail: fmt.Sprintf("profile %q matches sticks from %s, but its content needs a stick of at least %s. Raise the match's minimum size or trim the content.",
-					p.Name, units.Exact(p.Match.MinSize), units.Exact(need)),
-				Subject: p.DeclRange.Ptr()})
-		}
-	}
-	return diags
 }

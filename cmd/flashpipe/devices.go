@@ -30,13 +30,9 @@ given station files, whether the dashboard shows a tile for each.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var cfg *pipeline.Config
 			if len(args) > 0 {
-				l, c, diags, err := lo.load(args)
+				_, c, err := loadChecked(cmd.ErrOrStderr(), &lo, nil, args, false)
 				if err != nil {
 					return err
-				}
-				printDiags(cmd.ErrOrStderr(), l, diags)
-				if diags.HasErrors() {
-					return exitError{1}
 				}
 				cfg = c
 			}

@@ -131,3 +131,13 @@ func TestDashboardPorts(t *testing.T) {
 		t.Errorf("GET /api/ports after a reload without station.ports = %s, want []", got)
 	}
 }
+
+// TestDevicesBrokenFiles: devices with station files that have errors
+// shows them and exits 1 before listing anything.
+func TestDevicesBrokenFiles(t *testing.T) {
+	f := "../../pipeline/testdata/errors/references.hcl"
+	code, out, errs := runCLI(t, "devices", f)
+	if code != 1 || out != "" || !strings.Contains(errs, "Error: ") || !strings.Contains(errs, "on "+f+" line ") {
+		t.Errorf("devices %s = %d, stdout %q, stderr:\n%s\nwant 1, nothing listed, the errors with their lines", f, code, out, errs)
+	}
+}

@@ -39,7 +39,7 @@ are configuration, the rest are targets.`,
 			if len(targets) == 0 {
 				return fmt.Errorf("give at least one target: a block device such as /dev/sdb, or an image file")
 			}
-			_, cfg, err := loadChecked(cmd, &lo, &legacy, cfgArgs, false)
+			_, cfg, err := loadChecked(cmd.ErrOrStderr(), &lo, &legacy, cfgArgs, false)
 			if err != nil {
 				return err
 			}

@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/flashpipe/flashpipe/pipeline"
+	"github.com/flashpipe/flashpipe/steps"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -24,6 +26,9 @@ type legacyFlags struct {
 	label      string
 	tmpMount   string
 	concurrent int
+	// concurrentSet says -n was given, so that -n 0 is refused rather
+	// than read as "not given".
+	concurrentSet bool
 	// layout, for build and flash
 	fs    string
 	table string
@@ -52,7 +57,53 @@ func (f *legacyFlags) register(cmd *cobra.Command, layout bool) {
 	}
 }
 
+// registerConcurrent adds -n, for the commands that run a station (run)
+// or show one (validate, plan).
+func (f *legacyFlags) registerConcurrent(cmd *cobra.Command, usage string) {
+	cmd.Flags().VarP(concurrentValue{f}, "concurrent", "n", usage)
+}
+
+// concurrentValue is -n as a flag value: an int, as pflag's own, that
+// also records that it was given.
+type concurrentValue struct{ f *legacyFlags }
+
+func (v concurrentValue) String() string { return strconv.Itoa(v.f.concurrent) }
+func (v concurrentValue) Type() string   { return "int" }
+
+func (v concurrentValue) Set(s string) error {
+	n, err := strconv.ParseInt(s, 0, 64)
+	if err != nil {
+		return err
+	}
+	v.f.concurrent, v.f.concurrentSet = int(n), true
+	return nil
+}
+
+// checkConcurrent refuses a -n below 1.
+func (f *legacyFlags) checkConcurrent() error {
+	if f.concurrentSet && f.concurrent < 1 {
+		return fmt.Errorf("-n %d: give how many sticks to write at once, 1 or more", f.concurrent)
+	}
+	return nil
+}
+
 func (f *legacyFlags) active() bool { return len(f.clone) > 0 }
+
+// load builds the implicit profile and loads it, with its diagnostics
+// pointed at the flags. The implicit profile uses no variables, so
+// FLASHPIPE_VAR_* (set, perhaps, for the station files of another run)
+// cannot change it: the environment is not read.
+func (f *legacyFlags) load(skipContent, eject bool) (*pipeline.Loader, *pipeline.Config, hcl.Diagnostics, error) {
+	src, err := f.config(eject)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	l := pipeline.NewLoader(steps.Builtin())
+	l.SkipContent = skipContent
+	cfg, diags := l.LoadSource(implicitFile, src)
+	f.locate(l.Parser)
+	return l, cfg, f.pointAtFlags(diags), nil
+}
 
 // config renders the implicit profile as HCL, so it goes through the same
 // loader and compiler as a file: any allowed stick; wipe quick; partition;

@@ -23,7 +23,7 @@ tool's flags) and prints, for each profile in routing order, what it matches
 and the stages it compiles to. Steps the engine fuses into one sequential
 write are shown as fused.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			l, cfg, err := loadChecked(cmd, &lo, &legacy, args, true)
+			l, cfg, err := loadChecked(cmd.ErrOrStderr(), &lo, &legacy, args, true)
 			if err != nil {
 				return err
 			}
@@ -34,54 +34,8 @@ write are shown as fused.`,
 	lo.register(cmd)
 	lo.registerSkipContent(cmd)
 	legacy.register(cmd, false)
-	cmd.Flags().IntVarP(&legacy.concurrent, "concurrent", "n", 0, "sticks written at once (with -c)")
+	legacy.registerConcurrent(cmd, "sticks written at once (with -c)")
 	return cmd
-}
-
-// loadChecked is loadOrLegacy for commands that go on only with a clean
-// config: it prints the diagnostics and turns errors into exit status 1.
-func loadChecked(cmd *cobra.Command, lo *loadOptions, legacy *legacyFlags, args []string, eject bool) (*pipeline.Loader, *pipeline.Config, error) {
-	l, cfg, diags, err := loadOrLegacy(cmd, lo, legacy, args, eject)
-	if err != nil {
-		return nil, nil, err
-	}
-	printDiags(cmd.ErrOrStderr(), l, diags)
-	if diags.HasErrors() {
-		return nil, nil, exitError{1}
-	}
-	return l, cfg, nil
-}
-
-// loadOrLegacy loads the files in args, or, with -c, the implicit profile,
-// whose diagnostics then point at the flags.
-func loadOrLegacy(cmd *cobra.Command, lo *loadOptions, legacy *legacyFlags, args []string, eject bool) (*pipeline.Loader, *pipeline.Config, hcl.Diagnostics, error) {
-	if n := cmd.Flags().Lookup("concurrent"); n != nil && n.Changed && legacy.concurrent < 1 {
-		return nil, nil, nil, fmt.Errorf("-n %d: give how many sticks to write at once, 1 or more", legacy.concurrent)
-	}
-	if legacy.active() {
-		if len(args) > 0 {
-			return nil, nil, nil, fmt.Errorf("give either station files or -c PATH, not both")
-		}
-		if len(lo.vars) > 0 {
-			return nil, nil, nil, fmt.Errorf("--var sets a variable of station files; the implicit profile of -c declares none")
-		}
-		src, err := legacy.config(eject)
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		// The implicit profile uses no variables, so FLASHPIPE_VAR_*
-		// (set, perhaps, for the station files of another run) cannot
-		// change it: the environment is not read.
-		l := pipeline.NewLoader(steps.Builtin())
-		l.SkipContent = lo.skipContent
-		cfg, diags := l.LoadSource(implicitFile, src)
-		legacy.locate(l.Parser)
-		return l, cfg, legacy.pointAtFlags(diags), nil
-	}
-	if len(args) == 0 {
-		return nil, nil, nil, fmt.Errorf("give station files (FILE.hcl or a directory), or -c PATH for the implicit profile")
-	}
-	return lo.load(args)
 }
 
 func writePlan(w io.Writer, files map[string]*hcl.File, cfg *pipeline.Config) {

@@ -15,30 +15,29 @@ import (
 	"github.com/flashpipe/flashpipe/pipeline"
 	"github.com/flashpipe/flashpipe/station"
 	"github.com/flashpipe/flashpipe/status"
-	"github.com/flashpipe/flashpipe/steps"
 	"github.com/flashpipe/flashpipe/uevent"
 	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 )
 
-// stationFlags are run's own flags.
-type stationFlags struct {
+// runFlags are run's flags: what to load, and the station's own.
+type runFlags struct {
+	lo     loadOptions
+	legacy legacyFlags // -n is legacy.concurrent
+
 	includePresent bool
 	allowBus       string
 	receipts       string
-	logLevel       string
-	logFormat      string
 	grace          time.Duration
 	listen         string
 	token          string
+	logLevel       string
+	logFormat      string
 	noTable        bool
 }
 
 func newRunCmd() *cobra.Command {
-	var lo loadOptions
-	var legacy legacyFlags
-	var sf stationFlags
+	var f runFlags
 	cmd := &cobra.Command{
 		Use:   "run [FILE|DIR... | -c PATH [-c PATH] [-x EXT] [--label L] [-n N]]",
 		Short: "Run the station: write every stick inserted from now on",
@@ -52,153 +51,225 @@ period, then abort the rest; a second signal aborts at once. SIGHUP, or a change
 to a station file on disk, reloads the profiles for new jobs; a broken reload
 keeps the old profiles.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runStation(cmd, &lo, &legacy, &sf, args)
+			return runStation(cmd.Context(), &f, args, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
-	lo.register(cmd)
-	legacy.register(cmd, false)
+	f.lo.register(cmd)
+	f.legacy.register(cmd, false)
+	f.legacy.registerConcurrent(cmd, "sticks written at once (overrides station.concurrency)")
 	fl := cmd.Flags()
-	fl.IntVarP(&legacy.concurrent, "concurrent", "n", 0, "sticks written at once (overrides station.concurrency)")
-	fl.BoolVar(&sf.includePresent, "include-present", false, "also take sticks present when the station starts")
-	fl.StringVar(&sf.allowBus, "allow-bus", "", "buses to write to, e.g. usb,mmc,loop (overrides station.allow_buses)")
-	fl.StringVar(&sf.receipts, "receipts", "", "receipts file (overrides station.receipts)")
-	fl.StringVar(&sf.logLevel, "log-level", "info", "trace, debug, info, warn or error")
-	fl.StringVar(&sf.logFormat, "log-format", "text", "text or json")
-	fl.DurationVar(&sf.grace, "grace", 0, "on SIGTERM, how long running jobs may finish (overrides station.grace)")
-	fl.StringVar(&sf.listen, "listen", "", "serve the dashboard, API and metrics on this address (overrides station.listen)")
-	fl.StringVar(&sf.token, "token", "", "bearer token for the dashboard (required off loopback)")
-	fl.BoolVar(&sf.noTable, "no-table", false, "plain log lines even on a terminal")
+	fl.BoolVar(&f.includePresent, "include-present", false, "also take sticks present when the station starts")
+	fl.StringVar(&f.allowBus, "allow-bus", "", "buses to write to, e.g. usb,mmc,loop (overrides station.allow_buses)")
+	fl.StringVar(&f.receipts, "receipts", "", "receipts file (overrides station.receipts)")
+	fl.StringVar(&f.logLevel, "log-level", "info", "trace, debug, info, warn or error")
+	fl.StringVar(&f.logFormat, "log-format", "text", "text or json")
+	fl.DurationVar(&f.grace, "grace", 0, "on SIGTERM, how long running jobs may finish (overrides station.grace)")
+	fl.StringVar(&f.listen, "listen", "", "serve the dashboard, API and metrics on this address (overrides station.listen)")
+	fl.StringVar(&f.token, "token", "", "bearer token for the dashboard (required off loopback)")
+	fl.BoolVar(&f.noTable, "no-table", false, "plain log lines even on a terminal")
 	return cmd
 }
 
-func newLogger(w io.Writer, level, format string) hclog.Logger {
-	log := hclog.New(&hclog.LoggerOptions{
-		Name: "flashpipe", Output: w, Level: hclog.LevelFromString(level),
-		JSONFormat: format == "json", TimeFormat: time.RFC3339,
-	})
-	if steps.TestHooks {
-		log.Warn("test build (-tags testhooks): FLASHPIPE_TEST_BEFORE_VERIFY may run a program before every verify; never use this binary on a real station")
+// override writes the command line's settings over the station block's:
+// the one place they are merged, for the config run starts with and for
+// every config a reload loads. Everything that reads the station block
+// (the station, the log, the views, the grace period) then reads one
+// value.
+func (f *runFlags) override(st *pipeline.StationBlock) {
+	if f.receipts != "" {
+		st.Receipts = f.receipts
 	}
-	return log
+	if f.legacy.concurrent > 0 {
+		st.Concurrency = f.legacy.concurrent
+	}
+	if f.allowBus != "" {
+		st.AllowBuses = strings.Split(f.allowBus, ",")
+	}
+	if f.grace > 0 {
+		st.Grace = f.grace
+	}
+	if f.listen != "" {
+		st.Listen = f.listen
+	}
+	if f.token != "" {
+		st.Token = f.token
+	}
 }
 
-func runStation(cmd *cobra.Command, lo *loadOptions, legacy *legacyFlags, sf *stationFlags, args []string) error {
-	stderr := cmd.ErrOrStderr()
-	l, cfg, err := loadChecked(cmd, lo, legacy, args, true)
+// loadConfig loads the station files (or the implicit profile) with the
+// command line's overrides.
+func (f *runFlags) loadConfig(stderr io.Writer, args []string) (*pipeline.Config, error) {
+	_, cfg, err := loadChecked(stderr, &f.lo, &f.legacy, args, true)
+	if err != nil {
+		return nil, err
+	}
+	f.override(cfg.Station)
+	return cfg, nil
+}
+
+// runStation is run: it starts the station, its log and its views, and
+// serves sticks until it is stopped.
+func runStation(ctx context.Context, f *runFlags, args []string, stdout, stderr io.Writer) error {
+	cfg, err := f.loadConfig(stderr, args)
 	if err != nil {
 		return err
 	}
-	if sf.receipts != "" {
-		cfg.Station.Receipts = sf.receipts
+	table := isTerminal(stdout) && !f.noTable
+	log, closeLog, err := stationLog(cfg.Station, table, f.logLevel, f.logFormat, stderr)
+	if err != nil {
+		return err
 	}
-	// With the live table on the terminal, log lines would tear it: they
-	// go to the log file only (station.log_file, or flashpipe.log beside
-	// the receipts). Without a terminal they go to stderr too.
-	table := isTerminal(cmd.OutOrStdout()) && !sf.noTable
-	logPath := cfg.Station.LogFile
-	if logPath == "" && table {
-		logPath = filepath.Join(filepath.Dir(cfg.Station.Receipts), "flashpipe.log")
+	defer closeLog()
+	board := status.NewBoard()
+	st, listener, err := newStation(cfg, f.includePresent, log, board)
+	if err != nil {
+		return err
 	}
-	var logOut io.Writer = stderr
-	if logPath != "" {
-		f, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-		if err != nil {
-			return fmt.Errorf("log file: %w", err)
-		}
-		defer f.Close()
-		logOut = f
-		if !table {
-			logOut = io.MultiWriter(stderr, f)
-		} else {
-			fmt.Fprintf(stderr, "flashpipe: logging to %s\n", logPath)
-		}
+	defer listener.Close()
+	views, stopViews := context.WithCancel(context.Background())
+	defer stopViews()
+	if err := startViews(views, stdout, table, board, cfg.Station, st.Config, listener.Dropped, log); err != nil {
+		return err
 	}
-	log := newLogger(logOut, sf.logLevel, sf.logFormat)
+	sv := &supervisor{st: st, grace: cfg.Station.Grace, watch: newFileWatch(cfg.Files), log: log,
+		reload: func() { f.reload(args, st, log, stderr) }}
+	sum := sv.run(ctx, cfg)
+	stopViews()
+	fmt.Fprintf(stdout, "flashpipe: stopped: %s\n", sum)
+	return nil
+}
+
+// stationLog opens run's log. With the live table on the terminal, log
+// lines would tear it: they go to the log file only (station.log_file, or
+// flashpipe.log beside the receipts). Without a terminal they go to
+// stderr, and to station.log_file too when it is set. The caller calls
+// the function returned when it is done logging.
+func stationLog(st *pipeline.StationBlock, table bool, level, format string, stderr io.Writer) (hclog.Logger, func(), error) {
+	path := st.LogFile
+	if path == "" && table {
+		path = filepath.Join(filepath.Dir(st.Receipts), "flashpipe.log")
+	}
+	if path == "" {
+		return newLogger(stderr, level, format), func() {}, nil
+	}
+	file, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, nil, fmt.Errorf("log file: %w", err)
+	}
+	out := io.MultiWriter(stderr, file)
+	if table {
+		out = file
+		fmt.Fprintf(stderr, "flashpipe: logging to %s\n", path)
+	}
+	return newLogger(out, level, format), func() { file.Close() }, nil
+}
+
+// newStation checks that cfg can run as a station and returns the station
+// over the kernel's uevents; the caller closes the listener.
+func newStation(cfg *pipeline.Config, includePresent bool, log hclog.Logger, board *status.Board) (*station.Station, *uevent.Listener, error) {
 	if len(cfg.Profiles) == 0 {
-		return fmt.Errorf("the station files hold no profile: every stick would be left untouched")
+		return nil, nil, fmt.Errorf("the station files hold no profile: every stick would be left untouched")
 	}
 	if os.Geteuid() != 0 {
 		log.Warn("not running as root: sticks cannot be opened for writing; run with sudo")
 	}
-	var buses []string
-	if sf.allowBus != "" {
-		buses = strings.Split(sf.allowBus, ",")
-	}
 	listener, err := uevent.Listen()
 	if err != nil {
-		return fmt.Errorf("listen for kernel uevents: %w", err)
+		return nil, nil, fmt.Errorf("listen for kernel uevents: %w", err)
 	}
-	defer listener.Close()
-
-	board := status.NewBoard()
 	sysfs, procfs := matchers.OSRoots()
 	st := station.New(station.Options{
 		Config: cfg, Sysfs: sysfs, SysfsRoot: "/sys", Procfs: procfs, DevDir: "/dev",
-		Uevents: listener, IncludePresent: sf.includePresent, AllowBuses: buses,
-		Concurrency: legacy.concurrent, Receipts: sf.receipts, Log: log, Board: board,
+		Uevents: listener, IncludePresent: includePresent, Log: log, Board: board,
 	})
+	return st, listener, nil
+}
 
+// reload loads the station files again, with the command line's
+// overrides, and swaps the station's profiles; a broken file keeps the
+// old ones.
+func (f *runFlags) reload(args []string, st *station.Station, log hclog.Logger, stderr io.Writer) {
+	if f.legacy.active() {
+		log.Info("reload ignored: the implicit profile from -c has no files")
+		return
+	}
+	l, cfg, diags, err := f.lo.load(args)
+	if err != nil {
+		log.Error("reload failed; keeping the old profiles", "error", err)
+		return
+	}
+	if diags.HasErrors() {
+		printDiags(stderr, l, diags)
+		log.Error("reload failed; keeping the old profiles", "errors", len(diags.Errs()))
+		return
+	}
+	f.override(cfg.Station)
+	st.Reload(cfg)
+}
+
+// supervisor runs a station and reacts to the outside: SIGINT, SIGTERM
+// or the end of run's context stop it (a second time: abort it), SIGHUP
+// or a changed station file reloads it.
+type supervisor struct {
+	st     *station.Station
+	grace  time.Duration // how long running jobs may finish after a stop
+	watch  *fileWatch    // nil: no files to watch
+	reload func()
+	log    hclog.Logger
+}
+
+// run runs the station until it has stopped and returns what it did.
+func (s *supervisor) run(ctx context.Context, cfg *pipeline.Config) station.Summary {
 	intake, stopIntake := context.WithCancel(context.Background())
 	jobs, abort := context.WithCancel(context.Background())
 	defer stopIntake()
 	defer abort()
-
-	views, stopViews := context.WithCancel(context.Background())
-	defer stopViews()
-	if err := startViews(views, cmd, board, cfg, st.Config, listener.Dropped, sf, log); err != nil {
-		return err
-	}
-
-	grace := cfg.Station.Grace
-	if sf.grace > 0 {
-		grace = sf.grace
-	}
+	// Signals are caught before the log says the station runs: a SIGHUP
+	// sent on that line must reload, not kill, the station.
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
-	go func() {
-		ctx := cmd.Context()
-		stops := 0
-		var reload <-chan time.Time
-		watch := newFileWatch(cfg.Files)
-		if watch != nil {
-			t := time.NewTicker(2 * time.Second)
-			defer t.Stop()
-			reload = t.C
-		}
-		for {
-			select {
-			case <-ctx.Done():
-				ctx = context.Background()
-				stops++
-				shutdown(stops, grace, log, stopIntake, abort)
-			case sig := <-sigs:
-				if sig == syscall.SIGHUP {
-					reloadConfig(lo, l, args, st, log, stderr, legacy.active())
-					continue
-				}
-				stops++
-				shutdown(stops, grace, log, stopIntake, abort)
-			case <-reload:
-				if watch.changed() {
-					log.Info("a station file changed on disk")
-					reloadConfig(lo, l, args, st, log, stderr, legacy.active())
-				}
-			case <-jobs.Done():
-				return
-			}
-		}
-	}()
-	conc := cfg.Station.Concurrency
-	if legacy.concurrent > 0 {
-		conc = legacy.concurrent
-	}
-	log.Info("station running", "name", cfg.Station.Name, "profiles", len(cfg.Profiles), "concurrency", conc, "receipts", cfg.Station.Receipts)
-	sum := st.Run(intake, jobs)
+	stop := func(n int) { shutdown(n, s.grace, s.log, stopIntake, abort) }
+	go s.loop(ctx, sigs, jobs.Done(), stop)
+	s.log.Info("station running", "name", cfg.Station.Name, "profiles", len(cfg.Profiles), "concurrency", cfg.Station.Concurrency, "receipts", cfg.Station.Receipts)
+	sum := s.st.Run(intake, jobs)
 	abort()
-	stopViews()
-	fmt.Fprintf(cmd.OutOrStdout(), "flashpipe: stopped: %s\n", sum)
-	return nil
+	return sum
+}
+
+// loop handles signals and file changes until done: stop(n) on the n-th
+// stop (a stop signal, or the end of ctx), reload on SIGHUP or when a
+// station file changed on disk.
+func (s *supervisor) loop(ctx context.Context, sigs <-chan os.Signal, done <-chan struct{}, stop func(n int)) {
+	stops := 0
+	var tick <-chan time.Time
+	if s.watch != nil {
+		t := time.NewTicker(2 * time.Second)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			ctx = context.Background()
+			stops++
+			stop(stops)
+		case sig := <-sigs:
+			if sig == syscall.SIGHUP {
+				s.reload()
+				continue
+			}
+			stops++
+			stop(stops)
+		case <-tick:
+			if s.watch.changed() {
+				s.log.Info("a station file changed on disk")
+				s.reload()
+			}
+		case <-done:
+			return
+		}
+	}
 }
 
 // shutdown reacts to the n-th stop signal.
@@ -214,26 +285,6 @@ func shutdown(n int, grace time.Duration, log hclog.Logger, stopIntake, abort co
 		log.Warn("grace period over: aborting running jobs")
 		abort()
 	})
-}
-
-// reloadConfig validates the station files again and swaps the profiles;
-// a broken file keeps the old ones.
-func reloadConfig(lo *loadOptions, old *pipeline.Loader, args []string, st *station.Station, log hclog.Logger, stderr io.Writer, legacy bool) {
-	if legacy {
-		log.Info("reload ignored: the implicit profile from -c has no files")
-		return
-	}
-	l, cfg, diags, err := lo.load(args)
-	if err != nil {
-		log.Error("reload failed; keeping the old profiles", "error", err)
-		return
-	}
-	if diags.HasErrors() {
-		printDiags(stderr, l, diags)
-		log.Error("reload failed; keeping the old profiles", "errors", len(diags.Errs()))
-		return
-	}
-	st.Reload(cfg)
 }
 
 // fileWatch notices changes to the station files by size and mtime.
@@ -266,10 +317,4 @@ func (w *fileWatch) changed() bool {
 	changed := fmt.Sprint(now) != fmt.Sprint(w.stamp)
 	w.stamp = now
 	return changed
-}
-
-// isTerminal reports whether w is a terminal.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
 }

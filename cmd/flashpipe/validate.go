@@ -1,12 +1,18 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
+	"github.com/flashpipe/flashpipe/fsimage/compile"
+	"github.com/flashpipe/flashpipe/fsimage/manifest"
 	"github.com/flashpipe/flashpipe/pipeline"
+	"github.com/flashpipe/flashpipe/steps"
+	"github.com/flashpipe/flashpipe/units"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/spf13/cobra"
 )
@@ -28,7 +34,7 @@ to 999999. Content paths must exist and the content must fit the smallest
 stick a profile takes, unless --skip-content. Warnings do not fail unless
 --strict.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			l, cfg, diags, err := loadOrLegacy(cmd, &lo, &legacy, args, true)
+			l, cfg, diags, err := loadOrLegacy(&lo, &legacy, args, true)
 			if err != nil {
 				return err
 			}
@@ -62,7 +68,7 @@ stick a profile takes, unless --skip-content. Warnings do not fail unless
 	lo.register(cmd)
 	lo.registerSkipContent(cmd)
 	legacy.register(cmd, false)
-	cmd.Flags().IntVarP(&legacy.concurrent, "concurrent", "n", 0, "sticks written at once (with -c)")
+	legacy.registerConcurrent(cmd, "sticks written at once (with -c)")
 	cmd.Flags().StringVar(&format, "format", "text", "output format: text or json (for CI annotations)")
 	cmd.Flags().BoolVar(&strict, "strict", false, "fail on warnings too, naming them")
 	return cmd
@@ -134,4 +140,36 @@ func writeJSONDiags(w io.Writer, diags hcl.Diagnostics, failed bool) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
+}
+
+// checkContentFit fails validate when a profile's content cannot be read,
+// does not fit the smallest stick its match admits, or fails to lay out at
+// all (names the filesystem cannot hold, a 4 GiB file on FAT32).
+func checkContentFit(ctx context.Context, cfg *pipeline.Config) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, p := range cfg.Profiles {
+		if p.Write == nil || p.Write.FS == "ext4" {
+			continue
+		}
+		entries, err := steps.Content(ctx, p.Write, manifest.NewCache(), time.Now(), nil)
+		if err != nil {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Content cannot be read",
+				Detail: fmt.Sprintf("profile %q: %s. A station fails every job of this profile until this is fixed.", p.Name, err), Subject: p.DeclRange.Ptr()})
+			continue
+		}
+		spec := steps.Spec(p.Write, entries, "", 1, time.Now())
+		need, err := compile.MinDeviceSize(spec, 512)
+		if err != nil {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Content cannot be laid out",
+				Detail: fmt.Sprintf("profile %q: %s", p.Name, err), Subject: p.DeclRange.Ptr()})
+			continue
+		}
+		if p.Match.MinSize > 0 && need > p.Match.MinSize {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Content does not fit the smallest matching stick",
+				Detail: fmt.Sprintf("profile %q matches sticks from %s, but its content needs a stick of at least %s. Raise the match's minimum size or trim the content.",
+					p.Name, units.Exact(p.Match.MinSize), units.Exact(need)),
+				Subject: p.DeclRange.Ptr()})
+		}
+	}
+	return diags
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"io/fs"
 	"net/http"
 
@@ -10,24 +11,16 @@ import (
 	"github.com/flashpipe/flashpipe/status"
 	"github.com/flashpipe/flashpipe/web"
 	"github.com/hashicorp/go-hclog"
-	"github.com/spf13/cobra"
 )
 
-// startViews starts what the operator looks at: the live table on a
-// terminal (plain log lines otherwise) and, when asked, the dashboard.
-// current returns the station's config as last reloaded: the dashboard's
-// profiles and ports follow it; its address and token are cfg's, at start.
-func startViews(ctx context.Context, cmd *cobra.Command, board *status.Board, cfg *pipeline.Config, current func() *pipeline.Config, dropped func() uint64, sf *stationFlags, log hclog.Logger) error {
-	out := cmd.OutOrStdout()
-	tty := isTerminal(out) && !sf.noTable // runStation decides the same for the log
-	go status.RunTerminal(ctx, board, out, tty)
-	addr, token := cfg.Station.Listen, cfg.Station.Token
-	if sf.listen != "" {
-		addr = sf.listen
-	}
-	if sf.token != "" {
-		token = sf.token
-	}
+// startViews starts what the operator looks at: the live table when table
+// is set (plain log lines otherwise) and, when st.Listen is set, the
+// dashboard. current returns the station's config as last reloaded: the
+// dashboard's profiles and ports follow it; its address and token are
+// st's, at start.
+func startViews(ctx context.Context, out io.Writer, table bool, board *status.Board, st *pipeline.StationBlock, current func() *pipeline.Config, dropped func() uint64, log hclog.Logger) error {
+	go status.RunTerminal(ctx, board, out, table)
+	addr, token := st.Listen, st.Token
 	if addr == "" {
 		return nil
 	}
