@@ -38,10 +38,9 @@ type Options struct {
 	// on the periodic sysfs rescan alone.
 	Uevents Uevents
 
-	IncludePresent bool     // also take sticks present at start
-	AllowBuses     []string // overrides the station block's allow_buses when set
-	Concurrency    int      // overrides station.concurrency when > 0
-	Receipts       string   // overrides station.receipts when set
+	IncludePresent bool   // also take sticks present at start
+	Concurrency    int    // overrides station.concurrency when > 0
+	Receipts       string // overrides station.receipts when set
 	// GuardOverride skips the guard's pre-write check (flash
 	// --i-know-what-i-am-doing); the identity re-check still runs.
 	GuardOverride bool
@@ -154,11 +153,7 @@ func (s *Station) Reload(cfg *pipeline.Config) {
 }
 
 func (s *Station) guard() matchers.Guard {
-	buses := s.opts.AllowBuses
-	if len(buses) == 0 {
-		buses = s.Config().Station.AllowBuses
-	}
-	return matchers.Guard{AllowedBuses: buses}
+	return matchers.Guard{AllowedBuses: s.Config().Station.AllowBuses}
 }
 
 func (s *Station) receiptsPath() string {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	_ "embed"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -105,68 +106,94 @@ func (f *legacyFlags) load(skipContent, eject bool) (*pipeline.Loader, *pipeline
 	return l, cfg, f.pointAtFlags(diags), nil
 }
 
-// config renders the implicit profile as HCL, so it goes through the same
-// loader and compiler as a file: any allowed stick; wipe quick; partition;
-// mkfs; copy; verify sha1; label; eject.
+//go:embed implicit.hcl
+var implicitTemplate []byte
+
+// config renders the implicit profile (implicit.hcl, with the flags'
+// values filled in) as HCL, so it goes through the same loader and
+// compiler as a file: any allowed stick; wipe quick; partition; mkfs;
+// copy; verify sha1; label; eject.
 func (f *legacyFlags) config(eject bool) ([]byte, error) {
-	file := hclwrite.NewEmptyFile()
+	file, diags := hclwrite.ParseConfig(implicitTemplate, "implicit.hcl", hcl.InitialPos)
+	if diags.HasErrors() {
+		panic("implicit.hcl: " + diags.Error()) // embedded: a program bug
+	}
 	body := file.Body()
 	if f.concurrent > 0 {
 		st := body.AppendNewBlock("station", nil).Body()
 		st.SetAttributeValue("name", cty.StringVal("flashpipe"))
 		st.SetAttributeValue("concurrency", cty.NumberIntVal(int64(f.concurrent)))
 	}
+	if err := f.fillSource(body.FirstMatchingBlock("source", []string{"clone"}).Body()); err != nil {
+		return nil, err
+	}
+	profile := body.FirstMatchingBlock("profile", []string{"clone"}).Body()
+	var last *hclwrite.Block
+	for _, b := range profile.Blocks() {
+		if b.Type() != "step" {
+			continue
+		}
+		last = b
+		if err := f.fillStep(profile, b); err != nil {
+			return nil, err
+		}
+	}
+	if !eject {
+		profile.RemoveBlock(last)
+	}
+	return hclwrite.Format(file.Bytes()), nil
+}
+
+// fillSource sets the implicit source's paths (-c) and excludes (-x).
+func (f *legacyFlags) fillSource(src *hclwrite.Body) error {
 	var paths []cty.Value
 	for _, c := range f.clone {
 		abs, err := filepath.Abs(c)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		paths = append(paths, cty.StringVal(abs))
 	}
-	src := body.AppendNewBlock("source", []string{"clone"}).Body()
 	src.SetAttributeValue("paths", cty.ListVal(paths))
-	if len(f.exclude) > 0 {
-		var ex []cty.Value
-		for _, x := range f.exclude {
-			x = strings.TrimPrefix(x, ".")
-			if x == "" || strings.ContainsAny(x, "/*?[]{}") {
-				return nil, fmt.Errorf("-x %q: give a file extension such as jpg", x)
-			}
-			ex = append(ex, cty.StringVal("**/*."+x))
+	if len(f.exclude) == 0 {
+		return nil
+	}
+	var ex []cty.Value
+	for _, x := range f.exclude {
+		x = strings.TrimPrefix(x, ".")
+		if x == "" || strings.ContainsAny(x, "/*?[]{}") {
+			return fmt.Errorf("-x %q: give a file extension such as jpg", x)
 		}
-		src.SetAttributeValue("exclude", cty.ListVal(ex))
+		ex = append(ex, cty.StringVal("**/*."+x))
 	}
-	body.AppendNewline()
-	p := body.AppendNewBlock("profile", []string{"clone"}).Body()
-	p.AppendNewBlock("match", nil)
-	p.AppendNewBlock("step", []string{"wipe"}).Body().SetAttributeValue("mode", cty.StringVal("quick"))
-	table, fs := f.table, f.fs
-	if table == "" {
-		table = "mbr"
+	src.SetAttributeValue("exclude", cty.ListVal(ex))
+	return nil
+}
+
+// fillStep sets the step attributes the flags give: table (--table), type
+// (--fs) and label (--label; without one, the step that holds it goes).
+func (f *legacyFlags) fillStep(profile *hclwrite.Body, b *hclwrite.Block) error {
+	body := b.Body()
+	if body.GetAttribute("table") != nil && f.table != "" {
+		body.SetAttributeValue("table", cty.StringVal(f.table))
 	}
-	if fs == "" {
-		fs = "vfat"
+	if body.GetAttribute("type") != nil && f.fs != "" {
+		body.SetAttributeValue("type", cty.StringVal(f.fs))
 	}
-	p.AppendNewBlock("step", []string{"partition"}).Body().SetAttributeValue("table", cty.StringVal(table))
-	p.AppendNewBlock("step", []string{"mkfs"}).Body().SetAttributeValue("type", cty.StringVal(fs))
-	p.AppendNewBlock("step", []string{"copy"}).Body().SetAttributeRaw("sources", hclwrite.TokensForTuple([]hclwrite.Tokens{
-		hclwrite.TokensForTraversal(hcl.Traversal{hcl.TraverseRoot{Name: "source"}, hcl.TraverseAttr{Name: "clone"}}),
-	}))
-	p.AppendNewBlock("step", []string{"verify"}).Body().SetAttributeValue("hash", cty.StringVal("sha1"))
-	if f.label != "" {
-		lb := p.AppendNewBlock("step", []string{"label"}).Body()
-		toks, at, err := labelTokens(f.label)
-		if err != nil {
-			return nil, err
-		}
-		f.labelAt = at
-		lb.SetAttributeRaw("label", toks)
+	if body.GetAttribute("label") == nil {
+		return nil
 	}
-	if eject {
-		p.AppendNewBlock("step", []string{"eject"})
+	if f.label == "" {
+		profile.RemoveBlock(b)
+		return nil
 	}
-	return hclwrite.Format(file.Bytes()), nil
+	toks, at, err := labelTokens(f.label)
+	if err != nil {
+		return err
+	}
+	f.labelAt = at
+	body.SetAttributeRaw("label", toks)
+	return nil
 }
 
 // labelTokens writes --label into the implicit profile, read by one rule:
@@ -265,14 +292,9 @@ func (f *legacyFlags) locate(p *hclparse.Parser) {
 				if st.Type != "step" {
 					continue
 				}
-				switch st.Labels[0] {
-				case "partition":
-					add("--table", []string{f.table}, attrExpr(st.Body, "table"), -1)
-				case "mkfs":
-					add("--fs", []string{f.fs}, attrExpr(st.Body, "type"), -1)
-				case "label":
-					add("--label", []string{f.label}, attrExpr(st.Body, "label"), f.labelAt)
-				}
+				add("--table", []string{f.table}, attrExpr(st.Body, "table"), -1)
+				add("--fs", []string{f.fs}, attrExpr(st.Body, "type"), -1)
+				add("--label", []string{f.label}, attrExpr(st.Body, "label"), f.labelAt)
 			}
 		}
 	}

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/flashpipe/flashpipe/pipeline"
-	"github.com/flashpipe/flashpipe/steps"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/spf13/cobra"
 )
@@ -42,7 +41,11 @@ func writePlan(w io.Writer, files map[string]*hcl.File, cfg *pipeline.Config) {
 	st := cfg.Station
 	fmt.Fprintf(w, "station %q: concurrency %d, buses %s, receipts %s\n", st.Name, st.Concurrency, strings.Join(st.AllowBuses, ","), st.Receipts)
 	for i, p := range cfg.Profiles {
-		fmt.Fprintf(w, "\nprofile %q (priority %d, routing order %d) at %s\n", p.Name, p.Priority, i+1, p.DeclRange)
+		at := p.DeclRange.String()
+		if p.DeclRange.Filename == implicitFile {
+			at = "the command line's flags"
+		}
+		fmt.Fprintf(w, "\nprofile %q (priority %d, routing order %d) from %s\n", p.Name, p.Priority, i+1, at)
 		fmt.Fprintf(w, "  match: %s\n", describeMatch(p))
 		for n, s := range p.Stages {
 			fmt.Fprintf(w, "  %d. %-7s", n+1, s.Name)
