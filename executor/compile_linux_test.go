@@ -17,6 +17,8 @@ import (
 	"github.com/flashpipe/flashpipe/blockdev/looptest"
 	"github.com/flashpipe/flashpipe/fsimage"
 	"github.com/flashpipe/flashpipe/fsimage/compile"
+	"github.com/flashpipe/flashpipe/fsimage/ext4"
+	"github.com/flashpipe/flashpipe/fsimage/imagetest"
 	"github.com/flashpipe/flashpipe/fsimage/manifest"
 	"github.com/flashpipe/flashpipe/internal/testreq"
 )
@@ -54,17 +56,23 @@ func sourceTree(t *testing.T) []*fsimage.Entry {
 // kernel can, a mounted-tree check).
 func TestCompiledPlans(t *testing.T) {
 	entries := sourceTree(t)
-	for _, tc := range []struct {
-		table, fs, fsck string
-		ss              int
-	}{
-		{"mbr", "vfat", "fsck.fat", 512},
-		{"gpt", "vfat", "fsck.fat", 4096},
-		{"gpt", "exfat", "fsck.exfat", 512},
-		{"mbr", "ext4", "e2fsck", 512},
-	} {
+	type planCase struct {
+		table, fs string
+		ss        int
+	}
+	cases := []planCase{
+		{"mbr", "vfat", 512},
+		{"gpt", "vfat", 4096},
+		{"gpt", "exfat", 512},
+		{"mbr", "ext4", 512},
+	}
+	for _, name := range compile.Names() {
+		if !slices.ContainsFunc(cases, func(c planCase) bool { return c.fs == name }) {
+			t.Errorf("filesystem %s (compile.Filesystems) has no case here: add one", name)
+		}
+	}
+	for _, tc := range cases {
 		t.Run(tc.table+"-"+tc.fs+"-"+fmt.Sprint(tc.ss), func(t *testing.T) {
-			testreq.Tool(t, tc.fsck)
 			dev, backing := loopDevice(t, 128<<20, tc.ss)
 			fill(t, dev.Path, 128<<20, 0xa5)
 			plan, err := compile.Build(compile.Spec{Table: tc.table, FS: tc.fs, Label: "FLASHPIPE", Serial: 0x1234abcd,
@@ -84,14 +92,8 @@ func TestCompiledPlans(t *testing.T) {
 			}
 			// fsck the partition through a second loop device at its offset.
 			part := attachPart(t, backing, plan.Partition, tc.ss)
-			fsckArgs := []string{"-n", part}
-			if tc.fsck == "e2fsck" {
-				fsckArgs = []string{"-fn", part}
-			}
-			if out, err := exec.Command(tc.fsck, fsckArgs...).CombinedOutput(); err != nil {
-				t.Errorf("%s %v on the written partition: %v\n%s", tc.fsck, fsckArgs, err, out)
-			}
-			mc, err := VerifyMount(context.Background(), part, tc.fs, entries, t.TempDir())
+			imagetest.Fsck(t, tc.fs, part)
+			mc, err := VerifyMount(context.Background(), part, plan.Mount, entries, t.TempDir())
 			if err != nil {
 				t.Fatalf("VerifyMount = %v", err)
 			}
@@ -142,7 +144,7 @@ func TestVerifyMountFindsDifferences(t *testing.T) {
 		tp.addFile(t, "docs/b.txt", []byte("original")),
 		tp.addFile(t, "docs/c.txt", []byte("missing")),
 	}
-	mc, err := VerifyMount(context.Background(), dev, "ext4", entries, mnt)
+	mc, err := VerifyMount(context.Background(), dev, ext4.Filesystem.Mount, entries, mnt)
 	if err != nil {
 		t.Fatalf("VerifyMount = %v", err)
 	}

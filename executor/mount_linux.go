@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/flashpipe/flashpipe/fsimage"
@@ -35,14 +36,16 @@ type MountCheck struct {
 }
 
 // VerifyMount mounts devPath (a partition or superfloppy block device)
-// read-only at mountDir as fstype, walks the tree and compares it with
-// entries: every entry present with the same kind, size and SHA1, and no
-// other files (ext4's lost+found is allowed). It unmounts before returning.
-// When the kernel has no driver for fstype the result says so with
-// Supported=false and OK=false: never a pass. Other mount failures are
-// returned as errors.
-func VerifyMount(ctx context.Context, devPath, fstype string, entries []*fsimage.Entry, mountDir string) (*MountCheck, error) {
+// read-only at mountDir as m says (the plan's Mount, from the filesystem's
+// descriptor), walks the tree and compares it with entries: every entry
+// present with the same kind, size and SHA1, and no other files but the
+// directories the filesystem makes itself (m.Own: ext4's lost+found). It
+// unmounts before returning. When the kernel has no driver for the
+// filesystem the result says so with Supported=false and OK=false: never
+// a pass. Other mount failures are returned as errors.
+func VerifyMount(ctx context.Context, devPath string, m fsimage.Mount, entries []*fsimage.Entry, mountDir string) (*MountCheck, error) {
 	res := &MountCheck{}
+	fstype := m.Type
 	const flags = unix.MS_RDONLY | unix.MS_NODEV | unix.MS_NOSUID | unix.MS_NOEXEC
 	if err := unix.Mount(devPath, mountDir, fstype, flags, ""); err != nil {
 		if errors.Is(err, unix.ENODEV) {
@@ -52,7 +55,7 @@ func VerifyMount(ctx context.Context, devPath, fstype string, entries []*fsimage
 		return res, &Error{Step: "mount check", Device: devPath, Err: fmt.Errorf("mount %s at %s: %w", fstype, mountDir, err)}
 	}
 	res.Supported = true
-	err := compareTree(ctx, mountDir, fstype, entries, res)
+	err := compareTree(ctx, mountDir, m.Own, entries, res)
 	if uerr := unix.Unmount(mountDir, 0); uerr != nil && err == nil {
 		err = fmt.Errorf("unmount %s: %w", mountDir, uerr)
 	}
@@ -71,8 +74,9 @@ func VerifyMount(ctx context.Context, devPath, fstype string, entries []*fsimage
 	return res, nil
 }
 
-// compareTree walks root and fills res.
-func compareTree(ctx context.Context, root, fstype string, entries []*fsimage.Entry, res *MountCheck) error {
+// compareTree walks root and fills res. own are top-level directories
+// the filesystem makes itself, allowed beyond entries.
+func compareTree(ctx context.Context, root string, own []string, entries []*fsimage.Entry, res *MountCheck) error {
 	want := make(map[string]*fsimage.Entry, len(entries))
 	for _, e := range entries {
 		want[e.Path] = e
@@ -92,7 +96,7 @@ func compareTree(ctx context.Context, root, fstype string, entries []*fsimage.En
 		rel = filepath.ToSlash(rel)
 		e := want[rel]
 		if e == nil {
-			if fstype == "ext4" && rel == "lost+found" {
+			if d.IsDir() && slices.Contains(own, rel) {
 				return fs.SkipDir
 			}
 			res.Extra = append(res.Extra, rel)

@@ -18,7 +18,7 @@ type MountCheck struct {
 }
 
 // VerifyMount is not available on this system: it never passes.
-func VerifyMount(ctx context.Context, devPath, fstype string, entries []*fsimage.Entry, mountDir string) (*MountCheck, error) {
+func VerifyMount(ctx context.Context, devPath string, m fsimage.Mount, entries []*fsimage.Entry, mountDir string) (*MountCheck, error) {
 	return &MountCheck{Message: fmt.Sprintf("not checked: mounting is only done on Linux, not %s", runtime.GOOS)}, nil
 }
 

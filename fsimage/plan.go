@@ -87,7 +87,8 @@ type Plan struct {
 	Files   []FileRun // sorted by Offset
 
 	Partition Region // where the filesystem lives (whole device for superfloppy)
-	FS        string // "vfat", "exfat", "ext4", or "" when none
+	FS        string // the Filesystem's Name ("vfat"), or "" when none
+	Mount     Mount  // how the kernel mounts it, for verify { mount = true }
 	Label     string // volume label as written
 	Serial    uint32 // volume serial as written (FAT/exFAT)
 
@@ -191,6 +192,9 @@ type Volume struct {
 	// Now is the time written where a filesystem needs one that no entry
 	// gives (volume creation, the root directory).
 	Now time.Time
+	// TempDir is where a builder that makes an image first (ext4) keeps
+	// it; "" means os.TempDir().
+	TempDir string
 }
 
 // Layout is what a filesystem or partition-table builder returns.
@@ -198,8 +202,11 @@ type Layout struct {
 	Extents []Extent  // sorted, non-overlapping, all inside the volume
 	Files   []FileRun // every non-empty regular file
 	Label   string    // the label as actually written (after upper-casing etc.)
-	// Type is the filesystem as built where a builder picks a variant by
-	// size: "fat16" or "fat32" for vfat; "" for the others. The partition
-	// table's type follows it.
-	Type string
+	// Variant is the form of the filesystem as built, where a builder
+	// picks one by size: "fat16" or "fat32" for vfat; "" for the others.
+	// The partition table's type follows it (Filesystem.Variants).
+	Variant string
+	// Cleanup, when set, releases temporary files the extents refer to
+	// (ext4's image); it becomes the Plan's Cleanup.
+	Cleanup func() error
 }

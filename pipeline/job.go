@@ -95,6 +95,8 @@ type Outcome struct {
 	// Label and ManifestDigest describe what a write stage put on the
 	// stick: the volume label and the digest of the content's manifest.
 	Label, ManifestDigest string
+	// DiskIDs are the identifiers the write gave the stick.
+	DiskIDs *receipts.DiskIDs
 	// Details is anything else the kind wants in the receipt's entry for
 	// this stage.
 	Details map[string]any

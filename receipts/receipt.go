@@ -15,6 +15,7 @@ type Receipt struct {
 	Job            int       `json:"job"` // job.seq
 	Device         Device    `json:"device"`
 	Label          string    `json:"label,omitempty"`
+	DiskIDs        *DiskIDs  `json:"disk_ids,omitempty"` // identifiers the write gave the stick
 	Steps          []Step    `json:"steps"`
 	Verify         *Verify   `json:"verify,omitempty"` // nil when no verify step ran
 	Result         Result    `json:"result"`
@@ -43,6 +44,16 @@ const (
 	// ResultRemoved: the stick was pulled while the job ran.
 	ResultRemoved Result = "removed"
 )
+
+// DiskIDs are the identifiers a write gave the stick, as blkid reports
+// them. flashpipe derives them from a per-stick serial, so no two sticks
+// share one (Windows refuses a second disk with the same MBR signature).
+type DiskIDs struct {
+	MBRSignature  string `json:"mbr_signature,omitempty"`  // PTUUID of an MBR disk: 8 hex digits
+	DiskGUID      string `json:"disk_guid,omitempty"`      // PTUUID of a GPT disk
+	PartitionGUID string `json:"partition_guid,omitempty"` // PARTUUID of its partition (GPT)
+	VolumeID      string `json:"volume_id,omitempty"`      // UUID of the filesystem: "1A2B-3C4D" (FAT, exFAT) or a UUID (ext4)
+}
 
 // Device is the identity of the stick the job ran on.
 type Device struct {

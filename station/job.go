@@ -216,6 +216,9 @@ func (s *Station) runRecorded(j *stick, rc *receipts.Receipt, i int, st *pipelin
 	if out.Label != "" || out.ManifestDigest != "" {
 		rc.Label, rc.ManifestDigest = out.Label, out.ManifestDigest
 	}
+	if out.DiskIDs != nil {
+		rc.DiskIDs = out.DiskIDs
+	}
 	if err != nil {
 		err = j.cause(st.Name, err)
 		step.Error = err.Error()

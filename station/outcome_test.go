@@ -74,6 +74,9 @@ profile "unchecked" {
 		if rc.Result != w.result {
 			t.Errorf("profile %s: receipt result = %q (error %q), want %q", p.Name, rc.Result, rc.Error, w.result)
 		}
+		if rc.DiskIDs == nil || rc.DiskIDs.MBRSignature == "" || rc.DiskIDs.VolumeID == "" {
+			t.Errorf("profile %s: receipt disk_ids = %+v, want the MBR signature and volume id", p.Name, rc.DiskIDs)
+		}
 		if rc.BytesWritten == 0 {
 			t.Errorf("profile %s: receipt bytes_written = 0, want the plan's bytes", p.Name)
 		}

@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/flashpipe/flashpipe/fsimage"
+	"github.com/flashpipe/flashpipe/internal/testreq"
 	"github.com/flashpipe/flashpipe/matchers"
 	"github.com/flashpipe/flashpipe/pipeline"
 	"github.com/flashpipe/flashpipe/steps"
@@ -182,4 +185,85 @@ func corrupt(t *testing.T, img string, plan *fsimage.Plan) {
 	if _, err := f.WriteAt(b, off); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestDiskIDsAreWhatBlkidReads writes sticks (image files) with each
+// table and filesystem and checks the identifiers the write stage reports
+// for the receipt against what blkid and sfdisk read from the image.
+func TestDiskIDsAreWhatBlkidReads(t *testing.T) {
+	testreq.Tools(t, "blkid", "sfdisk", "mke2fs")
+	content := contentDir(t)
+	for _, table := range []string{"mbr", "gpt"} {
+		for _, fs := range []string{"vfat", "exfat", "ext4"} {
+			t.Run(table+"-"+fs, func(t *testing.T) {
+				cfg := load(t, fmt.Sprintf(`
+source "c" { paths = [%q] }
+profile "p" {
+  step "partition" { table = %q }
+  step "mkfs" { type = %q }
+  step "copy" { sources = [source.c] }
+  step "verify" {}
+}`, content, table, fs))
+				img := filepath.Join(t.TempDir(), "stick.img")
+				if err := os.WriteFile(img, nil, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Truncate(img, 64<<20); err != nil {
+					t.Fatal(err)
+				}
+				p := cfg.Profiles[0]
+				j := &pipeline.Job{Seq: 3, Config: cfg, Profile: p, Device: matchers.ImageFile(img, 64<<20), Target: img, Now: time.Now()}
+				defer j.Close()
+				if err := p.Stages[0].Runner.(pipeline.Preparer).Prepare(context.Background(), j); err != nil {
+					t.Fatal(err)
+				}
+				out, err := p.Stages[0].Runner.Run(context.Background(), j)
+				if err != nil || out.DiskIDs == nil {
+					t.Fatalf("write: %v, ids %v", err, out.DiskIDs)
+				}
+				disk := blkid(t, img, 0)
+				vol := blkid(t, img, j.Plan.Partition.Offset)
+				ids := out.DiskIDs
+				wantPT := ids.MBRSignature
+				if table == "gpt" {
+					wantPT = ids.DiskGUID
+					if got := partUUID(t, img); !strings.EqualFold(got, ids.PartitionGUID) {
+						t.Errorf("sfdisk --part-uuid = %q, receipt partition_guid %q", got, ids.PartitionGUID)
+					}
+				}
+				if !strings.EqualFold(disk["PTUUID"], wantPT) || wantPT == "" {
+					t.Errorf("blkid PTUUID = %q, receipt says %q", disk["PTUUID"], wantPT)
+				}
+				if !strings.EqualFold(vol["UUID"], ids.VolumeID) || ids.VolumeID == "" {
+					t.Errorf("blkid UUID = %q, receipt volume_id %q", vol["UUID"], ids.VolumeID)
+				}
+			})
+		}
+	}
+}
+
+// blkid probes img at byte offset off and returns its export output.
+func blkid(t *testing.T, img string, off int64) map[string]string {
+	t.Helper()
+	out, err := exec.Command("blkid", "-p", "-o", "export", "-O", strconv.FormatInt(off, 10), img).Output()
+	if err != nil {
+		t.Fatalf("blkid -p -O %d %s: %v", off, img, err)
+	}
+	m := map[string]string{}
+	for _, l := range strings.Split(string(out), "\n") {
+		if k, v, ok := strings.Cut(l, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// partUUID returns the GPT unique GUID of img's first partition.
+func partUUID(t *testing.T, img string) string {
+	t.Helper()
+	out, err := exec.Command("sfdisk", "--part-uuid", img, "1").Output()
+	if err != nil {
+		t.Fatalf("sfdisk --part-uuid %s 1: %v", img, err)
+	}
+	return strings.TrimSpace(string(out))
 }

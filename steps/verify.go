@@ -155,7 +155,7 @@ func (v *Verify) checkMounted(ctx context.Context, j *pipeline.Job, res *receipt
 		return err
 	}
 	defer os.Remove(dir)
-	mc, err := executor.VerifyMount(ctx, part, j.Plan.FS, j.Entries, dir)
+	mc, err := executor.VerifyMount(ctx, part, j.Plan.Mount, j.Entries, dir)
 	if mc != nil {
 		res.Mount = mc.Message
 	}

@@ -12,7 +12,9 @@ import (
 	"github.com/flashpipe/flashpipe/fsimage"
 	"github.com/flashpipe/flashpipe/fsimage/compile"
 	"github.com/flashpipe/flashpipe/fsimage/manifest"
+	"github.com/flashpipe/flashpipe/fsimage/ptable"
 	"github.com/flashpipe/flashpipe/pipeline"
+	"github.com/flashpipe/flashpipe/receipts"
 )
 
 // writer is the write stage: partition, mkfs, copy and label fused into
@@ -137,7 +139,7 @@ func (w *writer) Run(ctx context.Context, j *pipeline.Job) (pipeline.Outcome, er
 			return out, err
 		}
 	}
-	out.Label, out.ManifestDigest = j.Plan.Label, manifest.Digest(j.Entries)
+	out.Label, out.ManifestDigest, out.DiskIDs = j.Plan.Label, manifest.Digest(j.Entries), diskIDs(w.layout, j.Plan)
 	dev, err := openTarget(j)
 	if err != nil {
 		return out, err
@@ -145,4 +147,20 @@ func (w *writer) Run(ctx context.Context, j *pipeline.Job) (pipeline.Outcome, er
 	st, err := executor.Write(ctx, dev, j.Plan, executor.Options{Progress: progress(j), MinWriteMBps: j.Profile.MinWriteMBps})
 	out.BytesWritten = st.Bytes
 	return out, err // executor errors name the step and the device
+}
+
+// diskIDs are the identifiers plan gives the stick: the partition table's
+// and the filesystem's, all derived from the plan's per-stick serial.
+func diskIDs(w *pipeline.WriteSpec, plan *fsimage.Plan) *receipts.DiskIDs {
+	ids := &receipts.DiskIDs{}
+	switch w.Table {
+	case ptable.MBR:
+		ids.MBRSignature = ptable.MBRSignature(plan.Serial)
+	case ptable.GPT:
+		ids.DiskGUID, ids.PartitionGUID = ptable.DiskGUID(plan.Serial), ptable.PartitionGUID(plan.Serial)
+	}
+	if fs, err := compile.Lookup(w.FS); err == nil {
+		ids.VolumeID = fs.VolumeID(plan.Serial)
+	}
+	return ids
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/flashpipe/flashpipe/fsimage/compile"
 	"github.com/flashpipe/flashpipe/pipeline"
 	"github.com/flashpipe/flashpipe/steps"
 	"github.com/hashicorp/hcl/v2"
@@ -53,7 +54,7 @@ func (f *legacyFlags) register(cmd *cobra.Command, layout bool) {
 	fl.StringVar(&f.label, "label", "", "volume label of every stick: plain text (EXPO, EXPO-2026), or an expression when it uses device, job, station or now or calls a function ('format(\"EXPO%03d\", job.seq)'); ${...} makes a template ('EXPO-${job.seq}')")
 	fl.StringVar(&f.tmpMount, "tmp-mount", "", "accepted for compatibility; flashpipe never mounts to copy (it writes the filesystem image directly)")
 	if layout {
-		fl.StringVar(&f.fs, "fs", "vfat", "filesystem: vfat, exfat or ext4")
+		fl.StringVar(&f.fs, "fs", "vfat", "filesystem: "+strings.Join(compile.Names(), ", "))
 		fl.StringVar(&f.table, "table", "mbr", "partition table: mbr, gpt or none")
 	}
 }

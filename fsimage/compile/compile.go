@@ -5,9 +5,9 @@
 package compile
 
 import (
-	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/flashpipe/flashpipe/fsimage"
@@ -17,13 +17,45 @@ import (
 	"github.com/flashpipe/flashpipe/fsimage/ptable"
 )
 
+// Filesystems returns every filesystem flashpipe can put on a stick, in
+// the order docs and messages list them: the one explicit list. mkfs's
+// type, the label checks, --fs, validate and the docs tests all read it.
+// To add a filesystem, see docs/architecture.md ("Adding a filesystem").
+func Filesystems() []*fsimage.Filesystem {
+	return []*fsimage.Filesystem{fat.Filesystem, exfat.Filesystem, ext4.Filesystem}
+}
+
+// Names returns the names of Filesystems, in order.
+func Names() []string {
+	var names []string
+	for _, f := range Filesystems() {
+		names = append(names, f.Name)
+	}
+	return names
+}
+
+// Lookup returns the filesystem called name, or an error listing the
+// valid names.
+func Lookup(name string) (*fsimage.Filesystem, error) {
+	for _, f := range Filesystems() {
+		if f.Name == name {
+			return f, nil
+		}
+	}
+	return nil, fmt.Errorf("unknown filesystem %q: want %s", name, strings.Join(Names(), ", "))
+}
+
+// tableOnly is the partition type of a table without a filesystem (no
+// mkfs step): vfat's, what such a partition is most often formatted with.
+var tableOnly = fat.Filesystem.Variants[0].Type
+
 // Spec is what to put on a device, independent of its size.
 type Spec struct {
 	Table    string // "mbr" | "gpt" | "none"
 	PartName string // GPT partition name
 
-	FS          string // "vfat" | "exfat" | "ext4" | "" (partition table only)
-	ClusterSize int    // bytes; 0 picks the filesystem's default (vfat, exfat)
+	FS          string // a Filesystems name ("vfat"), or "" (partition table only)
+	ClusterSize int    // bytes; 0 picks the filesystem's default
 	Label       string
 	Serial      uint32 // volume serial; also seeds the MBR disk id and GPT GUIDs
 
@@ -42,33 +74,30 @@ type Spec struct {
 // *fsimage.NoSpaceError and *fsimage.BadNamesError from the builders are
 // returned as they are.
 func Build(spec Spec, deviceSize int64, sectorSize int) (*fsimage.Plan, error) {
-	part, xs, err := ptable.Layout(spec.Table, deviceSize, sectorSize, spec.FS, spec.PartName, spec.Serial)
+	fs, typ, err := partitionType(spec.FS)
+	if err != nil {
+		return nil, err
+	}
+	part, xs, err := ptable.Layout(spec.Table, deviceSize, sectorSize, typ, spec.PartName, spec.Serial)
 	if err != nil {
 		return nil, err
 	}
 	plan := &fsimage.Plan{DeviceSize: deviceSize, SectorSize: sectorSize, Partition: part, FS: spec.FS, Serial: spec.Serial}
-	vol := fsimage.Volume{Offset: part.Offset, Size: part.Length, SectorSize: sectorSize, ClusterSize: spec.ClusterSize,
-		Label: spec.Label, Serial: spec.Serial, Entries: spec.Entries, Now: spec.Now}
-	var layout *fsimage.Layout
-	switch spec.FS {
-	case "":
-		layout = &fsimage.Layout{}
-	case "vfat":
-		layout, err = fat.Build(vol)
-	case "exfat":
-		layout, err = exfat.Build(vol)
-	case "ext4":
-		layout, plan.Cleanup, err = ext4.Build(vol, ext4.Options{TempDir: spec.TempDir})
-	default:
-		return nil, fmt.Errorf("unknown filesystem %q: want vfat, exfat, ext4 or none", spec.FS)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if layout.Type != "" && layout.Type != spec.FS {
-		// The size picked the variant (FAT16 on a small stick): the
-		// partition type says which, or some systems will not mount it.
-		if _, xs, err = ptable.Layout(spec.Table, deviceSize, sectorSize, layout.Type, spec.PartName, spec.Serial); err != nil {
+	layout := &fsimage.Layout{}
+	if fs != nil {
+		plan.Mount = fs.Mount
+		if layout, err = fs.Build(volume(spec, part, sectorSize)); err != nil {
+			return nil, err
+		}
+		plan.Cleanup = layout.Cleanup
+		v, err := fs.Variant(layout.Variant)
+		if err == nil && v.Type != typ {
+			// The size picked the variant (FAT16 on a small stick): the
+			// partition type says which, or some systems will not mount it.
+			_, xs, err = ptable.Layout(spec.Table, deviceSize, sectorSize, v.Type, spec.PartName, spec.Serial)
+		}
+		if err != nil {
+			cleanup(plan)
 			return nil, err
 		}
 	}
@@ -78,108 +107,67 @@ func Build(spec Spec, deviceSize int64, sectorSize int) (*fsimage.Plan, error) {
 	plan.Files = layout.Files
 	sort.Slice(plan.Files, func(i, j int) bool { return plan.Files[i].Offset < plan.Files[j].Offset })
 	if err := plan.Check(); err != nil {
-		if plan.Cleanup != nil {
-			plan.Cleanup()
-		}
+		cleanup(plan)
 		return nil, fmt.Errorf("compile: %s %s plan is inconsistent (a bug): %w", spec.Table, spec.FS, err)
 	}
 	return plan, nil
 }
 
-// MinDeviceSize returns the smallest device size (to 1 MiB of filesystem
-// size) that holds spec's content with sectorSize-byte sectors. Errors that
-// do not depend on the size (bad names, a bad label) are returned as they
-// are. For vfat and exfat it tries layouts only (metadata, no file data);
-// for ext4 it uses ext4.MinSize.
-func MinDeviceSize(spec Spec, sectorSize int) (int64, error) {
-	var fsSize int64
-	var err error
-	switch spec.FS {
-	case "":
-		fsSize = 1 << 20
-	case "ext4":
-		fsSize, err = ext4.MinSize(spec.Entries, ext4.Options{TempDir: spec.TempDir})
-	case "vfat", "exfat":
-		fsSize, err = minFSSize(spec, sectorSize)
-	default:
-		return 0, fmt.Errorf("unknown filesystem %q: want vfat, exfat, ext4 or none", spec.FS)
+// partitionType returns the filesystem called name (nil for "", a
+// partition table only) and the partition type of its first variant.
+func partitionType(name string) (*fsimage.Filesystem, fsimage.PartitionType, error) {
+	if name == "" {
+		return nil, tableOnly, nil
 	}
+	fs, err := Lookup(name)
 	if err != nil {
-		return 0, err
+		return nil, fsimage.PartitionType{}, fmt.Errorf("%w or none", err)
 	}
-	return ptable.DeviceSize(spec.Table, sectorSize, fsSize)
+	v, err := fs.Variant("")
+	return fs, v.Type, err
+}
+
+// volume is what spec asks a builder to put in the partition part.
+func volume(spec Spec, part fsimage.Region, sectorSize int) fsimage.Volume {
+	return fsimage.Volume{Offset: part.Offset, Size: part.Length, SectorSize: sectorSize, ClusterSize: spec.ClusterSize,
+		Label: spec.Label, Serial: spec.Serial, Entries: spec.Entries, Now: spec.Now, TempDir: spec.TempDir}
+}
+
+// cleanup releases what a plan that is not returned refers to.
+func cleanup(plan *fsimage.Plan) {
+	if plan.Cleanup != nil {
+		plan.Cleanup()
+	}
 }
 
 const mib = 1 << 20
 
-// minFSSize searches, in MiB, for the smallest vfat or exfat volume that
-// lays out spec's content.
-func minFSSize(spec Spec, sectorSize int) (int64, error) {
-	try := func(size int64) error {
-		vol := fsimage.Volume{Offset: mib, Size: size, SectorSize: sectorSize, ClusterSize: spec.ClusterSize,
-			Label: spec.Label, Serial: spec.Serial, Entries: spec.Entries, Now: spec.Now}
-		var err error
-		if spec.FS == "vfat" {
-			_, err = fat.Build(vol)
-		} else {
-			_, err = exfat.Build(vol)
-		}
-		return err
+// MinDeviceSize returns the smallest device size (to 1 MiB of filesystem
+// size) that holds spec's content with sectorSize-byte sectors: the
+// filesystem's MinSize. Errors that do not depend on the size (bad names,
+// a bad label) are returned as they are.
+func MinDeviceSize(spec Spec, sectorSize int) (int64, error) {
+	fs, _, err := partitionType(spec.FS)
+	if err != nil {
+		return 0, err
 	}
-	var content int64
-	for _, e := range spec.Entries {
-		content += e.Size
-	}
-	// Grow until it fits. Size-dependent failures (too small for the
-	// cluster size, no space) grow; a BadNamesError never goes away.
-	lo, hi := int64(0), max(content/mib+1, 1)
-	var first error
-	for {
-		err := try(hi * mib)
-		if err == nil {
-			break
-		}
-		var bad *fsimage.BadNamesError
-		if errors.As(err, &bad) {
+	fsSize := int64(mib)
+	if fs != nil {
+		if fsSize, err = fs.MinSize(volume(spec, fsimage.Region{Offset: mib}, sectorSize)); err != nil {
 			return 0, err
 		}
-		if first == nil {
-			first = err
-		}
-		if hi >= 1<<24 { // 16 TiB: nothing fits; report the first reason
-			return 0, first
-		}
-		lo = hi
-		var ns *fsimage.NoSpaceError
-		if errors.As(err, &ns) && ns.Needed/mib > hi {
-			hi = ns.Needed/mib + 1
-		} else {
-			hi *= 2
-		}
 	}
-	for hi-lo > 1 {
-		mid := lo + (hi-lo)/2
-		if try(mid*mib) == nil {
-			hi = mid
-		} else {
-			lo = mid
-		}
-	}
-	return hi * mib, nil
+	return ptable.DeviceSize(spec.Table, sectorSize, fsSize)
 }
 
-// CheckLabel returns an error when label cannot be the volume label of a
-// filesystem of type fs ("vfat", "exfat", "ext4"): the same rules the
-// builders apply, so a label validate accepts is one a stick can hold.
+// CheckLabel returns an error when label cannot be the volume label of
+// the filesystem called fs: the same rules its builder applies, so a label
+// validate accepts is one a stick can hold. An unknown fs is mkfs's error
+// to report, not the label's: CheckLabel returns nil then.
 func CheckLabel(fs, label string) error {
-	var err error
-	switch fs {
-	case "vfat":
-		_, err = fat.CheckLabel(label)
-	case "exfat":
-		_, err = exfat.CheckLabel(label)
-	case "ext4":
-		err = ext4.CheckLabel(label)
+	f, err := Lookup(fs)
+	if err != nil {
+		return nil
 	}
-	return err
+	return f.CheckLabel(label)
 }

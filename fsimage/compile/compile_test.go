@@ -50,11 +50,6 @@ func content(t *testing.T) []*fsimage.Entry {
 func TestBuildChecksWithFsck(t *testing.T) {
 	testreq.Tool(t, "sfdisk")
 	es := content(t)
-	fsck := map[string][]string{
-		"vfat":  {"fsck.fat", "-n"},
-		"exfat": {"fsck.exfat", "-n"},
-		"ext4":  {"e2fsck", "-fn"},
-	}
 	cases := []struct {
 		table, fs  string
 		sectorSize int
@@ -94,15 +89,11 @@ func TestBuildChecksWithFsck(t *testing.T) {
 			if c.fs == "" {
 				return
 			}
-			tool := fsck[c.fs]
-			testreq.Tool(t, tool[0])
 			part := img
 			if c.table != "none" {
 				part = imagetest.Extract(t, img, plan.Partition.Offset, plan.Partition.Length)
 			}
-			if out, err := exec.Command(tool[0], append(tool[1:], part)...).CombinedOutput(); err != nil {
-				t.Errorf("%s %s = %v\n%s", tool[0], strings.Join(tool[1:], " "), err, out)
-			}
+			imagetest.Fsck(t, c.fs, part)
 			readBack(t, c.fs, img, part, plan.Partition.Offset, es)
 		})
 	}

@@ -12,12 +12,14 @@ import (
 	"time"
 
 	"github.com/flashpipe/flashpipe/fsimage"
+	"github.com/flashpipe/flashpipe/fsimage/ext4"
 	"github.com/flashpipe/flashpipe/internal/testreq"
 )
 
 // TestExt4MountsInTheKernel writes a GPT/ext4 plan with WriteImagePlan,
-// attaches the partition as a loop device and mounts it read-only: the
-// kernel's own ext4 driver reads every file back.
+// attaches the partition as a loop device and mounts it read-only as its
+// descriptor says (Mount.Type): the kernel's own ext4 driver reads every
+// file back.
 func TestExt4MountsInTheKernel(t *testing.T) {
 	testreq.Root(t, "to attach a loop device and mount it")
 	testreq.Tools(t, "losetup", "mount", "umount", "mke2fs")
@@ -41,7 +43,7 @@ func TestExt4MountsInTheKernel(t *testing.T) {
 	dev := strings.TrimSpace(string(out))
 	defer exec.Command("losetup", "-d", dev).Run()
 	mnt := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "ext4", "-o", "ro", dev, mnt).CombinedOutput(); err != nil {
+	if out, err := exec.Command("mount", "-t", ext4.Filesystem.Mount.Type, "-o", "ro", dev, mnt).CombinedOutput(); err != nil {
 		testreq.Capability(t, "ext4 in the kernel", fmt.Errorf("mount -t ext4 %s: %v: %s", dev, err, out))
 	}
 	defer exec.Command("umount", mnt).Run()

@@ -44,6 +44,10 @@ const (
 	fatMedia        = 0xFFFFFFF8 // FAT[0]: media type F8
 	heapAlign       = 1 << 20    // FAT and cluster heap alignment, as mkfs.exfat
 	smallVolume     = 16 << 20   // below this, align to the cluster size only
+
+	// maxFileSize is the largest file the format holds: a file lies in
+	// the cluster heap, at most maxClusterCount clusters of maxClusterSize.
+	maxFileSize = maxClusterCount * maxClusterSize
 )
 
 // DefaultClusterSize returns the cluster size mkfs.exfat and Windows pick
@@ -58,6 +62,12 @@ func DefaultClusterSize(volumeBytes int64) int {
 		return 32 << 10
 	}
 	return 128 << 10
+}
+
+// clusterSize is the cluster size Build picks: DefaultClusterSize, but
+// never less than the logical sector.
+func clusterSize(volumeBytes int64, sectorSize int) int {
+	return max(DefaultClusterSize(volumeBytes), sectorSize)
 }
 
 // Build lays out an exFAT filesystem holding vol.Entries in vol's range. It
@@ -104,7 +114,7 @@ func newGeometry(vol fsimage.Volume) (*geometry, error) {
 	}
 	cs := vol.ClusterSize
 	if cs == 0 {
-		cs = max(DefaultClusterSize(vol.Size), ss)
+		cs = clusterSize(vol.Size, ss)
 	}
 	if cs < ss || cs > maxClusterSize || cs&(cs-1) != 0 {
 		return nil, fmt.Errorf("exfat: cluster size %d is invalid: it must be a power of two from the sector size (%d) to 32 MiB", cs, ss)
@@ -180,6 +190,9 @@ func buildTree(entries []*fsimage.Entry, up *upcase, maxDir int) (*tree, error) 
 		}
 		if !e.Dir && e.Size < 0 {
 			return nil, fmt.Errorf("exfat: %s: negative size %d", e.Path, e.Size)
+		}
+		if !e.Dir && e.Size > maxFileSize {
+			bad = append(bad, fsimage.BadName{Path: e.Path, Reason: fmt.Sprintf("file is %d bytes; exFAT holds files up to %d bytes", e.Size, int64(maxFileSize))})
 		}
 		n := &node{e: e}
 		units, reason := checkName(base)

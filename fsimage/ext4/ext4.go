@@ -51,6 +51,10 @@ const BlockSize = 4096
 // MaxLabel is the longest ext4 volume label, in bytes.
 const MaxLabel = 16
 
+// MaxFileSize is the largest ext4 file with BlockSize blocks: an extent
+// addresses at most 2^32 - 1 logical blocks.
+const MaxFileSize = (1<<32 - 1) * BlockSize
+
 // CheckLabel returns an error when label cannot be an ext4 volume label.
 // validate checks labels with it too.
 func CheckLabel(label string) error {
@@ -127,14 +131,17 @@ func Build(vol fsimage.Volume, opts Options) (layout *fsimage.Layout, cleanup fu
 	return &fsimage.Layout{Extents: xs, Label: vol.Label}, remove, nil
 }
 
-// checkNames reports names ext4 cannot hold: components over 255 bytes.
-// (Any other byte but '/' and NUL is allowed, and names are case
-// sensitive.)
+// checkNames reports names ext4 cannot hold (components over 255 bytes;
+// any other byte but '/' and NUL is allowed, and names are case
+// sensitive) and files over MaxFileSize.
 func checkNames(entries []*fsimage.Entry) error {
 	var bad []fsimage.BadName
 	for _, e := range entries {
 		if n := len(path.Base(e.Path)); n > 255 {
 			bad = append(bad, fsimage.BadName{Path: e.Path, Reason: fmt.Sprintf("name is %d bytes long, ext4 allows 255", n)})
+		}
+		if !e.Dir && e.Size > MaxFileSize {
+			bad = append(bad, fsimage.BadName{Path: e.Path, Reason: fmt.Sprintf("file is %d bytes; ext4 with %d-byte blocks holds files up to %d bytes", e.Size, BlockSize, int64(MaxFileSize))})
 		}
 		if strings.ContainsRune(e.Path, 0) {
 			bad = append(bad, fsimage.BadName{Path: e.Path, Reason: "name contains a NUL byte"})

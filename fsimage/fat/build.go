@@ -145,7 +145,7 @@ func (b *builder) emit() *fsimage.Layout {
 		}
 		b.add(off, fsimage.Bytes, buf, int64(len(buf)), what)
 	}
-	return &fsimage.Layout{Extents: b.ext, Files: b.files, Label: b.label, Type: strings.ToLower(g.typeName())}
+	return &fsimage.Layout{Extents: b.ext, Files: b.files, Label: b.label, Variant: strings.ToLower(g.typeName())}
 }
 
 // emitReserved adds the boot sector, FSInfo, their backups (FAT32) and the

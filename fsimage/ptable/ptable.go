@@ -13,8 +13,10 @@ package ptable
 import (
 	"crypto/sha1"
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"hash/crc32"
+	"strings"
 	"unicode/utf16"
 
 	"github.com/flashpipe/flashpipe/fsimage"
@@ -36,49 +38,17 @@ const (
 	maxNameUnits = 36 // UTF-16 code units in a GPT partition name
 )
 
-// Partition type GUIDs (UEFI spec / freedesktop discoverable partitions).
-var (
-	basicDataGUID = mustGUID("EBD0A0A2-B9E5-4433-87C0-68B6B72699C7")
-	linuxFSGUID   = mustGUID("0FC63DAF-8483-4772-8E79-3D69D8477DE4")
-)
-
-// MBRType returns the MBR partition type byte used for a filesystem:
-// 0x0C (FAT32 LBA) for "vfat", "fat32" and "" (table only), 0x0E (FAT16
-// LBA) for "fat16", 0x07 for "exfat", 0x83 for "ext4".
-func MBRType(fs string) (byte, error) {
-	switch fs {
-	case "vfat", "fat32", "":
-		return 0x0C, nil
-	case "fat16":
-		return 0x0E, nil
-	case "exfat":
-		return 0x07, nil
-	case "ext4":
-		return 0x83, nil
-	}
-	return 0, fmt.Errorf("unknown filesystem %q: want vfat, fat16, fat32, exfat or ext4", fs)
-}
-
-func gptType(fs string) ([16]byte, error) {
-	switch fs {
-	case "vfat", "fat16", "fat32", "exfat", "":
-		return basicDataGUID, nil
-	case "ext4":
-		return linuxFSGUID, nil
-	}
-	return [16]byte{}, fmt.Errorf("unknown filesystem %q: want vfat, fat16, fat32, exfat or ext4", fs)
-}
-
 // Layout returns where the one partition of a device lies and the extents
-// of the partition table. table is "mbr", "gpt" or "none"; fs is "vfat",
-// "fat16", "fat32", "exfat", "ext4" or "" (it picks the partition type); partName is the GPT
-// partition name (at most 36 UTF-16 units; ignored for MBR); diskID seeds
-// the MBR disk signature and the GPT disk and partition GUIDs, so the same
-// arguments always give the same bytes.
+// of the partition table. table is "mbr", "gpt" or "none"; typ is the
+// partition's type (from the filesystem's descriptor: ptable knows no
+// filesystem by name); partName is the GPT partition name (at most 36
+// UTF-16 units; ignored for MBR); diskID seeds the MBR disk signature and
+// the GPT disk and partition GUIDs, so the same arguments always give the
+// same bytes.
 //
 // With "none" the filesystem spans the whole device and there are no
 // extents. sectorSize must be 512 or 4096.
-func Layout(table string, deviceSize int64, sectorSize int, fs string, partName string, diskID uint32) (part fsimage.Region, extents []fsimage.Extent, err error) {
+func Layout(table string, deviceSize int64, sectorSize int, typ fsimage.PartitionType, partName string, diskID uint32) (part fsimage.Region, extents []fsimage.Extent, err error) {
 	if sectorSize != 512 && sectorSize != 4096 {
 		return part, nil, fmt.Errorf("sector size %d: want 512 or 4096", sectorSize)
 	}
@@ -89,9 +59,9 @@ func Layout(table string, deviceSize int64, sectorSize int, fs string, partName 
 		}
 		return fsimage.Region{Offset: 0, Length: deviceSize}, nil, nil
 	case MBR:
-		return layoutMBR(deviceSize, sectorSize, fs, diskID)
+		return layoutMBR(deviceSize, sectorSize, typ.MBR, diskID)
 	case GPT:
-		return layoutGPT(deviceSize, sectorSize, fs, partName, diskID)
+		return layoutGPT(deviceSize, sectorSize, typ.GPT, partName, diskID)
 	}
 	return part, nil, fmt.Errorf("unknown partition table %q: want mbr, gpt or none", table)
 }
@@ -146,10 +116,9 @@ func chs(lba uint32) []byte {
 	return []byte{byte(h), byte(s) | byte(c>>8)<<6, byte(c)}
 }
 
-func layoutMBR(deviceSize int64, sectorSize int, fs string, diskID uint32) (fsimage.Region, []fsimage.Extent, error) {
-	typ, err := MBRType(fs)
-	if err != nil {
-		return fsimage.Region{}, nil, err
+func layoutMBR(deviceSize int64, sectorSize int, typ byte, diskID uint32) (fsimage.Region, []fsimage.Extent, error) {
+	if typ == 0 || typ == 0xEE {
+		return fsimage.Region{}, nil, fmt.Errorf("MBR partition type 0x%02X: want a filesystem's type (0 is unused, 0xEE protective)", typ)
 	}
 	ss := int64(sectorSize)
 	end := roundDown(deviceSize, align)
@@ -171,10 +140,13 @@ func layoutMBR(deviceSize int64, sectorSize int, fs string, diskID uint32) (fsim
 	return part, xs, nil
 }
 
-func layoutGPT(deviceSize int64, sectorSize int, fs, partName string, diskID uint32) (fsimage.Region, []fsimage.Extent, error) {
-	typ, err := gptType(fs)
+func layoutGPT(deviceSize int64, sectorSize int, typeGUID, partName string, diskID uint32) (fsimage.Region, []fsimage.Extent, error) {
+	typ, err := ParseGUID(typeGUID)
 	if err != nil {
-		return fsimage.Region{}, nil, err
+		return fsimage.Region{}, nil, fmt.Errorf("GPT partition type: %w", err)
+	}
+	if typ == ([16]byte{}) {
+		return fsimage.Region{}, nil, fmt.Errorf("GPT partition type %s marks an unused entry", typeGUID)
 	}
 	name := utf16.Encode([]rune(partName))
 	if len(name) > maxNameUnits {
@@ -266,29 +238,25 @@ func deriveGUID(diskID uint32, purpose string) [16]byte {
 	return g
 }
 
-// mustGUID parses a GUID in its text form into the on-disk layout: the
+// ParseGUID parses a GUID in its text form
+// ("EBD0A0A2-B9E5-4433-87C0-68B6B72699C7") into the on-disk layout: the
 // first three fields little-endian, the last two as written.
-func mustGUID(s string) [16]byte {
+func ParseGUID(s string) ([16]byte, error) {
 	var be [16]byte
-	j := 0
-	for i := 0; i < len(s); i++ {
-		if s[i] == '-' {
-			continue
-		}
-		var v byte
-		if _, err := fmt.Sscanf(s[i:i+2], "%02X", &v); err != nil {
-			panic("ptable: bad GUID " + s)
-		}
-		be[j] = v
-		j++
-		i++
+	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
+		return [16]byte{}, fmt.Errorf("GUID %q: want 8-4-4-4-12 hex digits", s)
 	}
+	h, err := hex.DecodeString(strings.ReplaceAll(s, "-", ""))
+	if err != nil {
+		return [16]byte{}, fmt.Errorf("GUID %q: %w", s, err)
+	}
+	copy(be[:], h)
 	return [16]byte{
 		be[3], be[2], be[1], be[0],
 		be[5], be[4],
 		be[7], be[6],
 		be[8], be[9], be[10], be[11], be[12], be[13], be[14], be[15],
-	}
+	}, nil
 }
 
 // GUIDString formats an on-disk GUID in its usual text form.
@@ -296,6 +264,10 @@ func GUIDString(g [16]byte) string {
 	return fmt.Sprintf("%02X%02X%02X%02X-%02X%02X-%02X%02X-%02X%02X-%02X%02X%02X%02X%02X%02X",
 		g[3], g[2], g[1], g[0], g[5], g[4], g[7], g[6], g[8], g[9], g[10], g[11], g[12], g[13], g[14], g[15])
 }
+
+// MBRSignature returns the MBR disk signature Layout writes for diskID, as
+// blkid reports it (PTUUID=): 8 hex digits.
+func MBRSignature(diskID uint32) string { return fmt.Sprintf("%08x", diskID) }
 
 // DiskGUID returns the GPT disk GUID Layout derives from diskID, in text
 // form, so that tests and receipts can name it.

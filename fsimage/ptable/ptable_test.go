@@ -10,6 +10,9 @@ import (
 
 	"github.com/flashpipe/flashpipe/blockdev/looptest"
 	"github.com/flashpipe/flashpipe/fsimage"
+	"github.com/flashpipe/flashpipe/fsimage/exfat"
+	"github.com/flashpipe/flashpipe/fsimage/ext4"
+	"github.com/flashpipe/flashpipe/fsimage/fat"
 	"github.com/flashpipe/flashpipe/fsimage/imagetest"
 	"github.com/flashpipe/flashpipe/internal/testreq"
 	"github.com/flashpipe/flashpipe/units"
@@ -68,28 +71,40 @@ func sfdisk(t *testing.T, dev string) sfdiskJSON {
 	return j
 }
 
+// fat32 is a partition type for tests where any will do.
+var fat32 = fsimage.PartitionType{MBR: 0x0C, GPT: fsimage.BasicData}
+
 func TestTables(t *testing.T) {
 	testreq.Tools(t, "sgdisk", "sfdisk")
 	const mib = 1 << 20
+	// The types come from the filesystems' descriptors; what sfdisk reads
+	// back is written out here, so a wrong id in a descriptor fails too.
 	cases := []struct {
-		table, fs  string
+		table      string
+		fs         *fsimage.Filesystem
+		variant    string
 		size       int64
 		sectorSize int
 		wantType   string
 	}{
-		{"mbr", "vfat", 64 * mib, 512, "c"},
-		{"mbr", "fat16", 16 * mib, 512, "e"},
-		{"mbr", "exfat", 64*mib + 12345*512, 512, "7"},
-		{"mbr", "ext4", 40 * mib, 4096, "83"},
-		{"gpt", "vfat", 64 * mib, 512, "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7"},
-		{"gpt", "ext4", 64*mib + 777*512, 512, "0FC63DAF-8483-4772-8E79-3D69D8477DE4"},
-		{"gpt", "exfat", 64 * mib, 4096, "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7"},
-		{"gpt", "vfat", 64*mib + 5*4096, 4096, "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7"},
+		{"mbr", fat.Filesystem, "fat32", 64 * mib, 512, "c"},
+		{"mbr", fat.Filesystem, "fat16", 16 * mib, 512, "e"},
+		{"mbr", exfat.Filesystem, "", 64*mib + 12345*512, 512, "7"},
+		{"mbr", ext4.Filesystem, "", 40 * mib, 4096, "83"},
+		{"gpt", fat.Filesystem, "fat32", 64 * mib, 512, "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7"},
+		{"gpt", fat.Filesystem, "fat16", 64 * mib, 512, "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7"},
+		{"gpt", ext4.Filesystem, "", 64*mib + 777*512, 512, "0FC63DAF-8483-4772-8E79-3D69D8477DE4"},
+		{"gpt", exfat.Filesystem, "", 64 * mib, 4096, "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7"},
+		{"gpt", fat.Filesystem, "", 64*mib + 5*4096, 4096, "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7"},
 	}
 	for _, c := range cases {
-		name := c.table + "-" + c.fs + "-" + strings.ReplaceAll(units.Bytes(c.size), " ", "") + "-" + map[int]string{512: "512", 4096: "4k"}[c.sectorSize]
+		v, err := c.fs.Variant(c.variant)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := c.table + "-" + c.fs.Name + c.variant + "-" + strings.ReplaceAll(units.Bytes(c.size), " ", "") + "-" + map[int]string{512: "512", 4096: "4k"}[c.sectorSize]
 		t.Run(name, func(t *testing.T) {
-			part, xs, err := Layout(c.table, c.size, c.sectorSize, c.fs, "FLASH Ω", 0xC0FFEE)
+			part, xs, err := Layout(c.table, c.size, c.sectorSize, v.Type, "FLASH Ω", 0xC0FFEE)
 			if err != nil {
 				t.Fatalf("Layout() error = %v", err)
 			}
@@ -145,11 +160,11 @@ func TestDeviceSizeIsTight(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			part, _, err := Layout(table, dev, ss, "vfat", "", 1)
+			part, _, err := Layout(table, dev, ss, fat32, "", 1)
 			if err != nil || part.Length < want {
 				t.Errorf("Layout(%s, DeviceSize()=%d, %d) = %+v, %v, want partition ≥ %d", table, dev, ss, part, err, want)
 			}
-			if part, _, err := Layout(table, dev-int64(ss), ss, "vfat", "", 1); err == nil && part.Length >= want {
+			if part, _, err := Layout(table, dev-int64(ss), ss, fat32, "", 1); err == nil && part.Length >= want {
 				t.Errorf("Layout(%s, %d, %d) partition = %d, want < %d (DeviceSize not minimal)", table, dev-int64(ss), ss, part.Length, want)
 			}
 		}
@@ -157,7 +172,7 @@ func TestDeviceSizeIsTight(t *testing.T) {
 }
 
 func TestNone(t *testing.T) {
-	part, xs, err := Layout("none", 1000*512, 512, "vfat", "", 1)
+	part, xs, err := Layout("none", 1000*512, 512, fat32, "", 1)
 	if err != nil || part != (fsimage.Region{Offset: 0, Length: 1000 * 512}) || len(xs) != 0 {
 		t.Errorf("Layout(none) = %+v, %d extents, %v, want whole device, none, nil", part, len(xs), err)
 	}
@@ -165,16 +180,38 @@ func TestNone(t *testing.T) {
 
 func TestErrors(t *testing.T) {
 	var nospace *fsimage.NoSpaceError
-	if _, _, err := Layout("gpt", 1<<20, 512, "vfat", "", 1); !errors.As(err, &nospace) {
+	if _, _, err := Layout("gpt", 1<<20, 512, fat32, "", 1); !errors.As(err, &nospace) {
 		t.Errorf("Layout(gpt, 1 MiB) error = %v, want NoSpaceError", err)
 	}
-	if _, _, err := Layout("mbr", 64<<20, 1024, "vfat", "", 1); err == nil {
+	if _, _, err := Layout("mbr", 64<<20, 1024, fat32, "", 1); err == nil {
 		t.Errorf("Layout(sector 1024) error = nil, want error")
 	}
-	if _, _, err := Layout("gpt", 64<<20, 512, "vfat", strings.Repeat("x", 37), 1); err == nil {
+	if _, _, err := Layout("gpt", 64<<20, 512, fat32, strings.Repeat("x", 37), 1); err == nil {
 		t.Errorf("Layout(37-char name) error = nil, want error")
 	}
-	if _, _, err := Layout("apm", 64<<20, 512, "vfat", "", 1); err == nil {
+	if _, _, err := Layout("apm", 64<<20, 512, fat32, "", 1); err == nil {
 		t.Errorf("Layout(apm) error = nil, want error")
+	}
+}
+
+// TestTypes: a type that would mark the entry unused, or a GUID that does
+// not parse, is an error, not a table.
+func TestTypes(t *testing.T) {
+	for _, typ := range []fsimage.PartitionType{
+		{MBR: 0, GPT: fsimage.BasicData},
+		{MBR: 0xEE, GPT: fsimage.BasicData},
+	} {
+		if _, _, err := Layout("mbr", 64<<20, 512, typ, "", 1); err == nil {
+			t.Errorf("Layout(mbr, type 0x%02X) error = nil, want an error", typ.MBR)
+		}
+	}
+	for _, guid := range []string{"", "EBD0A0A2-B9E5-4433-87C0", "EBD0A0A2-B9E5-4433-87C0-68B6B72699CX", "00000000-0000-0000-0000-000000000000"} {
+		if _, _, err := Layout("gpt", 64<<20, 512, fsimage.PartitionType{MBR: 0x0C, GPT: guid}, "", 1); err == nil {
+			t.Errorf("Layout(gpt, type %q) error = nil, want an error", guid)
+		}
+	}
+	g, err := ParseGUID("ebd0a0a2-b9e5-4433-87c0-68b6b72699c7")
+	if got := GUIDString(g); err != nil || got != fsimage.BasicData {
+		t.Errorf("GUIDString(ParseGUID(lower case)) = %q, %v, want %s", got, err, fsimage.BasicData)
 	}
 }

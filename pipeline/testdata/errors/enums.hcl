@@ -8,7 +8,7 @@ profile "a" {
     table = "apm" # ERROR: Invalid table | "mbr", "gpt", "none"
   }
   step "mkfs" {
-    type = "fat32" # ERROR: Invalid type | "vfat", "exfat", "ext4"
+    type = "fat32" # ERROR: Invalid type | "fat32" is a variant of "vfat", which the stick's size picks: write type = "vfat".
   }
   step "verify" {
     hash = "md5"  # ERROR: Invalid hash
@@ -30,7 +30,7 @@ profile "c" {
   step "partition" {}
   step "mkfs" {
     type         = "ext4"
-    cluster_size = "4KiB" # ERROR: Cluster size not supported for ext4
+    cluster_size = "4KiB" # ERROR: Cluster size not supported for ext4 | ext4 sets its own block size; remove cluster_size. vfat and exfat take 4KiB clusters.
   }
   step "verify" {}
 }
@@ -66,4 +66,13 @@ profile "g" {
   step "wipe" {
     mode = ["quick"] # ERROR: Incorrect attribute value type | attribute "mode": string required
   }
+}
+
+profile "h" {
+  priority = 8
+  step "partition" {}
+  step "mkfs" {
+    type = "ntfs" # ERROR: Invalid type | type = "ntfs" is not valid. Choose one of: "vfat" (FAT32, or FAT16 on sticks too small for FAT32); "exfat" (
+  }
+  step "verify" {}
 }

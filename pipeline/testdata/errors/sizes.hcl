@@ -38,7 +38,7 @@ profile "e" {
   step "partition" {}
   step "mkfs" {
     type         = "vfat"
-    cluster_size = "128KiB" # ERROR: Invalid cluster size | at most 64KiB
+    cluster_size = "128KiB" # ERROR: Invalid cluster size | on vfat, clusters are at most 64 KiB; or write "auto". exfat takes 128KiB clusters.
   }
   step "verify" {}
 }
