@@ -9,9 +9,9 @@ import (
 )
 
 // compile checks a profile's steps against their kinds' declarations
-// (Kind: Repeat, Last, Requires, Precedes) and fuses them into stages: the
-// steps of Fused kinds become the one write stage, in their order; every
-// other step is a stage of its own.
+// (Kind: Repeat, Last, Excludes, Requires, Precedes) and fuses them into
+// stages: the steps of Fused kinds become the one write stage, in their
+// order; every other step is a stage of its own.
 func (l *Loader) compile(cfg *Config, p *Profile) hcl.Diagnostics {
 	diags := l.checkOrder(p)
 	if diags.HasErrors() {
@@ -55,8 +55,8 @@ func (l *Loader) compile(cfg *Config, p *Profile) hcl.Diagnostics {
 }
 
 // checkOrder checks the order of a profile's steps: no kind twice unless it
-// may repeat, nothing after a Last kind, every Requires met by an earlier
-// step and every Precedes by a later one. A step gets one diagnostic at
+// may repeat, nothing after a Last kind, no step beside one it Excludes,
+// every Requires met by an earlier step and every Precedes by a later one. A step gets one diagnostic at
 // most, and a step out of place for a requirement already reported gets
 // none: one diagnostic per cause.
 func (l *Loader) checkOrder(p *Profile) hcl.Diagnostics {
@@ -84,12 +84,34 @@ func (l *Loader) checkOrder(p *Profile) hcl.Diagnostics {
 	}
 	for _, sb := range p.Steps {
 		if !flagged[sb] {
+			diags = append(diags, l.checkExcludes(p, sb, flagged)...)
+		}
+	}
+	for _, sb := range p.Steps {
+		if !flagged[sb] {
 			diags = append(diags, l.checkRequires(p, sb, flagged)...)
 		}
 	}
 	for _, sb := range p.Steps {
 		if !flagged[sb] {
 			diags = append(diags, l.checkPrecedes(p, sb, flagged)...)
+		}
+	}
+	return diags
+}
+
+// checkExcludes reports the steps that may not share a profile with sb:
+// each on its own line, flagged.
+func (l *Loader) checkExcludes(p *Profile, sb *StepBlock, flagged map[*StepBlock]bool) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, ex := range l.Registry.Kinds[sb.Kind].Excludes {
+		for _, o := range p.Steps {
+			if o == sb || flagged[o] || !l.Registry.Kinds[o.Kind].playsAny(ex.Roles) {
+				continue
+			}
+			flagged[o] = true
+			diags = append(diags, errAt(o.TypeRange, fmt.Sprintf("Step %q cannot be combined with step %q", o.Kind, sb.Kind),
+				fmt.Sprintf("step %q (at %s) and step %q are in one profile: %s", sb.Kind, sb.DeclRange, o.Kind, ex.Why)))
 		}
 	}
 	return diags

@@ -33,6 +33,10 @@ type Kind struct {
 	// Precedes lists roles whose steps may not come before a step of this
 	// kind.
 	Precedes []Order
+	// Excludes lists roles whose steps may not be in the same profile as a
+	// step of this kind, before or after it (an image replaces the
+	// partition, mkfs and copy steps).
+	Excludes []Order
 	// Last kinds end a profile: no step may follow them.
 	Last bool
 	// Detaches kinds make the stick leave the bus while their stage runs

@@ -154,3 +154,30 @@ func TestExtraKindRunsInAStation(t *testing.T) {
 		t.Errorf("board = %+v, want one verified row with stamp's note", rows)
 	}
 }
+
+// TestExtraKindExcludes: a kind that declares it cannot share a profile
+// with the steps that lay out a filesystem gets one error per such step.
+func TestExtraKindExcludes(t *testing.T) {
+	whole := pipeline.Kind{
+		Name: "whole", New: func() pipeline.Step { return &stamp{} }, Summary: "a test kind that writes the whole stick",
+		Provides: []string{pipeline.RoleWritten},
+		Excludes: []pipeline.Order{{Roles: []string{"table", "filesystem"}, Why: "whole writes its own partition table and filesystem."}},
+	}
+	r := steps.Builtin()
+	r.Add(whole)
+	_, diags := pipeline.NewLoader(r).LoadSource("t.hcl", []byte(`profile "p" {
+  step "wipe" {}
+  step "partition" {}
+  step "mkfs" { type = "vfat" }
+  step "whole" {}
+  step "verify" {}
+}`))
+	var got []string
+	for _, d := range diags {
+		got = append(got, fmt.Sprintf("%d: %s", d.Subject.Start.Line, d.Summary))
+	}
+	want := []string{`3: Step "partition" cannot be combined with step "whole"`, `4: Step "mkfs" cannot be combined with step "whole"`}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("diagnostics:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
