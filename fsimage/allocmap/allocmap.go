@@ -51,6 +51,16 @@ const (
 	Ext4    FS = "ext4"
 )
 
+// Understood reports whether Read maps fs by its allocation (FAT12/16/32,
+// exFAT, ext2/3/4) rather than whole.
+func (fs FS) Understood() bool {
+	switch fs {
+	case FAT12, FAT16, FAT32, ExFAT, Ext2, Ext3, Ext4:
+		return true
+	}
+	return false
+}
+
 // Map is the allocation map of a disk: what must be copied to reproduce it.
 type Map struct {
 	Size       int64 // bytes of the disk
@@ -112,6 +122,11 @@ type Partition struct {
 // holds that is not understood, is inconsistent or is unsafe to trust is
 // mapped whole, with a reason, never an error: the input is an untrusted
 // stick. The error is for I/O errors (and invalid options) only.
+//
+// r must allow reads at any offset and of any length: an image file, or a
+// block device opened without O_DIRECT. Read reads little: boot sectors,
+// superblocks, partition tables, the FATs, allocation bitmaps and group
+// descriptors (for a 64 GB stick, a few MB to a few tens of MB).
 func Read(r io.ReaderAt, size int64, opts Options) (*Map, error) {
 	if err := opts.check(size); err != nil {
 		return nil, err

@@ -10,15 +10,6 @@ import (
 // precise name. A notUnderstood error maps the volume whole instead.
 type mapper func(v *volume, rs *runs) (FS, error)
 
-// isUnderstood reports whether Read maps fs by its allocation.
-func isUnderstood(fs FS) bool {
-	switch fs {
-	case FAT12, FAT16, FAT32, ExFAT, Ext2, Ext3, Ext4:
-		return true
-	}
-	return false
-}
-
 // signature is a filesystem flashpipe does not read, recognised so that
 // the operator learns what was mapped whole (names as blkid gives them).
 type signature struct {

@@ -126,9 +126,10 @@ func (e *exfatVol) fatEntry(v *volume, c int64) (uint32, error) {
 
 // chain follows the FAT from cluster first and returns its clusters; a
 // chain that leaves the heap, holds a free or bad entry, or is longer
-// than limit clusters is a notUnderstood.
+// than limit clusters (or than the heap: it loops) is a notUnderstood.
 func (e *exfatVol) chain(v *volume, what string, first, limit int64) ([]int64, error) {
 	var cs []int64
+	limit = min(limit, e.clusters)
 	for c := first; ; {
 		switch {
 		case c < 2 || c > e.clusters+1:
@@ -265,8 +266,8 @@ func (e *exfatVol) systemObjects(v *volume, cs []int64) ([]exfatObject, error) {
 		if o.typ == exfatBitmapEntry && o.length < (e.clusters+7)/8 {
 			return nil, bad("an allocation bitmap of %d bytes cannot cover %d clusters", o.length, e.clusters)
 		}
-		if o.length == 0 {
-			return nil, bad("the root directory lists an empty system object (type %#02x)", o.typ)
+		if o.length == 0 || o.length > e.clusters*e.cb {
+			return nil, bad("the root directory lists a system object (type %#02x) of %d bytes", o.typ, o.length)
 		}
 	}
 	return objs, nil

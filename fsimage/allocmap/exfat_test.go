@@ -1,6 +1,7 @@
 package allocmap
 
 import (
+	"encoding/binary"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -90,7 +91,9 @@ func TestExFATNotUnderstood(t *testing.T) {
 	run(t, "mkfs.exfat", "-c", "4096", img)
 	data := readFile(t, img)
 	heap := int64(le32(data, 88)) * 512
-	root := heap + (int64(le32(data, 96))-2)*4096
+	rootClus := le32(data, 96)
+	root := heap + (int64(rootClus)-2)*4096
+	rootFAT := int64(le32(data, 80))*512 + int64(rootClus)*4
 	for _, tc := range []struct {
 		name   string
 		off    int64
@@ -101,6 +104,7 @@ func TestExFATNotUnderstood(t *testing.T) {
 		{"boot checksum", 200, []byte{1}, "exfat: the main boot region fails its checksum"},
 		{"no bitmap", root + 32, []byte{0x01}, "exfat: the root directory lists 0+0 allocation bitmaps"},
 		{"root outside", 96, []byte{0xFF, 0xFF, 0, 0}, "exfat: the root directory is at cluster 65535"},
+		{"root chain loops", rootFAT, binary.LittleEndian.AppendUint32(nil, rootClus), "exfat: the root directory's cluster chain is longer than"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			wantWhole(t, readMap(t, patched(t, img, tc.off, tc.b), Options{}), 0, tc.reason)

@@ -48,6 +48,9 @@ const (
 )
 
 const (
+	// extMaxGroups bounds the groups Read holds in memory: 16 TiB of 4 KiB
+	// blocks has 131072 groups; a hostile superblock claims far more.
+	extMaxGroups  = 1 << 21
 	extMagic      = 0xEF53
 	extSuperOff   = 1024
 	extStateValid = 0x1
@@ -180,6 +183,8 @@ func (x *extVol) checkGeometry(sb []byte, size int64) error {
 	x.groups = (x.blocks - x.firstData + x.bpg - 1) / x.bpg
 	x.descBlocks = (x.groups + x.dpb() - 1) / x.dpb()
 	switch {
+	case x.groups > extMaxGroups:
+		return bad("the superblock claims %d groups, more than any filesystem flashpipe reads (%d)", x.groups, extMaxGroups)
 	case int64(le32(sb, 0)) != x.groups*x.ipg:
 		return bad("the superblock counts %d inodes, not %d groups of %d", le32(sb, 0), x.groups, x.ipg)
 	case x.incompat&extIncompatMetaBG != 0 && x.firstMetaBG > x.descBlocks:

@@ -1,6 +1,7 @@
 package allocmap
 
 import (
+	"encoding/binary"
 	"fmt"
 	"strings"
 	"testing"
@@ -147,4 +148,26 @@ func TestExtNotUnderstood(t *testing.T) {
 			wantWhole(t, readMap(t, img, Options{}), 0, tc.reason)
 		})
 	}
+}
+
+// TestExtTooManyGroups: a superblock claiming more groups than any real
+// filesystem (a hostile stick of a terabyte) is refused before Read
+// allocates for them.
+func TestExtTooManyGroups(t *testing.T) {
+	d := &sparseDisk{size: 1 << 40, pages: map[int64][]byte{}}
+	sb := make([]byte, 1024)
+	le := binary.LittleEndian
+	le.PutUint32(sb[0x4:], 1<<30)   // blocks of 1 KiB: the whole terabyte
+	le.PutUint32(sb[0x14:], 1)      // first data block
+	le.PutUint32(sb[0x20:], 256)    // blocks per group
+	le.PutUint32(sb[0x24:], 256)    // clusters per group
+	le.PutUint32(sb[0x28:], 8)      // inodes per group
+	le.PutUint16(sb[0x38:], 0xEF53) // magic
+	le.PutUint16(sb[0x3A:], 1)      // clean
+	d.write(1024, sb)
+	m, err := Read(d, d.size, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantWhole(t, m, 0, "ext2: the superblock claims 4194304 groups, more than any filesystem flashpipe reads")
 }

@@ -79,6 +79,8 @@ func (h *gptHeader) check(lba, n uint64) error {
 	switch {
 	case h.myLBA != lba:
 		return bad("the GPT header at LBA %d says it is at LBA %d", lba, h.myLBA)
+	case h.altLBA == lba:
+		return bad("the GPT header at LBA %d names itself as the other copy", lba)
 	case h.firstUsable > h.lastUsable || h.lastUsable >= n:
 		return bad("the GPT header at LBA %d has usable sectors %d to %d on a disk of %d", lba, h.firstUsable, h.lastUsable, n)
 	case h.entrySize < 128 || h.entrySize%128 != 0 || h.entrySize&(h.entrySize-1) != 0:
@@ -252,7 +254,7 @@ func detectSectorSize(d *disk) (int, error) {
 			if err != nil && !errors.As(err, &nu) {
 				return false, err
 			}
-			if isUnderstood(fs) {
+			if fs.Understood() {
 				return true, nil
 			}
 		}

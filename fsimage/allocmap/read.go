@@ -55,8 +55,3 @@ func (v *volume) read(off int64, n int) ([]byte, error) {
 	}
 	return v.d.read(v.off+off, n)
 }
-
-// has reports whether n bytes at off lie inside the volume.
-func (v *volume) has(off, n int64) bool {
-	return off >= 0 && n >= 0 && off <= v.size && n <= v.size-off
-}

@@ -104,9 +104,19 @@ func wholeDisk(d *disk, what string) Partition {
 	return Partition{What: what, Offset: 0, Size: d.size}
 }
 
+// maxPartitions bounds the partitions Read looks into (Linux shows at most
+// 256 per disk): a hostile table cannot make it read without end.
+const maxPartitions = 256
+
 // finish maps the boot area (everything before the first partition, where
 // boot loaders such as U-Boot live), and notes a disk without partitions.
+// A table with more than maxPartitions partitions maps the whole disk.
 func (t *table) finish(d *disk) {
+	if len(t.parts) > maxPartitions {
+		t.notef("the %s partition table lists %d partitions, more than %d", t.kind, len(t.parts), maxPartitions)
+		t.parts = []Partition{{What: "the whole disk (too many partitions)", Size: d.size, FS: Unknown, Whole: true,
+			Reason: fmt.Sprintf("the partition table lists more than %d partitions", maxPartitions)}}
+	}
 	first := d.size
 	for _, p := range t.parts {
 		first = min(first, p.Offset)
@@ -159,7 +169,7 @@ func readMBR(d *disk, t *table, entries []mbrEntry) error {
 	if err != nil && !errors.As(err, &nu) {
 		return err
 	}
-	if fs != Unknown && isUnderstood(fs) {
+	if fs.Understood() {
 		t.notef("sector 0 holds both a partition table and a %s boot sector; both were mapped", fs)
 		t.parts = append(t.parts, wholeDisk(d, "the whole disk (a filesystem at sector 0)"))
 	}

@@ -3,6 +3,8 @@ package allocmap
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
+	"hash/crc32"
 	"strings"
 	"testing"
 
@@ -65,11 +67,17 @@ func TestGPTFallback(t *testing.T) {
 		{"primary entries", []int64{1024 + 5}, "primary GPT damaged (the GPT partition entries of the header at LBA 1 fail their CRC32)", true},
 		{"backup header", []int64{last + 40}, "backup GPT damaged (the GPT header at LBA 131071 fails its CRC32)", true},
 		{"both", []int64{512 + 40, last + 40}, "no readable GPT: primary: the GPT header at LBA 1 fails its CRC32; backup: the GPT header at LBA 131071 fails its CRC32", false},
+		{"primary names itself", nil, "primary GPT damaged (the GPT header at LBA 1 names itself as the other copy); the backup at LBA 131071 was used", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := bytes.Clone(disk)
 			for _, off := range tc.damage {
 				d[off] ^= 0xFF
+			}
+			if tc.name == "primary names itself" {
+				binary.LittleEndian.PutUint64(d[512+32:], 1) // AlternateLBA, with a good CRC
+				clear(d[512+16 : 512+20])
+				binary.LittleEndian.PutUint32(d[512+16:], crc32.ChecksumIEEE(d[512:512+92]))
 			}
 			m := readBytes(t, d, Options{})
 			if m.Table != GPT || !strings.HasPrefix(m.TableNote, tc.note) || (tc.note == "" && m.TableNote != "") {
@@ -167,6 +175,19 @@ func TestTableEdges(t *testing.T) {
 		}
 		partition(t, m, 0, FAT32)
 		wantWhole(t, m, 1, "no filesystem flashpipe understands was found")
+	})
+	t.Run("too many partitions", func(t *testing.T) {
+		img := looptest.Sparse(t, t.TempDir(), 8<<20)
+		args := []string{"--resize-table=300", "-a", "8"}
+		for i := range 257 {
+			args = append(args, "-n", fmt.Sprintf("%d:%d:%d", i+1, 2048+8*i, 2048+8*i+7))
+		}
+		run(t, "sgdisk", append(args, img)...)
+		m := readBytes(t, readFile(t, img), Options{})
+		wantWhole(t, m, 0, "the partition table lists more than 256 partitions")
+		if len(m.Partitions) != 1 || m.Mapped() != 8<<20 {
+			t.Errorf("Partitions, Mapped() = %d, %d; want the whole disk as one", len(m.Partitions), m.Mapped())
+		}
 	})
 	t.Run("nothing known", func(t *testing.T) {
 		disk := bytes.Repeat([]byte("garbage!"), 1<<17)
