@@ -15,7 +15,7 @@ import (
 	"github.com/flashpipe/flashpipe/receipts"
 )
 
-// check is one thing Verify compares: a Bytes or Zero extent, or a file run.
+// check is one thing Verify compares: an extent, or a file run.
 type check struct {
 	span
 	ext  *fsimage.Extent // nil for a file run
@@ -25,9 +25,12 @@ type check struct {
 }
 
 // Verify reads back from dev everything plan wrote and compares it: Bytes
-// and Zero extents byte for byte (a mismatch records the extent's What in
-// Metadata), each file run by SHA1 against Entry.SHA1 (a mismatch records
-// the file in FailedFiles). The result is OK only when everything matched.
+// and Zero extents byte for byte, and data extents that no file run covers
+// (an ext4 image's, a disk image's) byte for byte against their source — a
+// mismatch records the extent's What in Metadata —, and each file run by
+// SHA1 against Entry.SHA1 (a mismatch records the file in FailedFiles). No
+// byte the plan wrote goes unchecked. The result is OK only when
+// everything matched.
 //
 // Verify first calls dev.Flush (fsync, then BLKFLSBUF on a block device),
 // and reads with O_DIRECT when blockdev probed it to work, so what it reads
@@ -57,7 +60,8 @@ func Verify(ctx context.Context, dev *blockdev.Device, plan *fsimage.Plan, opts 
 	align := int64(max(blockdev.Align, dev.LogicalSectorSize))
 	windows := planWindows(spans, dev.Size, int64(opts.BufferSize), align)
 	m := newMeter("verify", total, opts)
-	v := &verifier{ctx: ctx, checks: checks, res: res}
+	v := &verifier{ctx: ctx, checks: checks, res: res, src: &sources{open: map[*fsimage.Entry]*srcFile{}}}
+	defer v.src.closeAll()
 	var done int64
 	read := func(j *inflight) error {
 		_, err := dev.ReadAt(j.buf, j.w.off)
@@ -77,19 +81,23 @@ func Verify(ctx context.Context, dev *blockdev.Device, plan *fsimage.Plan, opts 
 	return res, stepError("verify", dev, err)
 }
 
-// verifyChecks lists Bytes and Zero extents and file runs by offset.
+// verifyChecks lists, by offset, the file runs and every extent no file
+// run covers: Bytes, Zero and data extents alike.
 func verifyChecks(plan *fsimage.Plan) []*check {
 	var cs []*check
-	for i := range plan.Extents {
-		e := &plan.Extents[i]
-		if e.Kind == fsimage.Bytes || e.Kind == fsimage.Zero {
-			cs = append(cs, &check{span: span{e.Offset, e.End()}, ext: e})
-		}
-	}
+	inRun := map[*fsimage.Entry]bool{}
 	for _, r := range plan.Files {
+		inRun[r.Entry] = true
 		if r.Entry.Size > 0 {
 			cs = append(cs, &check{span: span{r.Offset, r.Offset + r.Entry.Size}, file: r.Entry, h: sha1.New()})
 		}
+	}
+	for i := range plan.Extents {
+		e := &plan.Extents[i]
+		if e.Kind == fsimage.FileData && inRun[e.Entry] {
+			continue
+		}
+		cs = append(cs, &check{span: span{e.Offset, e.End()}, ext: e})
 	}
 	sort.SliceStable(cs, func(i, j int) bool { return cs[i].off < cs[j].off })
 	return cs
@@ -101,6 +109,8 @@ type verifier struct {
 	checks []*check
 	next   int
 	res    *receipts.Verify
+	src    *sources // FileData extents' sources, read to compare
+	want   []byte   // scratch for a data extent's expected bytes
 }
 
 // compare checks one window and returns how many checked bytes it held.
@@ -130,13 +140,39 @@ func (v *verifier) compare(j *inflight) (int64, error) {
 			if !bytes.Equal(got, c.ext.Data[lo-c.off:hi-c.off]) {
 				v.mismatch(c)
 			}
-		default: // Zero
+		case c.ext.Kind == fsimage.Zero:
 			if !allZero(got) {
+				v.mismatch(c)
+			}
+		default: // data: compare with its source
+			same, err := v.sameAsSource(c.ext, lo, got)
+			if err != nil {
+				return n, err
+			}
+			if !same {
 				v.mismatch(c)
 			}
 		}
 	}
 	return n, nil
+}
+
+// sameAsSource reports whether got, read back at device offset lo inside
+// data extent e, equals what e's source holds there.
+func (v *verifier) sameAsSource(e *fsimage.Extent, lo int64, got []byte) (bool, error) {
+	if cap(v.want) < len(got) {
+		v.want = make([]byte, len(got))
+	}
+	want := v.want[:len(got)]
+	off := e.SourceOffset + lo - e.Offset
+	if e.Kind == fsimage.ReaderData {
+		if _, err := e.Reader.ReadAtContext(v.ctx, want, off); err != nil {
+			return false, fmt.Errorf("read %s at %d to compare: %w", e.What, off, err)
+		}
+	} else if err := v.src.readOnly(e.Entry, off, want); err != nil {
+		return false, err
+	}
+	return bytes.Equal(got, want), nil
 }
 
 func (v *verifier) mismatch(c *check) {

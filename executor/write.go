@@ -50,7 +50,7 @@ func Write(ctx context.Context, dev *blockdev.Device, plan *fsimage.Plan, opts O
 	}
 	align := int64(max(blockdev.Align, dev.LogicalSectorSize))
 	windows, zero := writeWindows(plan, dev.Size, int64(opts.BufferSize), align)
-	w := &writer{dev: dev, plan: plan, zero: zero, src: &sources{open: map[*fsimage.Entry]*srcFile{}}}
+	w := &writer{ctx: ctx, dev: dev, plan: plan, zero: zero, src: &sources{open: map[*fsimage.Entry]*srcFile{}}}
 	defer w.src.closeAll()
 	m := newMeter("write", plan.Bytes(), opts)
 	rate := newRateCheck(opts, start)
@@ -135,6 +135,7 @@ func writeWindows(plan *fsimage.Plan, size, bufSize, align int64) ([]span, []boo
 
 // writer fills windows from the plan; it runs in the pipeline's producer.
 type writer struct {
+	ctx  context.Context // for ReaderData sources, which may wait
 	dev  *blockdev.Device
 	plan *fsimage.Plan
 	zero []bool
@@ -165,6 +166,10 @@ func (w *writer) fill(j *inflight) error {
 		case fsimage.FileData:
 			if err := w.src.read(e.Entry, e.SourceOffset+lo-e.Offset, dst); err != nil {
 				return err
+			}
+		case fsimage.ReaderData:
+			if _, err := e.Reader.ReadAtContext(w.ctx, dst, e.SourceOffset+lo-e.Offset); err != nil {
+				return fmt.Errorf("read %s at %d: %w", e.What, e.SourceOffset+lo-e.Offset, err)
 			}
 		}
 		j.payload += hi - lo
@@ -239,6 +244,21 @@ func (s *sources) read(e *fsimage.Entry, off int64, dst []byte) error {
 	}
 	if sf.ordered && sf.next == e.Size {
 		return s.finish(e, sf)
+	}
+	return nil
+}
+
+// readOnly fills dst from e's source at off, without hashing: verify
+// compares extents that no file run covers with their source this way.
+func (s *sources) readOnly(e *fsimage.Entry, off int64, dst []byte) error {
+	sf, err := s.get(e)
+	if err != nil {
+		return err
+	}
+	sf.ordered = false
+	if n, err := sf.f.ReadAt(dst, off); n < len(dst) {
+		return &SourceError{Path: e.Path, Source: e.Source,
+			Reason: fmt.Sprintf("short read at %d: %d of %d bytes (did the file shrink?)", off, n, len(dst)), Err: err}
 	}
 	return nil
 }

@@ -251,6 +251,8 @@ func (w *imageWriter) run(xs []Extent) (err error) {
 				return err
 			}
 			w.wrote(x.End())
+		case ReaderData:
+			return fmt.Errorf("%s: writing reader data into an image file is not supported", x.What)
 		}
 		w.done += x.Length
 		if w.progress != nil && w.done-w.reported >= imageChunk {

@@ -10,6 +10,7 @@
 package fsimage
 
 import (
+	"context"
 	"fmt"
 	"io/fs"
 	"sort"
@@ -28,7 +29,18 @@ const (
 	FileData
 	// Zero extents must read back as zeros.
 	Zero
+	// ReaderData extents are read from Extent.Reader from
+	// Extent.SourceOffset: a disk image decompressed into a cache that may
+	// still be filling (package diskimage), whose reads wait for the bytes.
+	ReaderData
 )
+
+// DataSource is where ReaderData extents come from. ReadAtContext fills p
+// from off, waiting until those bytes are ready or ctx ends; it returns
+// len(p) or an error.
+type DataSource interface {
+	ReadAtContext(ctx context.Context, p []byte, off int64) (int, error)
+}
 
 func (k ExtentKind) String() string {
 	switch k {
@@ -38,6 +50,8 @@ func (k ExtentKind) String() string {
 		return "file"
 	case Zero:
 		return "zero"
+	case ReaderData:
+		return "reader"
 	}
 	return fmt.Sprintf("ExtentKind(%d)", int(k))
 }
@@ -53,7 +67,9 @@ type Extent struct {
 	// FileData: the manifest entry whose data this is, and where in it the
 	// extent starts. Entry.Source is the path to read.
 	Entry        *Entry
-	SourceOffset int64
+	SourceOffset int64 // FileData and ReaderData: where in the source the extent starts
+
+	Reader DataSource // ReaderData: where its bytes come from
 
 	// What names what the extent holds, for messages: "mbr", "gpt backup",
 	// "fat32 boot sector", "fat #1", "dir /docs", a file path ...
@@ -123,7 +139,9 @@ func (p *Plan) Check() error {
 			return fmt.Errorf("extent %d (%s) has %d bytes of data for length %d", i, e.What, len(e.Data), e.Length)
 		case e.Kind == FileData && e.Entry == nil:
 			return fmt.Errorf("extent %d (%s) is file data without an entry", i, e.What)
-		case e.Kind != Bytes && e.Kind != FileData && e.Kind != Zero:
+		case e.Kind == ReaderData && e.Reader == nil:
+			return fmt.Errorf("extent %d (%s) is reader data without a reader", i, e.What)
+		case e.Kind != Bytes && e.Kind != FileData && e.Kind != Zero && e.Kind != ReaderData:
 			return fmt.Errorf("extent %d (%s) has invalid kind %v", i, e.What, e.Kind)
 		}
 		prevEnd = e.End()

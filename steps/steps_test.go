@@ -156,7 +156,7 @@ profile "p" {
 		t.Errorf("verify outcome = %+v, %v; want a passed verification of scope all", out, err)
 	}
 
-	corrupt(t, img, j.Plan)
+	flip(t, img, j.Plan.Files[0].Offset)
 	j.Dev.Close()
 	j.Dev = nil
 	out, err = verify.Runner.Run(ctx, j)
@@ -165,25 +165,6 @@ profile "p" {
 	}
 	if _, err := eject.Runner.Run(ctx, j); err == nil || !strings.Contains(err.Error(), "verification failed") {
 		t.Errorf("eject after a failed verification = %v, want a refusal", err)
-	}
-}
-
-// corrupt flips the first byte of the plan's first file in the image.
-func corrupt(t *testing.T, img string, plan *fsimage.Plan) {
-	t.Helper()
-	f, err := os.OpenFile(img, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	off := plan.Files[0].Offset
-	b := make([]byte, 1)
-	if _, err := f.ReadAt(b, off); err != nil {
-		t.Fatal(err)
-	}
-	b[0] ^= 0xff
-	if _, err := f.WriteAt(b, off); err != nil {
-		t.Fatal(err)
 	}
 }
 
@@ -266,4 +247,77 @@ func partUUID(t *testing.T, img string) string {
 		t.Fatalf("sfdisk --part-uuid %s 1: %v", img, err)
 	}
 	return strings.TrimSpace(string(out))
+}
+
+// TestVerifyCatchesCorruptionOnEveryFilesystem flips one byte of the data
+// the write stage wrote — the last data extent of the plan: a file's
+// content on FAT and exFAT, a block of mke2fs's image on ext4 — and
+// requires verify to fail. (Before, the data of an ext4 stick was never
+// compared: no file run covers it.)
+func TestVerifyCatchesCorruptionOnEveryFilesystem(t *testing.T) {
+	testreq.Tools(t, "mke2fs")
+	content := contentDir(t)
+	for _, fs := range []string{"vfat", "exfat", "ext4"} {
+		t.Run(fs, func(t *testing.T) {
+			cfg := load(t, fmt.Sprintf(`
+source "c" { paths = [%q] }
+profile "p" {
+  step "partition" {}
+  step "mkfs" { type = %q }
+  step "copy" { sources = [source.c] }
+  step "verify" {}
+}`, content, fs))
+			img := filepath.Join(t.TempDir(), "stick.img")
+			if err := os.WriteFile(img, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Truncate(img, 64<<20); err != nil {
+				t.Fatal(err)
+			}
+			p := cfg.Profiles[0]
+			j := &pipeline.Job{Seq: 1, Config: cfg, Profile: p, Device: matchers.ImageFile(img, 64<<20), Target: img, Now: time.Now()}
+			defer j.Close()
+			ctx := context.Background()
+			if err := p.Stages[0].Runner.(pipeline.Preparer).Prepare(ctx, j); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := p.Stages[0].Runner.Run(ctx, j); err != nil {
+				t.Fatal(err)
+			}
+			if out, err := p.Stages[1].Runner.Run(ctx, j); err != nil || !out.Verify.OK {
+				t.Fatalf("verify of the stick as written: %v, %+v", err, out.Verify)
+			}
+			var last fsimage.Extent
+			for _, e := range j.Plan.Extents {
+				if e.Kind == fsimage.FileData {
+					last = e
+				}
+			}
+			flip(t, img, last.Offset+last.Length/2)
+			j.Dev.Close()
+			j.Dev = nil
+			out, err := p.Stages[1].Runner.Run(ctx, j)
+			if !errors.Is(err, steps.ErrVerifyFailed) || out.Verify.OK {
+				t.Errorf("verify after flipping a byte of %s at %d: %v, ok %v; want a failed verification", last.What, last.Offset+last.Length/2, err, out.Verify.OK)
+			}
+		})
+	}
+}
+
+// flip inverts the byte at off in img.
+func flip(t *testing.T, img string, off int64) {
+	t.Helper()
+	f, err := os.OpenFile(img, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b := make([]byte, 1)
+	if _, err := f.ReadAt(b, off); err != nil {
+		t.Fatal(err)
+	}
+	b[0] ^= 0xff
+	if _, err := f.WriteAt(b, off); err != nil {
+		t.Fatal(err)
+	}
 }
