@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/klauspost/compress/zstd"
 )
 
 // DecodeError says that an image's compressed data is damaged or
@@ -37,6 +39,10 @@ func (e *DecodeError) Unwrap() error { return e.Err }
 // decodeError wraps err, met decoding s after imageOff image bytes with the
 // file read as c counts from base.
 func (s *Source) decodeError(err error, c *counter, base, imageOff int64) error {
+	if errors.Is(err, zstd.ErrWindowSizeExceeded) {
+		return fmt.Errorf("%s needs a zstd window above %d MiB, the most flashpipe decodes, to bound its memory "+
+			"(it was compressed with --long or --ultra): recompress it with zstd -19 or less", s.describe(), MaxWindow>>20)
+	}
 	var fileOff int64
 	if c != nil {
 		fileOff = base + c.n

@@ -2,6 +2,7 @@ package diskimage
 
 import (
 	"archive/zip"
+	"bytes"
 	"errors"
 	"path/filepath"
 	"strings"
@@ -26,7 +27,16 @@ func formats() []format {
 		{"xz many blocks", "disk.img.xz", Xz, 0, "xz index", func(t *testing.T, img []byte) []byte {
 			return compress(t, img, "xz", "-c", "-T2", "--block-size=200000")
 		}},
+		{"xz two streams and padding", "disk.img.xz", Xz, 0, "xz index", func(t *testing.T, img []byte) []byte {
+			return concat(compress(t, img[:300000], "xz", "-c", "-T1"), make([]byte, 8), compress(t, img[300000:], "xz", "-c", "-T2", "--block-size=300000"))
+		}},
 		{"zstd", "disk.img.zst", Zstd, 0, "", func(t *testing.T, img []byte) []byte { return compress(t, img, "zstd", "-c", "-q") }},
+		{"zstd two frames", "disk.img.zst", Zstd, 0, "", func(t *testing.T, img []byte) []byte {
+			return concat(compress(t, img[:300000], "zstd", "-c", "-q"), compress(t, img[300000:], "zstd", "-c", "-q", "-19"))
+		}},
+		{"gzip two members", "disk.img.gz", Gzip, 0, "", func(t *testing.T, img []byte) []byte {
+			return concat(compress(t, img[:300000], "gzip", "-c"), compress(t, img[300000:], "gzip", "-c", "-1"))
+		}},
 		{"bzip2", "disk.img.bz2", Bzip2, 0, "", func(t *testing.T, img []byte) []byte { return compress(t, img, "bzip2", "-c") }},
 		{"zip stored", "disk.zip", Zip, Raw, "zip directory", func(t *testing.T, img []byte) []byte {
 			return makeZip(t, zipEntry{"README.txt", []byte("hi"), zip.Store}, zipEntry{"disk.img", img, zip.Store})
@@ -36,6 +46,9 @@ func formats() []format {
 		}},
 		{"zip of xz", "disk.zip", Zip, Xz, "", func(t *testing.T, img []byte) []byte {
 			return makeZip(t, zipEntry{"disk.img.xz", compress(t, img, "xz", "-c", "-T2", "--block-size=200000"), zip.Store})
+		}},
+		{"zip deflate of xz", "disk.zip", Zip, Xz, "", func(t *testing.T, img []byte) []byte {
+			return makeZip(t, zipEntry{"disk.img.xz", compress(t, img, "xz", "-c", "-T1"), zip.Deflate})
 		}},
 		{"zip deflate of gzip", "disk.zip", Zip, Gzip, "", func(t *testing.T, img []byte) []byte {
 			return makeZip(t, zipEntry{"disk.img.gz", compress(t, img, "gzip", "-c"), zip.Deflate})
@@ -49,7 +62,7 @@ func TestFormatsValid(t *testing.T) {
 	img := testImage(1<<20, 1)
 	for _, f := range formats() {
 		t.Run(f.name, func(t *testing.T) {
-			path := writeFile(t, filepath.Join(t.TempDir(), f.file), f.make(t, img))
+			path := writeFile(t, filepath.Join(t.TempDir(), f.file), made(t, f, img))
 			src, err := Open(path, Options{})
 			if err != nil {
 				t.Fatalf("Open = %v", err)
@@ -122,14 +135,14 @@ func checkHoles(t *testing.T, c *Cache, src *Source, img []byte) {
 // format fails with an error naming the file and where, and leaves nothing
 // in the cache; the source file is not changed.
 func TestFormatsDamaged(t *testing.T) {
-	img := testImage(1<<20, 2)
+	img := testImage(1<<20, 1)
 	for _, f := range formats() {
 		if f.want == Raw {
 			continue // a raw image has nothing to check: any bytes are an image
 		}
 		for _, damage := range []string{"corrupt", "truncated"} {
 			t.Run(f.name+" "+damage, func(t *testing.T) {
-				data := f.make(t, img)
+				data := bytes.Clone(made(t, f, img))
 				if damage == "corrupt" {
 					for i := len(data) / 2; i < len(data)/2+64; i++ {
 						data[i] ^= 0x5a
@@ -170,4 +183,26 @@ func openAndDecode(t *testing.T, c *Cache, path string) error {
 	}
 	_, _, err = getAll(t, c, src)
 	return err
+}
+
+func concat(parts ...[]byte) []byte {
+	var out []byte
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
+
+// madeFiles keeps each format's file of the 1 MiB test image, made once
+// for the valid and the damaged tests.
+var madeFiles = map[string][]byte{}
+
+func made(t *testing.T, f format, img []byte) []byte {
+	t.Helper()
+	if b, ok := madeFiles[f.name]; ok {
+		return b
+	}
+	b := f.make(t, img)
+	madeFiles[f.name] = b
+	return b
 }

@@ -232,3 +232,25 @@ func TestBmapChecked(t *testing.T) {
 		t.Errorf("ReadAt(range 1) = %v, want the checksum error of range 2", err)
 	}
 }
+
+// TestWindowLimit: an xz or zstd file that needs more than MaxWindow of
+// decoder memory is refused at Open, saying how much it asks for.
+func TestWindowLimit(t *testing.T) {
+	img := testImage(64<<10, 8)
+	tests := []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"big.img.xz", compress(t, img, "xz", "-c", "-T1", "--lzma2=preset=0,dict=128MiB"), "it needs a 128 MiB dictionary; flashpipe decodes up to 64 MiB"},
+		{"big.img.zst", compress(t, img, "zstd", "-c", "-q", "--long=28"), "needs a zstd window above 64 MiB, the most flashpipe decodes"},
+		{"ok.img.xz", compress(t, img, "xz", "-c", "-T1", "--lzma2=preset=0,dict=64MiB"), ""},
+	}
+	for _, tt := range tests {
+		path := writeFile(t, filepath.Join(t.TempDir(), tt.name), tt.data)
+		_, err := Open(path, Options{})
+		if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), path)) {
+			t.Errorf("Open(%s) = %v, want %q", tt.name, err, tt.want)
+		}
+	}
+}
