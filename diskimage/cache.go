@@ -132,11 +132,16 @@ func keyOf(src *Source) (entryKey, error) {
 // opens at once; one being decompressed is shared; otherwise its
 // decompression starts in the background (stopped only by failure or
 // Cache.Close, not when Images close: the next stick will want it). The
-// Image must be closed.
+// Image must be closed. A file that changed since Open read it is a
+// ChangedError: what Open checked (format, size, block map) may no longer
+// hold, so Open it again.
 func (c *Cache) Get(src *Source) (*Image, error) {
 	key, err := keyOf(src)
 	if err != nil {
 		return nil, err
+	}
+	if key.fileID != src.id {
+		return nil, &ChangedError{Path: src.Path, When: "since it was opened"}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

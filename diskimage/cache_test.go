@@ -125,7 +125,7 @@ func TestReuse(t *testing.T) {
 	if _, ok := c2.Lookup(src); ok {
 		t.Errorf("Lookup found the entry of a file whose mtime changed")
 	}
-	if _, m2, err := getAll(t, c2, src); err != nil || m2.ID != m.ID || m2.SHA256 != m.SHA256 {
+	if _, m2, err := getAll(t, c2, open(t, path)); err != nil || m2.ID != m.ID || m2.SHA256 != m.SHA256 {
 		t.Errorf("decoding the touched file = %+v, %v; want the same entry %s", m2, err, m.ID)
 	}
 	if files := cacheFiles(t, c2); len(files) != 2 {
@@ -172,7 +172,7 @@ func TestDiscardAndRetry(t *testing.T) {
 	if err := os.WriteFile(path, gz, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	im2, err := c.Get(src)
+	im2, err := c.Get(open(t, path))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -328,5 +328,18 @@ func TestCacheFull(t *testing.T) {
 	}
 	if files := cacheFiles(t, c); len(files) != 2 {
 		t.Errorf("cache holds %v, want the small image and its metadata only", files)
+	}
+}
+
+// TestChangedSinceOpen: a file changed between Open and Get is refused:
+// what Open checked may no longer hold.
+func TestChangedSinceOpen(t *testing.T) {
+	img := testImage(64<<10, 14)
+	path := writeFile(t, filepath.Join(t.TempDir(), "disk.img"), img)
+	src := open(t, path)
+	writeFile(t, path, testImage(128<<10, 15))
+	var ce *ChangedError
+	if _, err := openCache(t).Get(src); !errors.As(err, &ce) || !strings.Contains(err.Error(), "since it was opened") {
+		t.Errorf("Get after the file changed = %v, want a ChangedError since it was opened", err)
 	}
 }

@@ -25,6 +25,7 @@ type DecodeError struct {
 	Err       error
 }
 
+// Error says what is damaged or truncated, and where.
 func (e *DecodeError) Error() string {
 	if e.Truncated {
 		return fmt.Sprintf("%s is truncated: its data ends (file read to byte %d of %d) after %d bytes of image: %v",
@@ -34,6 +35,7 @@ func (e *DecodeError) Error() string {
 		e.What, e.ImageOffset, e.FileOffset, e.FileSize, e.Err)
 }
 
+// Unwrap returns the decoder's error.
 func (e *DecodeError) Unwrap() error { return e.Err }
 
 // decodeError wraps err, met decoding s after imageOff image bytes with the

@@ -91,17 +91,22 @@ func (e *entry) unchanged(f *os.File) error {
 			return nil
 		}
 	}
-	return &ChangedError{Path: e.src.Path}
+	return &ChangedError{Path: e.src.Path, When: "while it was being decompressed"}
 }
 
-// ChangedError says that the image file changed (was written, replaced or
-// removed) while it was being decompressed: what was decoded matches
-// neither the old file nor the new one for certain, so it is discarded.
-type ChangedError struct{ Path string }
+// ChangedError says that the image file changed (was written, touched,
+// replaced or removed) while it was being decompressed — what was decoded
+// matches neither the old file nor the new one for certain, so it is
+// discarded — or since Open read it.
+type ChangedError struct {
+	Path string
+	When string // "while it was being decompressed", "since it was opened"
+}
 
+// Error says which file changed, when, and what to do.
 func (e *ChangedError) Error() string {
-	return fmt.Sprintf("image %s changed on disk while it was being decompressed; the partial copy was discarded: "+
-		"replace images only while no stick is being written", e.Path)
+	return fmt.Sprintf("image %s changed on disk %s; nothing decoded from it is used: "+
+		"replace an image only while no stick is being written, then start again", e.Path, e.When)
 }
 
 // settle checks the size against what the file declared, gives the cache

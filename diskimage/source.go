@@ -58,6 +58,8 @@ type Source struct {
 	Bmap      *bmap.Map
 	BmapName  string
 	BmapTried []string
+
+	id fileID // the file as Open read it
 }
 
 // Name names the image for messages: the path, with ":entry" for a zip.
@@ -92,7 +94,7 @@ func Open(path string, opt Options) (*Source, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("image %s is not a regular file", path)
 	}
-	s := &Source{Path: path, FileSize: fi.Size(), Size: -1}
+	s := &Source{Path: path, FileSize: fi.Size(), Size: -1, id: identify(fi)}
 	head := make([]byte, headSize)
 	n, err := f.ReadAt(head, 0)
 	if err != nil && err != io.EOF {

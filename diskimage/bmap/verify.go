@@ -53,6 +53,7 @@ type ChecksumError struct {
 	Want  string // checksum the map gives
 }
 
+// Error names the map, the range and both checksums.
 func (e *ChecksumError) Error() string {
 	return fmt.Sprintf("image does not match block map %s: %s has checksum %s, the map says %s", e.Map, e.Range, e.Got, e.Want)
 }
