@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/flashpipe/flashpipe/fsimage"
 )
 
 // format is one way to ship the test image.
@@ -100,6 +102,13 @@ func checkHoles(t *testing.T, c *Cache, src *Source, img []byte) {
 		t.Fatal(err)
 	}
 	defer im.Close()
+	ctx := ctxMinute(t)
+	if size, err := im.WaitSize(ctx); err != nil || size != int64(len(img)) {
+		t.Errorf("WaitSize = %d, %v; want %d", size, err, len(img))
+	}
+	if regs, err := im.Mapped(ctx); err != nil || len(regs) != 1 || regs[0] != (fsimage.Region{Offset: 0, Length: int64(len(img))}) {
+		t.Errorf("Mapped without a block map = %v, %v; want the whole image", regs, err)
+	}
 	spans, err := im.Spans(0, int64(len(img)))
 	if err != nil {
 		t.Fatalf("Spans = %v", err)
