@@ -56,8 +56,9 @@ type Meta struct {
 	// ID names the entry: a hash of the compressed content and the zip
 	// entry.
 	ID string `json:"id"`
-	// Source, Entry and Format describe the file it was decompressed from
-	// (the last time it was).
+	// Source, Entry and Format describe the file it was first
+	// decompressed from (a copy of the same content under another name
+	// shares the entry).
 	Source string `json:"source"`
 	Entry  string `json:"entry,omitempty"`
 	Format string `json:"format"`
