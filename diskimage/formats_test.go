@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -214,4 +215,41 @@ func made(t *testing.T, f format, img []byte) []byte {
 	b := f.make(t, img)
 	madeFiles[f.name] = b
 	return b
+}
+
+// TestXzCheckValue: an xz block whose data decodes but whose check value
+// (CRC64 here) is wrong fails, naming the block.
+func TestXzCheckValue(t *testing.T) {
+	img := testImage(1<<20, 1)
+	data := compress(t, img, "xz", "-c", "-T2", "--block-size=300000")
+	blocks, _, err := xzLayout(bytes.NewReader(data), int64(len(data)))
+	if err != nil || len(blocks) < 2 {
+		t.Fatalf("xzLayout = %d blocks, %v", len(blocks), err)
+	}
+	// A block is header, data, zero padding to a multiple of 4, check
+	// (CRC64: 8 bytes, so the check ends the padded block).
+	b := blocks[1]
+	end := b.fileOff + (b.unpadded+3)&^3
+	check := bytes.Clone(data)
+	check[end-8] ^= 1
+	path := writeFile(t, filepath.Join(t.TempDir(), "disk.img.xz"), check)
+	err = openAndDecode(t, openCache(t), path)
+	if err == nil || !strings.Contains(err.Error(), "block 2 ") || !strings.Contains(err.Error(), "check value") {
+		t.Errorf("decoding with a wrong check value = %v, want an error naming block 2's check value", err)
+	}
+	// Padding must be zeros (xz-file-format 3.3): take a block that has some.
+	for i, b := range blocks {
+		if b.unpadded%4 == 0 {
+			continue
+		}
+		padding := bytes.Clone(data)
+		padding[b.fileOff+(b.unpadded+3)&^3-8-1] = 1
+		path := writeFile(t, filepath.Join(t.TempDir(), "disk.img.xz"), padding)
+		if err := openAndDecode(t, openCache(t), path); err == nil || !strings.Contains(err.Error(), "padding is not zeros") ||
+			!strings.Contains(err.Error(), fmt.Sprintf("block %d ", i+1)) {
+			t.Errorf("decoding with non-zero padding in block %d = %v, want an error saying so", i+1, err)
+		}
+		return
+	}
+	t.Fatalf("no block of the test file has padding")
 }

@@ -237,21 +237,29 @@ func (c *Cache) decodeXzBlock(ctx context.Context, e *entry, f *os.File, base in
 	if done != b.size {
 		return fail(done, fmt.Errorf("the block ends after %d bytes, its index gives %d: %w", done, b.size, io.ErrUnexpectedEOF))
 	}
-	// The check follows the block's padding to a multiple of 4 bytes.
-	checkOff := dataOff + compSize + (4-(b.hdr.size+compSize)%4)%4
-	return verifyXzCheck(f, checkOff, check, func(err error) error { return fail(done, err) })
+	// The check follows the block's padding (zeros) to a multiple of 4.
+	pad := (4 - (b.hdr.size+compSize)%4) % 4
+	return verifyXzCheck(f, dataOff+compSize, pad, check, func(err error) error { return fail(done, err) })
 }
 
-// verifyXzCheck compares a block's check value, at off, with the hash of
-// what was decoded.
-func verifyXzCheck(f *os.File, off int64, check hash.Hash, fail func(error) error) error {
+// verifyXzCheck checks a block's padding (pad bytes at off, all zero) and
+// compares its check value, after them, with the hash of what was decoded.
+func verifyXzCheck(f *os.File, off, pad int64, check hash.Hash, fail func(error) error) error {
+	size := 0
+	if check != nil {
+		size = check.Size()
+	}
+	b := make([]byte, pad+int64(size))
+	if _, err := f.ReadAt(b, off); err != nil {
+		return fail(err)
+	}
+	if !bytes.Equal(b[:pad], make([]byte, pad)) {
+		return fail(errors.New("its padding is not zeros"))
+	}
 	if check == nil {
 		return nil
 	}
-	want := make([]byte, check.Size())
-	if _, err := f.ReadAt(want, off); err != nil {
-		return fail(err)
-	}
+	want := b[pad:]
 	got := check.Sum(nil)
 	if len(got) <= 8 { // CRC32 and CRC64 are stored little-endian
 		v := binary.BigEndian.Uint64(append(make([]byte, 8-len(got)), got...))
