@@ -75,6 +75,10 @@ func (c *CheckContext) ContentPaths(attr string, paths []string) hcl.Diagnostics
 	return missingPaths(paths, c.attrExpr(attr))
 }
 
+// SkipContent reports whether the loader leaves out checks that look at
+// the content (validate --skip-content): a step should not open its files.
+func (c *CheckContext) SkipContent() bool { return c.skipContent }
+
 // Errorf returns an error diagnostic on the step's attribute name.
 func (c *CheckContext) Errorf(attr, summary, format string, args ...any) *hcl.Diagnostic {
 	return errAt(c.AttrRange(attr), summary, fmt.Sprintf(format, args...))

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"path/filepath"
 	"time"
 
 	"github.com/flashpipe/flashpipe/matchers"
@@ -36,6 +37,7 @@ type Config struct {
 //	  concurrency = 4
 //	  receipts    = "/var/lib/flashpipe/receipts.jsonl"
 //	  log_file    = "/var/log/flashpipe.log"
+//	  image_cache = "/var/cache/flashpipe/images"
 //	  allow_buses = ["usb"]
 //	  ports       = ["1-1.*"]          # hub ports that get a dashboard tile
 //	  listen      = "127.0.0.1:7070"
@@ -47,6 +49,7 @@ type StationBlock struct {
 	Concurrency int      `hcl:"concurrency,optional"`
 	Receipts    string   `hcl:"receipts,optional"`
 	LogFile     string   `hcl:"log_file,optional"`
+	ImageCache  string   `hcl:"image_cache,optional"` // where step "image" keeps decompressed images
 	AllowBuses  []string `hcl:"allow_buses,optional"`
 	Ports       []string `hcl:"ports,optional"` // globs of USB port paths shown on the dashboard before any stick
 	Listen      string   `hcl:"listen,optional"`
@@ -55,6 +58,15 @@ type StationBlock struct {
 
 	Grace     time.Duration
 	DeclRange hcl.Range
+}
+
+// ImageCacheDir is where decompressed disk images are kept: image_cache,
+// or a folder "image-cache" beside the receipts file.
+func (st *StationBlock) ImageCacheDir() string {
+	if st.ImageCache != "" {
+		return st.ImageCache
+	}
+	return filepath.Join(filepath.Dir(st.Receipts), "image-cache")
 }
 
 // Station defaults.

@@ -286,6 +286,9 @@ func decodeStation(cfg *Config, blocks []*hcl.Block) hcl.Diagnostics {
 	if st.LogFile != "" && len(blocks) > 0 && !filepath.IsAbs(st.LogFile) {
 		st.LogFile = ResolvePaths(blocks[0].DefRange.Filename, []string{st.LogFile})[0]
 	}
+	if st.ImageCache != "" && len(blocks) > 0 && !filepath.IsAbs(st.ImageCache) {
+		st.ImageCache = ResolvePaths(blocks[0].DefRange.Filename, []string{st.ImageCache})[0]
+	}
 	cfg.Station = st
 	return diags
 }
