@@ -40,7 +40,7 @@ type Image struct {
 	Entry  string `hcl:"entry,optional"`
 	Bmap   string `hcl:"bmap,optional"`
 
-	path, bmap string             // resolved
+	path, bmap string            // resolved
 	checked    *diskimage.Source // as validate opened it; nil with --skip-content
 
 	mu    sync.Mutex
@@ -220,13 +220,13 @@ func (i *Image) Run(ctx context.Context, j *pipeline.Job) (pipeline.Outcome, err
 // imageDetails are what a receipt keeps of an image job.
 func imageDetails(src *diskimage.Source, meta diskimage.Meta, plan *fsimage.Plan, devSize int64) map[string]any {
 	d := map[string]any{
-		"image":                src.Name(),
-		"format":               src.Format.String(),
-		"image_sha256":         meta.SHA256,
-		"image_bytes":          meta.Size,
-		"file_sha256":          meta.FileSHA256,
-		"mapped_bytes":         plan.Bytes(),
-		"bytes_past_image":     devSize - meta.Size,
+		"image":            src.Name(),
+		"format":           src.Format.String(),
+		"image_sha256":     meta.SHA256,
+		"image_bytes":      meta.Size,
+		"file_sha256":      meta.FileSHA256,
+		"mapped_bytes":     plan.Bytes(),
+		"bytes_past_image": devSize - meta.Size,
 	}
 	if src.Bmap != nil {
 		d["bmap"], d["bmap_sha256"] = src.BmapName, src.Bmap.FileChecksum
