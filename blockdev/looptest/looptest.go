@@ -57,6 +57,14 @@ func AttachReadOnly(t testing.TB, backing string) string {
 	return attach(t, backing, []string{"--find", "--show", "--read-only"})
 }
 
+// AttachWith attaches backing (an image file or a block device) with more
+// losetup options, e.g. "--read-only", "--offset", "1048576", and detaches
+// it in t.Cleanup.
+func AttachWith(t testing.TB, backing string, options ...string) string {
+	t.Helper()
+	return attach(t, backing, append([]string{"--find", "--show"}, options...))
+}
+
 func attach(t testing.TB, backing string, args []string) string {
 	t.Helper()
 	Require(t)
