@@ -10,13 +10,16 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/flashpipe/flashpipe/blockdev"
 	"github.com/flashpipe/flashpipe/blockdev/looptest"
 	"github.com/flashpipe/flashpipe/fsimage"
+	"github.com/flashpipe/flashpipe/fsimage/imagetest"
 	"github.com/flashpipe/flashpipe/internal/testreq"
+	"github.com/flashpipe/flashpipe/receipts"
 	"golang.org/x/sys/unix"
 )
 
@@ -183,19 +186,49 @@ func TestWriteFailsOnChangedSource(t *testing.T) {
 			os.Chtimes(e.Source, ts, ts)
 		}},
 		{"removed", func(t *testing.T, e *fsimage.Entry) { os.Remove(e.Source) }},
+		{"replaced by a FIFO", func(t *testing.T, e *fsimage.Entry) {
+			os.Remove(e.Source)
+			imagetest.FIFO(t, e.Source)
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dev, _ := imageDevice(t, devSize)
 			tp := newTestPlan(t, devSize, 512)
 			e := tp.files["dir/file0.bin"]
 			tc.change(t, e)
-			_, err := Write(context.Background(), dev, tp.plan, Options{})
+			var err error
+			imagetest.Within(t, 10*time.Second, e.Source, "Write", func() {
+				_, err = Write(context.Background(), dev, tp.plan, Options{})
+			})
 			t.Logf("Write error: %v", err)
 			var se *SourceError
 			if !errors.As(err, &se) || se.Path != e.Path {
 				t.Errorf("Write after the source changed = %v, want a *SourceError naming %s", err, e.Path)
 			}
 		})
+	}
+}
+
+// TestVerifySourceReplacedByFIFO: verify hashes a source itself when the
+// manifest has no SHA1; a source replaced by a FIFO fails that file at
+// once instead of blocking in open.
+func TestVerifySourceReplacedByFIFO(t *testing.T) {
+	dev, _ := imageDevice(t, devSize)
+	tp := newTestPlan(t, devSize, 512)
+	if _, err := Write(context.Background(), dev, tp.plan, Options{}); err != nil {
+		t.Fatalf("Write = %v", err)
+	}
+	e := tp.files["dir/file1.bin"]
+	e.SHA1 = [20]byte{}
+	os.Remove(e.Source)
+	imagetest.FIFO(t, e.Source)
+	var res *receipts.Verify
+	var err error
+	imagetest.Within(t, 10*time.Second, e.Source, "Verify", func() {
+		res, err = Verify(context.Background(), dev, tp.plan, Options{})
+	})
+	if err != nil || res == nil || res.OK || len(res.FailedFiles) != 1 || !strings.Contains(res.FailedFiles[0].Err, "is a fifo") {
+		t.Errorf("Verify with a source replaced by a FIFO = %+v, %v; want %s failed as a fifo", res, err, e.Path)
 	}
 }
 

@@ -192,15 +192,11 @@ func (s *sources) get(e *fsimage.Entry) (*srcFile, error) {
 	if sf := s.open[e]; sf != nil {
 		return sf, nil
 	}
-	f, err := os.Open(e.Source)
+	f, fi, err := fsimage.OpenRegular(e.Source)
 	if err != nil {
 		return nil, &SourceError{Path: e.Path, Source: e.Source, Reason: "cannot open", Err: err}
 	}
-	fi, err := f.Stat()
-	if err == nil {
-		err = sameAsManifest(e, fi)
-	}
-	if err != nil {
+	if err := sameAsManifest(e, fi); err != nil {
 		f.Close()
 		return nil, err
 	}

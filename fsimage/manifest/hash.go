@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"os"
 	"runtime"
 	"sort"
 	"sync"
@@ -169,7 +168,7 @@ feed:
 // recorded. read, when not nil, is told of every chunk read.
 func HashFile(ctx context.Context, e *fsimage.Entry, buf []byte, read func(n int64)) ([20]byte, error) {
 	var sum [20]byte
-	f, err := os.Open(e.Source)
+	f, _, err := fsimage.OpenRegular(e.Source)
 	if err != nil {
 		return sum, fmt.Errorf("hash %s: %w", e.Source, err)
 	}

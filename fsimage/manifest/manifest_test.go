@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/flashpipe/flashpipe/fsimage"
+	"github.com/flashpipe/flashpipe/fsimage/imagetest"
 )
 
 // tree creates files under dir: a name ending in "/" is a directory,
@@ -271,6 +272,43 @@ func TestHashAndCache(t *testing.T) {
 	}
 	if e := es3[0]; e.Path != "big" || e.SHA1 != sha1.Sum(data) {
 		t.Errorf("Hash() big = %s %x, want %x", e.Path, e.SHA1, sha1.Sum(data))
+	}
+}
+
+// TestScanRefusesSpecialSources: a FIFO, /dev/null or /dev/zero given as
+// a source path is refused with its kind named; none is opened (a FIFO
+// would block Scan forever, /dev/zero would never end, /dev/null would
+// become an empty file called null).
+func TestScanRefusesSpecialSources(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "pipe")
+	imagetest.FIFO(t, fifo)
+	for _, tc := range []struct{ path, kind string }{
+		{fifo, "fifo"}, {"/dev/null", "character device"}, {"/dev/zero", "character device"},
+	} {
+		var err error
+		imagetest.Within(t, 5*time.Second, fifo, "Scan("+tc.path+")", func() {
+			_, err = Scan([]Source{{Paths: []string{tc.path}}}, Options{})
+		})
+		want := "it is a " + tc.kind + ": a source path must be a regular file or a directory"
+		wantProblems(t, problems(t, err), map[string]string{filepath.Base(tc.path): want})
+	}
+}
+
+// TestHashRefusesFIFO: a content file replaced by a FIFO after the scan
+// fails the hash at once instead of blocking in open.
+func TestHashRefusesFIFO(t *testing.T) {
+	dir := t.TempDir()
+	tree(t, dir, "d/f")
+	es, err := Scan([]Source{{Paths: []string{filepath.Join(dir, "d")}}}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := filepath.Join(dir, "d", "f")
+	os.Remove(f)
+	imagetest.FIFO(t, f)
+	imagetest.Within(t, 5*time.Second, f, "Hash", func() { err = Hash(context.Background(), es, nil, nil) })
+	if err == nil || !strings.Contains(err.Error(), f+" is a fifo, not a regular file") {
+		t.Errorf("Hash(source replaced by a FIFO) = %v, want an error saying it is a fifo", err)
 	}
 }
 
