@@ -331,7 +331,7 @@ func (s *scanner) addFile(p, target, host string, fi fs.FileInfo) {
 		return
 	}
 	f.Close()
-	s.entries[p] = &fsimage.Entry{Path: p, Source: target, Size: fi.Size(), Mode: fi.Mode(), ModTime: fi.ModTime(), Inode: inodeOf(fi)}
+	s.entries[p] = &fsimage.Entry{Path: p, Source: target, Size: fi.Size(), Mode: fi.Mode(), ModTime: fi.ModTime(), Inode: inodeOf(fi), ChangeTime: changeTimeOf(fi)}
 	s.origin[p] = host
 }
 
