@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -277,6 +279,59 @@ func TestWriteDeviceGone(t *testing.T) {
 	if err == nil || !IsDeviceGone(err) {
 		t.Errorf("Write with the medium gone = %v, want an error with IsDeviceGone", err)
 	}
+}
+
+// TestWriteFailsPartWay writes a plan to an image file on a tmpfs that
+// fills up part way: Write fails, and Stats.Bytes counts the plan's bytes
+// that are on the target — every extent below the point it names holds
+// the plan's bytes — and not the plan's size.
+func TestWriteFailsPartWay(t *testing.T) {
+	dev, img := imageDeviceIn(t, looptest.Tmpfs(t, 12<<20), devSize)
+	tp := newTestPlan(t, devSize, 512)
+	// 20 MiB of file data more, at 10 MiB, before the last extent: the
+	// plan no longer fits the tmpfs.
+	big := tp.addFile(t, "dir/big.bin", bytes.Repeat([]byte("0123456789abcdef"), 20<<16))
+	last := tp.plan.Extents[len(tp.plan.Extents)-1]
+	tp.plan.Extents = append(tp.plan.Extents[:len(tp.plan.Extents)-1],
+		fsimage.Extent{Offset: 10 << 20, Length: big.Size, Kind: fsimage.FileData, Entry: big, What: big.Path}, last)
+	if err := tp.plan.Check(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := Write(context.Background(), dev, tp.plan, Options{BufferSize: 1 << 20})
+	t.Logf("Write = %+v, %v", st, err)
+	if err == nil || !errors.Is(err, unix.ENOSPC) {
+		t.Fatalf("Write to a full tmpfs = %v, want ENOSPC", err)
+	}
+	if st.Bytes <= 0 || st.Bytes >= tp.plan.Bytes() {
+		t.Fatalf("Stats.Bytes = %d after a failure, want more than 0 and less than the plan's %d", st.Bytes, tp.plan.Bytes())
+	}
+	// The extents (cut where Bytes runs out) that Bytes counts, in order,
+	// must be on the target.
+	left := st.Bytes
+	var written []fsimage.Extent
+	for _, e := range tp.plan.Extents {
+		if left == 0 {
+			break
+		}
+		if e.Length > left {
+			e.Length = left
+			if e.Kind == fsimage.Bytes {
+				e.Data = e.Data[:left]
+			}
+		}
+		left -= e.Length
+		written = append(written, e)
+	}
+	end := written[len(written)-1].End()
+	m := regexp.MustCompile(` at (\d+): `).FindStringSubmatch(err.Error())
+	if m == nil {
+		t.Fatalf("Write error %q does not say where it failed", err)
+	}
+	failedAt, _ := strconv.ParseInt(m[1], 10, 64)
+	if end > failedAt || end < failedAt-2*(1<<20)-zeroOutMin {
+		t.Errorf("Stats.Bytes = %d counts the plan up to %d; the write failed at %d: want the count to end there, short by at most the windows in flight", st.Bytes, end, failedAt)
+	}
+	sameAsReference(t, &fsimage.Plan{DeviceSize: devSize, Extents: written}, img)
 }
 
 func TestWriteCanceled(t *testing.T) {

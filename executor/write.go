@@ -23,7 +23,12 @@ const zeroOutMin = 1 << 20
 
 // Stats describes a finished Write.
 type Stats struct {
-	Bytes    int64 // bytes of the plan's extents written or zeroed
+	// Bytes counts the plan's bytes written or zeroed, in device order up
+	// to the first failure: the windows whose write completed before it (a
+	// window still in flight then is not counted, so it may fall short by a
+	// window, never over). After a failed final flush all are counted; the
+	// error says the flush failed.
+	Bytes    int64
 	Written  int64 // bytes passed to write(2), including zero-filled gaps
 	Zeroed   int64 // bytes zeroed with Device.ZeroOut
 	Files    int   // source files read and checked against the manifest
