@@ -9,14 +9,19 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"regexp"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/flashpipe/flashpipe/blockdev"
 	"github.com/flashpipe/flashpipe/blockdev/looptest"
 	"github.com/flashpipe/flashpipe/fsimage"
+	"github.com/flashpipe/flashpipe/fsimage/imagetest"
 	"github.com/flashpipe/flashpipe/internal/testreq"
+	"github.com/flashpipe/flashpipe/receipts"
 	"golang.org/x/sys/unix"
 )
 
@@ -183,19 +188,49 @@ func TestWriteFailsOnChangedSource(t *testing.T) {
 			os.Chtimes(e.Source, ts, ts)
 		}},
 		{"removed", func(t *testing.T, e *fsimage.Entry) { os.Remove(e.Source) }},
+		{"replaced by a FIFO", func(t *testing.T, e *fsimage.Entry) {
+			os.Remove(e.Source)
+			imagetest.FIFO(t, e.Source)
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dev, _ := imageDevice(t, devSize)
 			tp := newTestPlan(t, devSize, 512)
 			e := tp.files["dir/file0.bin"]
 			tc.change(t, e)
-			_, err := Write(context.Background(), dev, tp.plan, Options{})
+			var err error
+			imagetest.Within(t, 10*time.Second, e.Source, "Write", func() {
+				_, err = Write(context.Background(), dev, tp.plan, Options{})
+			})
 			t.Logf("Write error: %v", err)
 			var se *SourceError
 			if !errors.As(err, &se) || se.Path != e.Path {
 				t.Errorf("Write after the source changed = %v, want a *SourceError naming %s", err, e.Path)
 			}
 		})
+	}
+}
+
+// TestVerifySourceReplacedByFIFO: verify hashes a source itself when the
+// manifest has no SHA1; a source replaced by a FIFO fails that file at
+// once instead of blocking in open.
+func TestVerifySourceReplacedByFIFO(t *testing.T) {
+	dev, _ := imageDevice(t, devSize)
+	tp := newTestPlan(t, devSize, 512)
+	if _, err := Write(context.Background(), dev, tp.plan, Options{}); err != nil {
+		t.Fatalf("Write = %v", err)
+	}
+	e := tp.files["dir/file1.bin"]
+	e.SHA1 = [20]byte{}
+	os.Remove(e.Source)
+	imagetest.FIFO(t, e.Source)
+	var res *receipts.Verify
+	var err error
+	imagetest.Within(t, 10*time.Second, e.Source, "Verify", func() {
+		res, err = Verify(context.Background(), dev, tp.plan, Options{})
+	})
+	if err != nil || res == nil || res.OK || len(res.FailedFiles) != 1 || !strings.Contains(res.FailedFiles[0].Err, "is a fifo") {
+		t.Errorf("Verify with a source replaced by a FIFO = %+v, %v; want %s failed as a fifo", res, err, e.Path)
 	}
 }
 
@@ -244,6 +279,59 @@ func TestWriteDeviceGone(t *testing.T) {
 	if err == nil || !IsDeviceGone(err) {
 		t.Errorf("Write with the medium gone = %v, want an error with IsDeviceGone", err)
 	}
+}
+
+// TestWriteFailsPartWay writes a plan to an image file on a tmpfs that
+// fills up part way: Write fails, and Stats.Bytes counts the plan's bytes
+// that are on the target — every extent below the point it names holds
+// the plan's bytes — and not the plan's size.
+func TestWriteFailsPartWay(t *testing.T) {
+	dev, img := imageDeviceIn(t, looptest.Tmpfs(t, 12<<20), devSize)
+	tp := newTestPlan(t, devSize, 512)
+	// 20 MiB of file data more, at 10 MiB, before the last extent: the
+	// plan no longer fits the tmpfs.
+	big := tp.addFile(t, "dir/big.bin", bytes.Repeat([]byte("0123456789abcdef"), 20<<16))
+	last := tp.plan.Extents[len(tp.plan.Extents)-1]
+	tp.plan.Extents = append(tp.plan.Extents[:len(tp.plan.Extents)-1],
+		fsimage.Extent{Offset: 10 << 20, Length: big.Size, Kind: fsimage.FileData, Entry: big, What: big.Path}, last)
+	if err := tp.plan.Check(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := Write(context.Background(), dev, tp.plan, Options{BufferSize: 1 << 20})
+	t.Logf("Write = %+v, %v", st, err)
+	if err == nil || !errors.Is(err, unix.ENOSPC) {
+		t.Fatalf("Write to a full tmpfs = %v, want ENOSPC", err)
+	}
+	if st.Bytes <= 0 || st.Bytes >= tp.plan.Bytes() {
+		t.Fatalf("Stats.Bytes = %d after a failure, want more than 0 and less than the plan's %d", st.Bytes, tp.plan.Bytes())
+	}
+	// The extents (cut where Bytes runs out) that Bytes counts, in order,
+	// must be on the target.
+	left := st.Bytes
+	var written []fsimage.Extent
+	for _, e := range tp.plan.Extents {
+		if left == 0 {
+			break
+		}
+		if e.Length > left {
+			e.Length = left
+			if e.Kind == fsimage.Bytes {
+				e.Data = e.Data[:left]
+			}
+		}
+		left -= e.Length
+		written = append(written, e)
+	}
+	end := written[len(written)-1].End()
+	m := regexp.MustCompile(` at (\d+): `).FindStringSubmatch(err.Error())
+	if m == nil {
+		t.Fatalf("Write error %q does not say where it failed", err)
+	}
+	failedAt, _ := strconv.ParseInt(m[1], 10, 64)
+	if end > failedAt || end < failedAt-2*(1<<20)-zeroOutMin {
+		t.Errorf("Stats.Bytes = %d counts the plan up to %d; the write failed at %d: want the count to end there, short by at most the windows in flight", st.Bytes, end, failedAt)
+	}
+	sameAsReference(t, &fsimage.Plan{DeviceSize: devSize, Extents: written}, img)
 }
 
 func TestWriteCanceled(t *testing.T) {

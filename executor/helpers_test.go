@@ -101,7 +101,13 @@ func loopDevice(t *testing.T, size int64, sectorSize int) (*blockdev.Device, str
 // imageDevice creates an image file of size bytes and opens it.
 func imageDevice(t testing.TB, size int64) (*blockdev.Device, string) {
 	t.Helper()
-	img := filepath.Join(t.TempDir(), "target.img")
+	return imageDeviceIn(t, t.TempDir(), size)
+}
+
+// imageDeviceIn is imageDevice with the image file in dir.
+func imageDeviceIn(t testing.TB, dir string, size int64) (*blockdev.Device, string) {
+	t.Helper()
+	img := filepath.Join(dir, "target.img")
 	if err := os.WriteFile(img, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}

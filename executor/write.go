@@ -23,7 +23,12 @@ const zeroOutMin = 1 << 20
 
 // Stats describes a finished Write.
 type Stats struct {
-	Bytes    int64 // bytes of the plan's extents written or zeroed
+	// Bytes counts the plan's bytes written or zeroed, in device order up
+	// to the first failure: the windows whose write completed before it (a
+	// window still in flight then is not counted, so it may fall short by a
+	// window, never over). After a failed final flush all are counted; the
+	// error says the flush failed.
+	Bytes    int64
 	Written  int64 // bytes passed to write(2), including zero-filled gaps
 	Zeroed   int64 // bytes zeroed with Device.ZeroOut
 	Files    int   // source files read and checked against the manifest
@@ -197,15 +202,11 @@ func (s *sources) get(e *fsimage.Entry) (*srcFile, error) {
 	if sf := s.open[e]; sf != nil {
 		return sf, nil
 	}
-	f, err := os.Open(e.Source)
+	f, fi, err := fsimage.OpenRegular(e.Source)
 	if err != nil {
 		return nil, &SourceError{Path: e.Path, Source: e.Source, Reason: "cannot open", Err: err}
 	}
-	fi, err := f.Stat()
-	if err == nil {
-		err = sameAsManifest(e, fi)
-	}
-	if err != nil {
+	if err := sameAsManifest(e, fi); err != nil {
 		f.Close()
 		return nil, err
 	}

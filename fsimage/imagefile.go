@@ -453,7 +453,7 @@ func (w *imageWriter) source(e *Entry) (*source, error) {
 	if s, ok := w.open[e]; ok {
 		return s, nil
 	}
-	f, err := os.Open(e.Source)
+	f, _, err := OpenRegular(e.Source)
 	if err != nil {
 		return nil, err
 	}

@@ -167,6 +167,10 @@ type Entry struct {
 	ModTime time.Time
 	SHA1    [20]byte // of the file's content; zero for directories
 	Inode   uint64   // of the source, for the hash cache
+	// ChangeTime is the source's status change time (ctime), for the hash
+	// cache: writing a file changes it even when its size stays and its
+	// modification time is set back (touch -r). Zero when unknown.
+	ChangeTime time.Time
 }
 
 // Differs compares what stat says of e's source now with the entry: it

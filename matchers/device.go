@@ -39,8 +39,10 @@ type Device struct {
 	DiskSeq            uint64 // diskseq attribute (Linux ≥ 5.15); 0 when absent
 
 	Partitions []string // kernel names of the disk's partitions, "sdb1", sorted
-	Holders    []string // holders of the disk and of its partitions, "dm-0", sorted, unique
-	Mounts     []Mount  // filesystems mounted from the disk or its partitions, and swap on them
+	Holders    []string // holders of the disk, its partitions and the loop devices stacked on them, "dm-0", sorted, unique
+	Loops      []Loop   // loop devices stacked on the disk or its partitions, directly or through each other
+	Mounts     []Mount  // filesystems mounted from the disk, its partitions or the loop devices stacked on them, and swap on them
+	LoopOn     string   // for a loop device whose backing file is a block device: that device's kernel name, "sda2"
 	WholeDisk  bool     // false for a partition
 }
 
@@ -81,14 +83,20 @@ func ReadFrom(sysfs, procfs fs.FS, name string) (*Device, error) {
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("read swaps: %w", err)
 	}
-	return Read(sysfs, strings.NewReader(string(mi)), strings.NewReader(string(sw)), name)
+	return read(sysfs, procfs, strings.NewReader(string(mi)), strings.NewReader(string(sw)), name)
 }
 
 // Read builds the Device for the block device called name ("sdb") from the
 // sysfs tree sysfs, the text of /proc/self/mountinfo and of /proc/swaps. A
 // nil mountinfo or swaps reader means "nothing mounted" / "no swap": the
 // station must pass the real ones whenever it makes a safety decision.
+// A loop device's backing file is matched to a block device by its
+// /dev/<name> path only; [ReadFrom] also finds device nodes elsewhere.
 func Read(sysfs fs.FS, mountinfo, swaps io.Reader, name string) (*Device, error) {
+	return read(sysfs, nil, mountinfo, swaps, name)
+}
+
+func read(sysfs, procfs fs.FS, mountinfo, swaps io.Reader, name string) (*Device, error) {
 	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\x00") {
 		return nil, fmt.Errorf("invalid block device name %q", name)
 	}
@@ -103,7 +111,7 @@ func Read(sysfs fs.FS, mountinfo, swaps io.Reader, name string) (*Device, error)
 	if err := d.readAncestry(sysfs); err != nil {
 		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
-	if err := d.readUse(sysfs, mountinfo, swaps); err != nil {
+	if err := d.readUse(sysfs, procfs, mountinfo, swaps); err != nil {
 		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
 	return d, nil

@@ -13,7 +13,8 @@
 //  2. Matching: a [Rule] (built by the config compiler from a profile's match
 //     block) says whether a Device fits and, if not, which attribute did not.
 //  3. Safety: a [Guard] refuses anything that is not a whole, writable,
-//     non-empty disk on an allowed bus with no holders, mounts or swap.
+//     non-empty disk on an allowed bus with no holders, stacked loop
+//     devices, mounts or swap.
 //     [Baseline] remembers the disks present at start (the station writes
 //     only to disks inserted later) and [Recheck] re-reads a disk right before
 //     the first write to make sure it is still the same insertion.
@@ -26,5 +27,8 @@
 // shows an anonymous 0:N device number but the real source). Swap is matched
 // by the device name in /proc/swaps; a swap file is covered by its
 // filesystem's mount. A disk under device mapper, md or LVM is refused for
-// its holders, whatever is mounted on top.
+// its holders, whatever is mounted on top. A loop device whose backing file
+// is the disk or a partition (or another such loop device) is a user of the
+// disk too (see [Loop]): the disk is refused for it, and what is mounted or
+// swapped from it is named in the reason.
 package matchers

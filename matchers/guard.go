@@ -49,10 +49,12 @@ func (g Guard) buses() []string {
 func (g Guard) AllowsBus(bus string) bool { return slices.Contains(g.buses(), bus) }
 
 // Check returns a *Refusal when d must not be written to, or nil. It
-// refuses partitions, disks on buses not allowed, empty or read-only disks,
-// disks with holders (device mapper, md RAID, LVM) and disks with anything
-// mounted or swapped on them. d must come from [Read] with the real
-// mountinfo and swaps.
+// refuses partitions, disks on buses not allowed, loop devices whose
+// backing file is a block device, empty or read-only disks, disks with
+// holders (device mapper, md RAID, LVM), disks with anything mounted or
+// swapped on them, and disks with a loop device stacked on them (see
+// [Loop]; what is mounted from such a loop device is named first). d must
+// come from [Read] or [ReadFrom] with the real mountinfo and swaps.
 func (g Guard) Check(d *Device) error {
 	refuse := func(format string, args ...any) error {
 		return &Refusal{Device: d.Name, Reason: fmt.Sprintf(format, args...)}
@@ -64,6 +66,8 @@ func (g Guard) Check(d *Device) error {
 		return refuse("its bus is unknown (sysfs path %s); allowed buses: %s", d.SysPath, strings.Join(g.buses(), ", "))
 	case !slices.Contains(g.buses(), d.Bus):
 		return refuse("it is on the %s bus; allowed buses: %s", d.Bus, strings.Join(g.buses(), ", "))
+	case d.LoopOn != "":
+		return refuse("it is a loop device on the block device %s: writing it would write %s", d.LoopOn, d.LoopOn)
 	case d.Size <= 0:
 		return refuse("it reports no capacity (no medium in the reader?)")
 	case d.ReadOnly:
@@ -72,10 +76,18 @@ func (g Guard) Check(d *Device) error {
 		return refuse("it is in use by %s (device mapper, RAID or LVM)", strings.Join(d.Holders, ", "))
 	}
 	for _, m := range d.Mounts {
-		if m.FSType == "swap" {
-			return refuse("%s is in use as swap", m.Device)
+		via := d.through(m.Device)
+		if via != "" {
+			via = ", and " + m.Device + " is " + via
 		}
-		return refuse("%s is mounted at %s (%s)", m.Device, m.MountPoint, m.FSType)
+		if m.FSType == "swap" {
+			return refuse("%s is in use as swap%s", m.Device, via)
+		}
+		return refuse("%s is mounted at %s (%s)%s", m.Device, m.MountPoint, m.FSType, via)
+	}
+	if len(d.Loops) > 0 {
+		l := d.Loops[0].Name
+		return refuse("it is in use by %s, %s", l, d.through(l))
 	}
 	return nil
 }

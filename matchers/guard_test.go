@@ -2,8 +2,11 @@ package matchers_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"testing/fstest"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/flashpipe/flashpipe/matchers"
 )
@@ -30,6 +33,13 @@ func TestGuardCheck(t *testing.T) {
 		{"usb-root-disk", "sda", permissive, "sda2 is mounted at / (ext4)"},
 		{"usb-stick-dm-holder", "sde", permissive, "it is in use by dm-0 (device mapper, RAID or LVM)"},
 		{"usb-stick-dm-holder", "dm-0", permissive, "dm-0 is mounted at /media/secret (ext4)"},
+		{"usb-stick-loop-mounted", "sdb", usbOnly, "loop1 is mounted at /mnt/peek (ext4), and loop1 is a loop device on sdb1"},
+		{"usb-stick-loop-mounted", "loop1", permissive, "it is a loop device on the block device sdb1: writing it would write sdb1"},
+		{"usb-stick-loop-mounted", "loop0", permissive, "it is read-only (write-protect switch?)"},
+		{"usb-stick-loop-on-loop", "sdb", usbOnly,
+			"loop2p1 is mounted at /mnt/inner (vfat), and loop2p1 is a partition of loop2, a loop device on loop0, a loop device on sdb"},
+		{"usb-stick-loop-on-loop", "loop2", permissive, "it is a loop device on the block device loop0: writing it would write loop0"},
+		{"usb-stick-loop-on-loop", "loop3", permissive, ""},
 	}
 	for _, tt := range tests {
 		d := read(t, load(t, tt.fixture), tt.name)
@@ -41,6 +51,33 @@ func TestGuardCheck(t *testing.T) {
 		case tt.reason != "" && (!errors.As(err, &r) || r.Reason != tt.reason || r.Device != tt.name):
 			t.Errorf("%v.Check(%s in %s) = %v, want a refusal of %s: %s", tt.guard, tt.name, tt.fixture, err, tt.name, tt.reason)
 		}
+	}
+}
+
+// TestGuardCheckStackedLoops: a loop device stacked on the stick is a user
+// of it even when nothing is mounted from it, and the stack is followed
+// through loop devices and their partitions.
+func TestGuardCheckStackedLoops(t *testing.T) {
+	fx := load(t, "usb-stick-loop-on-loop")
+	d, err := matchers.Read(fx.Sys, strings.NewReader(""), fx.Swaps(), "sdb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []matchers.Loop{{Name: "loop0", On: "sdb"}, {Name: "loop2", On: "loop0", Partitions: []string{"loop2p1"}}}
+	if diff := cmp.Diff(want, d.Loops); diff != "" {
+		t.Errorf("Read(sdb).Loops differs (-want +got):\n%s", diff)
+	}
+	var r *matchers.Refusal
+	if err := (matchers.Guard{}).Check(d); !errors.As(err, &r) || r.Reason != "it is in use by loop0, a loop device on sdb" {
+		t.Errorf("Check(sdb, nothing mounted) = %v, want reason %q", err, "it is in use by loop0, a loop device on sdb")
+	}
+	sw := "Filename Type Size Used Priority\n/dev/loop2p1 partition 1048572 0 -2\n"
+	if d, err = matchers.Read(fx.Sys, strings.NewReader(""), strings.NewReader(sw), "sdb"); err != nil {
+		t.Fatal(err)
+	}
+	want1 := "loop2p1 is in use as swap, and loop2p1 is a partition of loop2, a loop device on loop0, a loop device on sdb"
+	if err := (matchers.Guard{}).Check(d); !errors.As(err, &r) || r.Reason != want1 {
+		t.Errorf("Check(sdb, swap on loop2p1) = %v, want reason %q", err, want1)
 	}
 }
 

@@ -119,3 +119,58 @@ func TestLiveRootDiskRefused(t *testing.T) {
 		testreq.Skip(t, fmt.Sprintf("needs / on a disk or partition under /sys/block; it is on device %s (overlay, network or dm root)", rootDev))
 	}
 }
+
+// TestLiveStackedLoop stacks loop devices on a loop device standing in for
+// a stick, as `losetup -r -o 1M /dev/sdX` does: the guard must refuse the
+// stick while a loop device reads it, whether that one is mounted or not,
+// and whether its backing file is named /dev/loopN or is a device node
+// elsewhere (found by its device number through procfs).
+func TestLiveStackedLoop(t *testing.T) {
+	testreq.Tools(t, "mkfs.ext4", "mount", "umount")
+	looptest.Require(t)
+	img := looptest.Sparse(t, t.TempDir(), 64<<20)
+	if out, err := exec.Command("mkfs.ext4", "-q", "-F", "-E", "offset=1048576", img, "60M").CombinedOutput(); err != nil {
+		t.Fatalf("mkfs.ext4: %v: %s", err, out)
+	}
+	stick := filepath.Base(looptest.Attach(t, img, 0))
+	sys, proc := matchers.OSRoots()
+	loopOK := matchers.Guard{AllowedBuses: []string{"loop"}}
+	check := func(name, want string) {
+		t.Helper()
+		d, err := matchers.ReadFrom(sys, proc, name)
+		if err != nil {
+			t.Fatalf("ReadFrom(%s) error: %v", name, err)
+		}
+		var r *matchers.Refusal
+		if err := loopOK.Check(d); !errors.As(err, &r) || r.Reason != want {
+			t.Errorf("Check(%s) = %v, want reason %q", name, err, want)
+		}
+	}
+
+	// A device node of the stick outside /dev, as the backing file.
+	node := filepath.Join(t.TempDir(), "node")
+	var st unix.Stat_t
+	if err := unix.Stat("/dev/"+stick, &st); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mknod(node, unix.S_IFBLK|0o600, int(st.Rdev)); err != nil {
+		t.Fatal(err)
+	}
+	byNode := looptest.AttachWith(t, node, "--read-only")
+	check(stick, "it is in use by "+filepath.Base(byNode)+", a loop device on "+stick)
+	looptest.Detach(byNode)
+
+	peek := looptest.AttachWith(t, "/dev/"+stick, "--read-only", "--offset", "1048576")
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-o", "ro", peek, dir).CombinedOutput(); err != nil {
+		testreq.Capability(t, "ext4 in the kernel", fmt.Errorf("mount %s: %v: %s", peek, err, out))
+	}
+	defer func() {
+		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v: %s", dir, err, out)
+		}
+	}()
+	p := filepath.Base(peek)
+	check(stick, p+" is mounted at "+dir+" (ext4), and "+p+" is a loop device on "+stick)
+	check(p, "it is a loop device on the block device "+stick+": writing it would write "+stick)
+}

@@ -17,19 +17,35 @@ type member struct {
 	name, dir, dev string
 }
 
-func (d *Device) members(sysfs fs.FS) []member {
-	ms := []member{{d.Name, d.SysPath, d.Dev}}
-	for _, p := range d.Partitions {
-		dir := path.Join(d.SysPath, p)
-		dev, _, _ := attr(sysfs, dir, "dev")
-		ms = append(ms, member{p, dir, dev})
+// members returns the block device name (directory dir, number dev) and
+// its partitions.
+func members(sysfs fs.FS, name, dir, dev string) []member {
+	ms := []member{{name, dir, dev}}
+	for _, p := range partitions(sysfs, dir) {
+		pdir := path.Join(dir, p)
+		pdev, _, _ := attr(sysfs, pdir, "dev")
+		ms = append(ms, member{p, pdir, pdev})
 	}
 	return ms
 }
 
-// readUse fills Holders and Mounts.
-func (d *Device) readUse(sysfs fs.FS, mountinfo, swaps io.Reader) error {
-	ms := d.members(sysfs)
+// readUse fills LoopOn, Loops, Holders and Mounts. The loop devices
+// stacked on the disk count as the disk: their holders, mounts and swap are
+// the disk's. procfs may be nil (see [backingDevice]).
+func (d *Device) readUse(sysfs, procfs fs.FS, mountinfo, swaps io.Reader) error {
+	ms := []member{{d.Name, d.SysPath, d.Dev}}
+	if d.WholeDisk {
+		ms = members(sysfs, d.Name, d.SysPath, d.Dev)
+	}
+	loops := readLoops(sysfs, procfs)
+	for _, l := range loops {
+		if l.name == d.Name {
+			d.LoopOn = l.on
+		}
+	}
+	var more []member
+	d.Loops, more = stackOn(loops, ms)
+	ms = append(ms, more...)
 	seen := map[string]bool{}
 	for _, m := range ms {
 		ents, err := fs.ReadDir(sysfs, path.Join(m.dir, "holders"))

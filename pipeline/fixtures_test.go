@@ -10,7 +10,9 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/flashpipe/flashpipe/fsimage/imagetest"
 	"github.com/flashpipe/flashpipe/pipeline"
 	"github.com/flashpipe/flashpipe/steps"
 	"github.com/google/go-cmp/cmp"
@@ -308,5 +310,23 @@ func TestSyntaxErrorStopsLoad(t *testing.T) {
 	}
 	if _, diags := newLoader().LoadFiles([]string{filepath.Join(dir, "missing.hcl")}); !diags.HasErrors() || diags[0].Summary != "Cannot read configuration file" {
 		t.Errorf("LoadFiles(missing) = %s, want \"Cannot read configuration file\"", dump(diags))
+	}
+}
+
+// TestConfigFileNotRegular: a station file that is a FIFO (reading it
+// would wait for a writer forever, and a station blocked there ignores
+// SIGTERM) or a device is refused at once, named with its kind.
+func TestConfigFileNotRegular(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "station.hcl")
+	imagetest.FIFO(t, fifo)
+	for _, tc := range []struct{ path, want string }{
+		{fifo, fifo + " is a fifo, not a regular file"},
+		{"/dev/zero", "/dev/zero is a character device, not a regular file"},
+	} {
+		var diags hcl.Diagnostics
+		imagetest.Within(t, 5*time.Second, fifo, "LoadFiles("+tc.path+")", func() { _, diags = newLoader().LoadFiles([]string{tc.path}) })
+		if !diags.HasErrors() || diags[0].Summary != "Cannot read configuration file" || !strings.Contains(diags[0].Detail, tc.want) {
+			t.Errorf("LoadFiles(%s) = %s, want \"Cannot read configuration file\" saying %q", tc.path, dump(diags), tc.want)
+		}
 	}
 }

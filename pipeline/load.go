@@ -12,6 +12,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/flashpipe/flashpipe/fsimage"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
 )
@@ -76,7 +77,7 @@ func (l *Loader) LoadFiles(paths []string) (*Config, hcl.Diagnostics) {
 	var names []string
 	h := sha256.New()
 	for _, p := range paths {
-		src, err := os.ReadFile(p)
+		src, err := fsimage.ReadRegular(p) // a FIFO would block in open, /dev/zero read forever
 		if err != nil {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,

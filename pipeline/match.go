@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/flashpipe/flashpipe/fsimage"
 	"github.com/flashpipe/flashpipe/matchers"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/gohcl"
@@ -212,17 +213,23 @@ func missingPaths(paths []string, expr hcl.Expression) hcl.Diagnostics {
 	}
 	var diags hcl.Diagnostics
 	for i, p := range paths {
-		_, err := os.Stat(p)
-		if err == nil {
+		fi, err := os.Stat(p)
+		if err == nil && (fi.IsDir() || fi.Mode().IsRegular()) {
 			continue
 		}
 		r := expr.Range()
 		if items != nil {
 			r = items[i].Range()
 		}
-		summary, why := "Content path cannot be read", err.Error()
-		if errors.Is(err, fs.ErrNotExist) {
+		var summary, why string
+		switch {
+		case err == nil:
+			summary, why = "Content path is not a file or directory",
+				fmt.Sprintf("%s is a %s; a content path must name a regular file or a directory", p, fsimage.KindOf(fi.Mode()))
+		case errors.Is(err, fs.ErrNotExist):
 			summary, why = "Content path does not exist", p+" does not exist"
+		default:
+			summary, why = "Content path cannot be read", err.Error()
 		}
 		diags = append(diags, errAt(r, summary, why+". A station refuses to start without its content, and jobs that copy it would fail. "+
 			"Where the content exists only on the stations, check the files with flashpipe validate --skip-content."))

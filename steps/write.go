@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"strings"
 	"time"
 
 	"github.com/flashpipe/flashpipe/executor"
@@ -104,6 +105,11 @@ func (w *writer) Prepare(ctx context.Context, j *pipeline.Job) error {
 	if err != nil {
 		return fmt.Errorf("content: %w", err)
 	}
+	if changed := w.cache.TakeChanged(); len(changed) > 0 && j.Progress != nil {
+		j.Progress(pipeline.StageProgress{Stage: "hash", Note: fmt.Sprintf(
+			"content changed since it was last hashed; %d file(s) hashed again, sticks from now on get the new content: %s",
+			len(changed), strings.Join(changed, ", "))})
+	}
 	label, err := JobLabel(w.layout, j)
 	if err != nil {
 		return err
@@ -146,6 +152,12 @@ func (w *writer) Run(ctx context.Context, j *pipeline.Job) (pipeline.Outcome, er
 	}
 	st, err := executor.Write(ctx, dev, j.Plan, executor.Options{Progress: progress(j), MinWriteMBps: j.Profile.MinWriteMBps})
 	out.BytesWritten = st.Bytes
+	var changed *executor.SourceError
+	if errors.As(err, &changed) {
+		// This stick fails; the next one hashes the file again, whatever
+		// stat says of it.
+		w.cache.Forget(changed.Source)
+	}
 	return out, err // executor errors name the step and the device
 }
 

@@ -57,6 +57,14 @@ func AttachReadOnly(t testing.TB, backing string) string {
 	return attach(t, backing, []string{"--find", "--show", "--read-only"})
 }
 
+// AttachWith attaches backing (an image file or a block device) with more
+// losetup options, e.g. "--read-only", "--offset", "1048576", and detaches
+// it in t.Cleanup.
+func AttachWith(t testing.TB, backing string, options ...string) string {
+	t.Helper()
+	return attach(t, backing, append([]string{"--find", "--show"}, options...))
+}
+
 func attach(t testing.TB, backing string, args []string) string {
 	t.Helper()
 	Require(t)
@@ -72,6 +80,24 @@ func attach(t testing.TB, backing string, args []string) string {
 // Detach detaches a loop device; errors are ignored (it may be gone already).
 func Detach(dev string) {
 	_ = exec.Command("losetup", "-d", dev).Run()
+}
+
+// Tmpfs mounts a tmpfs of size bytes on a new temporary directory,
+// unmounted in t.Cleanup, and returns the directory: a backing file there
+// runs out of space part way through a write (ENOSPC, which a loop device
+// on it reports as an I/O error), as a failing stick does.
+func Tmpfs(t testing.TB, size int64) string {
+	t.Helper()
+	testreq.Root(t, "to mount a tmpfs")
+	dir := t.TempDir()
+	err := unix.Mount("flashpipe-test", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, fmt.Sprintf("size=%d", size))
+	testreq.Capability(t, "a tmpfs mount", err)
+	t.Cleanup(func() {
+		if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil {
+			t.Errorf("unmount %s: %v", dir, err)
+		}
+	})
+	return dir
 }
 
 // MajMin returns "MAJ:MIN" of a device node.

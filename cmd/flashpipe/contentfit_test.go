@@ -28,3 +28,19 @@ func TestContentFitPerFilesystem(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateWindowsNames: a content file Windows cannot open (a
+// reserved device name, a trailing dot) fails validate for vfat and exfat,
+// naming the file and the rule.
+func TestValidateWindowsNames(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "content/docs/aux.txt", "a\n")
+	writeFile(t, dir, "content/docs/ok.txt", "b\n")
+	for _, fs := range []string{"vfat", "exfat"} {
+		f := writeFile(t, dir, fs+".hcl", strings.Replace(docsStation, `"vfat"`, `"`+fs+`"`, 1))
+		code, _, errs := runCLI(t, "validate", f)
+		if code != 1 || !strings.Contains(errs, "Error: Content cannot be laid out") || !strings.Contains(errs, "aux.txt: AUX is a device name Windows reserves") {
+			t.Errorf("validate of a %s profile with aux.txt = %d, stderr:\n%s\nwant 1 naming aux.txt and the rule", fs, code, errs)
+		}
+	}
+}

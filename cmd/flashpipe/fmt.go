@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/flashpipe/flashpipe/fsimage"
 	"github.com/flashpipe/flashpipe/pipeline"
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/hashicorp/hcl/v2/hclwrite"
@@ -28,7 +29,7 @@ files that are not formatted, for CI.`,
 			parser := hclparse.NewParser()
 			var unformatted int
 			for _, f := range files {
-				src, err := os.ReadFile(f)
+				src, err := fsimage.ReadRegular(f)
 				if err != nil {
 					return err
 				}

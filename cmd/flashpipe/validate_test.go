@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/flashpipe/flashpipe/fsimage/imagetest"
 )
 
 const docsStation = `source "docs" {
@@ -90,6 +92,50 @@ func TestMissingContent(t *testing.T) {
 	}
 	if code, _, errs := runCLI(t, "validate", "--skip-content", f); code != 0 {
 		t.Errorf("validate --skip-content with a dangling symlink = %d, want 0; stderr:\n%s", code, errs)
+	}
+}
+
+// TestSpecialSources: a FIFO, /dev/null or /dev/zero given as content
+// (-c, or a station file's source) is refused by validate, plan, build and
+// run with the path and its kind, and nothing blocks on the FIFO or reads
+// /dev/zero forever; -c /dev/null no longer writes an empty file called
+// null. A station file that is a FIFO is refused too.
+func TestSpecialSources(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "pipe")
+	imagetest.FIFO(t, fifo)
+	img := filepath.Join(dir, "x.img")
+	for _, src := range []struct{ path, kind string }{{fifo, "fifo"}, {"/dev/null", "character device"}, {"/dev/zero", "character device"}} {
+		for _, args := range [][]string{
+			{"validate", "-c", src.path},
+			{"plan", "-c", src.path},
+			{"build", "-c", src.path, "--size", "64MiB", "-o", img},
+		} {
+			var code int
+			var errs string
+			imagetest.Within(t, 10*time.Second, fifo, fmt.Sprint(args), func() { code, errs = runBounded(t, args...) })
+			want := src.path + " is a " + src.kind + "; a content path must name a regular file or a directory"
+			if code != 1 || !strings.Contains(errs, "Error: Content path is not a file or directory") || !strings.Contains(errs, want) {
+				t.Errorf("%v = %d, stderr:\n%s\nwant 1 and %q", args, code, errs, want)
+			}
+		}
+	}
+	if _, err := os.Stat(img); !os.IsNotExist(err) {
+		t.Errorf("build -c of special files left %s (%v), want no image", img, err)
+	}
+	station := writeFile(t, dir, "fifo-source.hcl", strings.Replace(docsStation, `"content/docs"`, fmt.Sprintf("%q", fifo), 1))
+	code, errs := 0, ""
+	imagetest.Within(t, 10*time.Second, fifo, "run "+station, func() { code, errs = runBounded(t, "run", station) })
+	if code != 1 || !strings.Contains(errs, fifo+" is a fifo") {
+		t.Errorf("run with a FIFO source = %d, stderr:\n%s\nwant 1 and the FIFO named", code, errs)
+	}
+	imagetest.Within(t, 10*time.Second, fifo, "validate "+fifo, func() { code, errs = runBounded(t, "validate", fifo) })
+	if code != 1 || !strings.Contains(errs, "Cannot read configuration file") || !strings.Contains(errs, fifo+" is a fifo, not a regular file") {
+		t.Errorf("validate FIFO = %d, stderr:\n%s\nwant 1 and \"Cannot read configuration file\"", code, errs)
+	}
+	imagetest.Within(t, 10*time.Second, fifo, "fmt "+fifo, func() { code, errs = runBounded(t, "fmt", fifo) })
+	if code != 2 || !strings.Contains(errs, fifo+" is a fifo, not a regular file") {
+		t.Errorf("fmt FIFO = %d, stderr:\n%s\nwant 2 (an error reading it) and the FIFO refused", code, errs)
 	}
 }
 

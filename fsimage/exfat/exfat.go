@@ -196,6 +196,9 @@ func buildTree(entries []*fsimage.Entry, up *upcase, maxDir int) (*tree, error) 
 		}
 		n := &node{e: e}
 		units, reason := checkName(base)
+		if reason == "" {
+			reason = fsimage.WindowsNameProblem(base) // a label may be CON; a file may not
+		}
 		if reason != "" {
 			bad = append(bad, fsimage.BadName{Path: e.Path, Reason: reason})
 			units = make([]uint16, maxNameUnits) // keep sizes plausible

@@ -258,7 +258,7 @@ func richTree(t *testing.T, clusterSize int) *srcTree {
 	}
 	s.file("names/"+strings.Repeat("y", 255), []byte("255"))
 	s.file("names/"+strings.Repeat("😀", 63)+"x", []byte("127 units, mostly surrogates"))
-	s.file("names/ spaces and.dots. ", []byte("odd but legal"))
+	s.file("names/ spaces and..dots .x", []byte("odd but legal (a trailing dot or space is not: Windows cannot open it)"))
 	for i := range 5000 {
 		s.file(fmt.Sprintf("many/file %04d.txt", i), []byte(fmt.Sprintf("content of file %d\n", i)))
 	}
@@ -384,7 +384,8 @@ func randomTree(t *testing.T, r *rand.Rand, cs int) *srcTree {
 		name := randomName(r, 1+r.IntN(40))
 		p := filepath.Join(parent, name)
 		key := strings.ToUpper(p) // stricter than exFAT's up-case: fine here
-		if seen[key] || strings.Trim(name, ".") == "" {
+		// Names Windows cannot open ("..", "x.", "x ") are refused.
+		if seen[key] || fsimage.WindowsNameProblem(name) != "" {
 			continue
 		}
 		seen[key] = true
@@ -426,6 +427,12 @@ func TestBadNames(t *testing.T) {
 		{Path: "üNÏ", Size: 1},
 		{Path: "ok/", Size: 1},
 		{Path: "bad\xffutf8", Size: 1},
+		{Path: "CON", Dir: true},
+		{Path: "aux.txt", Size: 1},
+		{Path: "Com²", Size: 1},
+		{Path: "dot.", Size: 1},
+		{Path: "space ", Size: 1},
+		{Path: "COM10", Size: 1}, // not a device
 	}
 	_, err := Build(fsimage.Volume{Size: 8 << 20, SectorSize: 512, Entries: es})
 	bn := asBadNames(t, err)
@@ -453,6 +460,11 @@ func TestBadNames(t *testing.T) {
 		"üNÏ":                    `same name ignoring case as "Ünï"`,
 		"ok/":                    "name is empty",
 		"bad\xffutf8":            "not valid UTF-8",
+		"CON":                    "CON is a device name Windows reserves",
+		"aux.txt":                "AUX is a device name Windows reserves",
+		"Com²":                   "COM² is a device name Windows reserves",
+		"dot.":                   "ends in a dot or a space",
+		"space ":                 "ends in a dot or a space",
 	}
 	if len(got) != len(want) || len(bn.Names) != len(want) {
 		t.Errorf("BadNamesError lists %d names (%d distinct), want %d:\n%v", len(bn.Names), len(got), len(want), bn)

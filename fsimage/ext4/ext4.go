@@ -170,7 +170,9 @@ func stage(root string, entries []*fsimage.Entry, now time.Time) error {
 			continue
 		}
 		if err := os.Link(e.Source, p); err == nil {
-			if fi, err := os.Stat(p); err != nil || fi.Size() != e.Size || !fi.ModTime().Equal(e.ModTime) {
+			// mke2fs -d copies what it finds: a FIFO or a device that took
+			// the source's place would go into the filesystem as one.
+			if fi, err := os.Lstat(p); err != nil || !fi.Mode().IsRegular() || e.Differs(fi) != "" {
 				return fmt.Errorf("stage %s: the file changed since the manifest was made", e.Source)
 			}
 			continue
@@ -199,9 +201,9 @@ func stage(root string, entries []*fsimage.Entry, now time.Time) error {
 }
 
 func copyFile(dst string, e *fsimage.Entry) error {
-	in, err := os.Open(e.Source)
+	in, _, err := fsimage.OpenRegular(e.Source)
 	if err != nil {
-		return err
+		return fmt.Errorf("stage %s: %w", e.Source, err)
 	}
 	defer in.Close()
 	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, e.Mode.Perm())

@@ -11,7 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/flashpipe/flashpipe/fsimage"
+	"github.com/flashpipe/flashpipe/fsimage/imagetest"
 	"github.com/flashpipe/flashpipe/fsimage/manifest"
 	"github.com/flashpipe/flashpipe/internal/testreq"
 	"github.com/flashpipe/flashpipe/units"
@@ -239,4 +242,57 @@ func TestBuildLongName(t *testing.T) {
 	if !errors.As(err, &bn) || len(bn.Names) != 1 || bn.Names[0].Path != "d/"+long {
 		t.Errorf("Build(256-byte name) error = %v, want BadNamesError naming it", err)
 	}
+}
+
+// TestBuildRefusesSourceReplacedByFIFO: mke2fs -d copies a FIFO into the
+// filesystem as a FIFO (it does not open it), and copying a source opens
+// it; a source that became a FIFO after the scan fails the build instead,
+// whether it is staged by a hard link (TempDir on the sources'
+// filesystem) or by a copy (TempDir on a tmpfs), and nothing blocks.
+func TestBuildRefusesSourceReplacedByFIFO(t *testing.T) {
+	needTools(t)
+	shm, err := os.MkdirTemp("/dev/shm", "flashpipe-test-")
+	testreq.Capability(t, "a tmpfs at /dev/shm", err)
+	t.Cleanup(func() { os.RemoveAll(shm) })
+	for _, tc := range []struct{ name, tempDir, file string }{
+		{"linked", "", "docs/empty.txt"},
+		{"copied", shm, "readme.txt"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src, es := content(t)
+			tmp := tc.tempDir
+			if tmp == "" {
+				tmp = t.TempDir()
+			}
+			if sameFS(t, src, tmp) != (tc.tempDir == "") {
+				testreq.Capability(t, "a TempDir on the sources' filesystem and one on another", errors.New("/dev/shm and "+os.TempDir()+" are not as expected"))
+			}
+			f := filepath.Join(src, tc.file)
+			fi, err := os.Stat(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			os.Remove(f)
+			imagetest.FIFO(t, f)
+			os.Chtimes(f, fi.ModTime(), fi.ModTime())
+			vol := fsimage.Volume{Size: 16 << 20, SectorSize: 512, Entries: es}
+			imagetest.Within(t, 10*time.Second, f, "Build", func() { _, _, err = Build(vol, Options{TempDir: tmp}) })
+			if err == nil || !strings.Contains(err.Error(), f) {
+				t.Errorf("Build with %s replaced by a FIFO = %v, want an error naming it", tc.file, err)
+			}
+		})
+	}
+}
+
+// sameFS reports whether two paths are on one filesystem.
+func sameFS(t *testing.T, a, b string) bool {
+	t.Helper()
+	var sa, sb unix.Stat_t
+	if err := unix.Stat(a, &sa); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Stat(b, &sb); err != nil {
+		t.Fatal(err)
+	}
+	return sa.Dev == sb.Dev
 }

@@ -36,6 +36,8 @@ func TestBadNames(t *testing.T) {
 		fileE("quote\"", 1),
 		fileE("readme.txt", 1),
 		fileE("space ", 1),
+		dirE("Aux"),
+		fileE("nul.txt", 1),
 	}
 	_, err := Build(fsimage.Volume{Size: 64 << 20, SectorSize: 512, Entries: entries})
 	var bn *fsimage.BadNamesError
@@ -46,7 +48,7 @@ func TestBadNames(t *testing.T) {
 	for _, n := range bn.Names {
 		got = append(got, n.Path)
 	}
-	want := []string{"README.TXT", "Readme.txt", "a:b", "bad?dir", "bad?dir/child*", "big.iso", "ctl\x07", "dot.", "quote\"", "readme.txt", "space ", long}
+	want := []string{"Aux", "README.TXT", "Readme.txt", "a:b", "bad?dir", "bad?dir/child*", "big.iso", "ctl\x07", "dot.", "nul.txt", "quote\"", "readme.txt", "space ", long}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("BadNamesError paths (-want +got):\n%s", d)
 	}

@@ -7,6 +7,8 @@ import (
 	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/flashpipe/flashpipe/fsimage"
 )
 
 const maxLongName = 255 // UTF-16 code units
@@ -29,8 +31,8 @@ func checkLongName(name string) string {
 	if len(bad) > 0 {
 		reasons = append(reasons, "FAT does not allow "+strings.Join(bad, ", "))
 	}
-	if strings.HasSuffix(name, ".") || strings.HasSuffix(name, " ") {
-		reasons = append(reasons, "FAT does not allow a name ending in a dot or a space")
+	if why := fsimage.WindowsNameProblem(name); why != "" {
+		reasons = append(reasons, why)
 	}
 	if n := utf16Len(name); n > maxLongName {
 		reasons = append(reasons, fmt.Sprintf("name is %d UTF-16 code units long; FAT allows %d", n, maxLongName))

@@ -175,6 +175,9 @@ func TestCheckLongName(t *testing.T) {
 		{"a:b", false}, {"a*b", false}, {"a?b", false}, {"a<b", false}, {"a>b", false},
 		{"a|b", false}, {`a\b`, false}, {`a"b`, false}, {"a\x01b", false},
 		{"trailing.", false}, {"trailing ", false},
+		{"CON", false}, {"aux.txt", false}, {"Nul.tar.gz", false}, {"com1", false}, {"LPT9.doc", false},
+		{"com¹.txt", false}, {"LPT³", false}, {"con .txt", false},
+		{"COM10", true}, {"CONSOLE.txt", true}, {"a.con", true}, {"_nul", true}, {"COM0", true}, {"LPT", true},
 		{string(long), false}, // 256 UTF-16 units
 		{string(long[:127]), true},
 		{"\xff", false},

@@ -8,8 +8,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"os"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
 
@@ -21,30 +21,43 @@ import (
 const readSize = 1 << 20
 
 // cacheKey identifies one version of a file: if any of these change, the
-// file is hashed again.
+// file is hashed again. The status change time (ctime) is what catches a
+// file written in place with its size kept and its modification time set
+// back (touch -r): nobody can set it back.
 type cacheKey struct {
 	path  string
 	size  int64
 	mtime int64 // UnixNano
+	ctime int64 // UnixNano; 0 when unknown
 	inode uint64
 }
 
 // Cache remembers SHA1s across Hash calls, keyed by (source path, size,
-// modification time, inode), so a station does not hash the same content
-// again for every stick. The zero value is not usable; call NewCache. It
-// is safe for concurrent use.
+// modification time, status change time, inode), so a station does not
+// hash the same content again for every stick. It keeps one sum per path,
+// the newest. The zero value is not usable; call NewCache. It is safe for
+// concurrent use.
 type Cache struct {
-	mu     sync.Mutex
-	sums   map[cacheKey][20]byte
-	hits   int64
-	misses int64
+	mu      sync.Mutex
+	sums    map[cacheKey][20]byte
+	latest  map[string]cacheKey // path → the key of its sum
+	forgot  map[string]bool     // paths Forget dropped, not hashed since
+	changed []string            // paths hashed again as another version, since TakeChanged
+	hits    int64
+	misses  int64
 }
 
 // NewCache returns an empty in-memory cache.
-func NewCache() *Cache { return &Cache{sums: map[cacheKey][20]byte{}} }
+func NewCache() *Cache {
+	return &Cache{sums: map[cacheKey][20]byte{}, latest: map[string]cacheKey{}, forgot: map[string]bool{}}
+}
 
 func keyOf(e *fsimage.Entry) cacheKey {
-	return cacheKey{e.Source, e.Size, e.ModTime.UnixNano(), e.Inode}
+	var ctime int64
+	if !e.ChangeTime.IsZero() {
+		ctime = e.ChangeTime.UnixNano()
+	}
+	return cacheKey{e.Source, e.Size, e.ModTime.UnixNano(), ctime, e.Inode}
 }
 
 func (c *Cache) get(e *fsimage.Entry) ([20]byte, bool) {
@@ -66,9 +79,41 @@ func (c *Cache) put(e *fsimage.Entry, sum [20]byte) {
 	if c == nil {
 		return
 	}
+	k := keyOf(e)
 	c.mu.Lock()
-	c.sums[keyOf(e)] = sum
-	c.mu.Unlock()
+	defer c.mu.Unlock()
+	if old, ok := c.latest[k.path]; (ok && old != k) || c.forgot[k.path] {
+		delete(c.sums, old)
+		delete(c.forgot, k.path)
+		c.changed = append(c.changed, k.path)
+	}
+	c.sums[k] = sum
+	c.latest[k.path] = k
+}
+
+// Forget drops the sum of the file at path: the next Hash reads it again
+// even if stat says nothing changed. A writer that found the file's content
+// different from its sum calls it, so a change that stat cannot see costs
+// one stick, not every stick after it.
+func (c *Cache) Forget(path string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if k, ok := c.latest[path]; ok {
+		delete(c.sums, k)
+		c.forgot[path] = true
+	}
+}
+
+// TakeChanged returns the paths, sorted, that were hashed again since the
+// last call because they changed after their sum was cached (or their sum
+// was forgotten), and forgets them.
+func (c *Cache) TakeChanged() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch := c.changed
+	c.changed = nil
+	sort.Strings(ch)
+	return slices.Compact(ch)
 }
 
 // Stats returns how many lookups found a sum and how many did not.
@@ -169,7 +214,7 @@ feed:
 // recorded. read, when not nil, is told of every chunk read.
 func HashFile(ctx context.Context, e *fsimage.Entry, buf []byte, read func(n int64)) ([20]byte, error) {
 	var sum [20]byte
-	f, err := os.Open(e.Source)
+	f, _, err := fsimage.OpenRegular(e.Source)
 	if err != nil {
 		return sum, fmt.Errorf("hash %s: %w", e.Source, err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/flashpipe/flashpipe/fsimage"
+	"github.com/flashpipe/flashpipe/fsimage/imagetest"
 )
 
 // tree creates files under dir: a name ending in "/" is a directory,
@@ -96,7 +97,8 @@ func TestScanRecords(t *testing.T) {
 	}
 	var st syscall.Stat_t
 	syscall.Stat(f, &st)
-	want := &fsimage.Entry{Path: "d/f.txt", Source: f, Size: 9, Mode: 0o640, ModTime: mt, Inode: st.Ino}
+	want := &fsimage.Entry{Path: "d/f.txt", Source: f, Size: 9, Mode: 0o640, ModTime: mt, Inode: st.Ino,
+		ChangeTime: time.Unix(st.Ctim.Sec, st.Ctim.Nsec)}
 	if diff := cmp.Diff(want, es[1], cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) })); diff != "" {
 		t.Errorf("Scan() entry (-want +got):\n%s", diff)
 	}
@@ -243,12 +245,7 @@ func TestHashAndCache(t *testing.T) {
 	}
 	d1 := Digest(es)
 
-	// Change big's content but restore its mtime: a cache hit keeps the
-	// old sum, which proves the file was not read again.
-	fi, _ := os.Stat(big)
-	data[0]++
-	os.WriteFile(big, data, 0o644)
-	os.Chtimes(big, fi.ModTime(), fi.ModTime())
+	// Nothing changed: every sum comes from the cache.
 	es2, _ := Scan([]Source{{Paths: []string{filepath.Join(dir, "d")}}}, Options{})
 	if err := Hash(context.Background(), es2, cache, nil); err != nil {
 		t.Fatal(err)
@@ -259,18 +256,111 @@ func TestHashAndCache(t *testing.T) {
 	if got := Digest(es2); got != d1 {
 		t.Errorf("Digest() after cache hit = %s, want %s", got, d1)
 	}
+	if ch := cache.TakeChanged(); len(ch) != 0 {
+		t.Errorf("TakeChanged() with nothing changed = %v, want none", ch)
+	}
 	// A new mtime invalidates the entry.
-	later := fi.ModTime().Add(time.Second)
+	later := time.Now().Add(time.Hour)
 	os.Chtimes(big, later, later)
 	es3, _ := Scan([]Source{{Paths: []string{filepath.Join(dir, "d")}}}, Options{})
 	if err := Hash(context.Background(), es3, cache, nil); err != nil {
 		t.Fatal(err)
 	}
-	if got := Digest(es3); got == d1 {
-		t.Errorf("Digest() after content change = %s, want a different digest", got)
+	if hits, misses := cache.Stats(); hits != 61 || misses != 32 {
+		t.Errorf("cache Stats() after touching big = %d hits, %d misses, want 61, 32", hits, misses)
 	}
-	if e := es3[0]; e.Path != "big" || e.SHA1 != sha1.Sum(data) {
-		t.Errorf("Hash() big = %s %x, want %x", e.Path, e.SHA1, sha1.Sum(data))
+	if ch := cache.TakeChanged(); len(ch) != 1 || ch[0] != big {
+		t.Errorf("TakeChanged() after touching big = %v, want [%s]", ch, big)
+	}
+}
+
+// TestHashCacheSeesTouchR: content written in place with the same size and
+// the modification time set back (touch -r) has a new ctime, so the cache
+// does not hand out the old sum, which every later stick's write would
+// then fail against ("changed since it was scanned").
+func TestHashCacheSeesTouchR(t *testing.T) {
+	dir := t.TempDir()
+	tree(t, dir, "d/a", "d/b")
+	f := filepath.Join(dir, "d", "a")
+	cache := NewCache()
+	scanHash := func() []*fsimage.Entry {
+		t.Helper()
+		es, err := Scan([]Source{{Paths: []string{filepath.Join(dir, "d")}}}, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := Hash(context.Background(), es, cache, nil); err != nil {
+			t.Fatal(err)
+		}
+		return es
+	}
+	scanHash()
+	fi, err := os.Stat(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(10 * time.Millisecond) // past the clock tick of the first write's ctime
+	newData := []byte(strings.Repeat("X", int(fi.Size())))
+	if err := os.WriteFile(f, newData, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(f, fi.ModTime(), fi.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	es := scanHash()
+	if es[0].Path != "a" || es[0].SHA1 != sha1.Sum(newData) {
+		t.Errorf("Hash() after a same-size write with the mtime restored: %s %x, want the new content's %x", es[0].Path, es[0].SHA1, sha1.Sum(newData))
+	}
+	if ch := cache.TakeChanged(); len(ch) != 1 || ch[0] != f {
+		t.Errorf("TakeChanged() = %v, want [%s]", ch, f)
+	}
+
+	// A change stat cannot see: Forget makes the next Hash read it again.
+	cache.Forget(f)
+	_, missesBefore := cache.Stats()
+	scanHash()
+	if _, misses := cache.Stats(); misses != missesBefore+1 {
+		t.Errorf("cache misses after Forget(a) = %d, want %d (a hashed again)", misses, missesBefore+1)
+	}
+	if ch := cache.TakeChanged(); len(ch) != 1 || ch[0] != f {
+		t.Errorf("TakeChanged() after Forget = %v, want [%s]", ch, f)
+	}
+}
+
+// TestScanRefusesSpecialSources: a FIFO, /dev/null or /dev/zero given as
+// a source path is refused with its kind named; none is opened (a FIFO
+// would block Scan forever, /dev/zero would never end, /dev/null would
+// become an empty file called null).
+func TestScanRefusesSpecialSources(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "pipe")
+	imagetest.FIFO(t, fifo)
+	for _, tc := range []struct{ path, kind string }{
+		{fifo, "fifo"}, {"/dev/null", "character device"}, {"/dev/zero", "character device"},
+	} {
+		var err error
+		imagetest.Within(t, 5*time.Second, fifo, "Scan("+tc.path+")", func() {
+			_, err = Scan([]Source{{Paths: []string{tc.path}}}, Options{})
+		})
+		want := "it is a " + tc.kind + ": a source path must be a regular file or a directory"
+		wantProblems(t, problems(t, err), map[string]string{filepath.Base(tc.path): want})
+	}
+}
+
+// TestHashRefusesFIFO: a content file replaced by a FIFO after the scan
+// fails the hash at once instead of blocking in open.
+func TestHashRefusesFIFO(t *testing.T) {
+	dir := t.TempDir()
+	tree(t, dir, "d/f")
+	es, err := Scan([]Source{{Paths: []string{filepath.Join(dir, "d")}}}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := filepath.Join(dir, "d", "f")
+	os.Remove(f)
+	imagetest.FIFO(t, f)
+	imagetest.Within(t, 5*time.Second, f, "Hash", func() { err = Hash(context.Background(), es, nil, nil) })
+	if err == nil || !strings.Contains(err.Error(), f+" is a fifo, not a regular file") {
+		t.Errorf("Hash(source replaced by a FIFO) = %v, want an error saying it is a fifo", err)
 	}
 }
 

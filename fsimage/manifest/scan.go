@@ -172,6 +172,10 @@ func (s *scanner) scanRoot(src Source, dest, p string) {
 		s.problem(p, unwrapPath(err).Error())
 		return
 	}
+	if !fi.IsDir() && !fi.Mode().IsRegular() {
+		s.problem(p, fmt.Sprintf("it is a %s: a source path must be a regular file or a directory", fsimage.KindOf(fi.Mode())))
+		return
+	}
 	if !fi.IsDir() {
 		name := filepath.Base(root)
 		if filepath.Base(p) != name {
@@ -261,7 +265,7 @@ func (w *walker) visit(host, target, r string, fi fs.FileInfo) bool {
 		w.s.addFile(destPath, target, host, fi)
 		return true
 	}
-	w.s.problem(host, fmt.Sprintf("special file (%s) cannot be copied", kindOf(fi.Mode())))
+	w.s.problem(host, fmt.Sprintf("special file (%s) cannot be copied", fsimage.KindOf(fi.Mode())))
 	return false
 }
 
@@ -283,20 +287,6 @@ func (w *walker) follow(link string) (string, fs.FileInfo, error) {
 		return "", nil, unwrapPath(err)
 	}
 	return t, fi, nil
-}
-
-func kindOf(m fs.FileMode) string {
-	switch {
-	case m&fs.ModeNamedPipe != 0:
-		return "fifo"
-	case m&fs.ModeSocket != 0:
-		return "socket"
-	case m&fs.ModeCharDevice != 0:
-		return "character device"
-	case m&fs.ModeDevice != 0:
-		return "block device"
-	}
-	return m.Type().String()
 }
 
 func unwrapPath(err error) error {
@@ -335,13 +325,13 @@ func (s *scanner) addFile(p, target, host string, fi fs.FileInfo) {
 		s.collide(p, host)
 		return
 	}
-	f, err := os.Open(target)
+	f, fi, err := fsimage.OpenRegular(target)
 	if err != nil {
 		s.problem(host, fmt.Sprintf("unreadable: %v", unwrapPath(err)))
 		return
 	}
 	f.Close()
-	s.entries[p] = &fsimage.Entry{Path: p, Source: target, Size: fi.Size(), Mode: fi.Mode(), ModTime: fi.ModTime(), Inode: inodeOf(fi)}
+	s.entries[p] = &fsimage.Entry{Path: p, Source: target, Size: fi.Size(), Mode: fi.Mode(), ModTime: fi.ModTime(), Inode: inodeOf(fi), ChangeTime: changeTimeOf(fi)}
 	s.origin[p] = host
 }
 
