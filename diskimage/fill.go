@@ -14,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/flashpipe/flashpipe/fsimage"
 )
 
 // chunkSize is how much the serial decoder hands the writer at a time, and
@@ -43,7 +45,7 @@ func (c *Cache) fill(e *entry) {
 // makes it a complete entry.
 func (c *Cache) decode(e *entry) (Meta, error) {
 	src := e.src
-	f, err := os.Open(src.Path)
+	f, _, err := fsimage.OpenRegular(src.Path)
 	if err != nil {
 		return Meta{}, fmt.Errorf("image %s: %w", src.Path, err)
 	}

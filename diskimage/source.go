@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/flashpipe/flashpipe/diskimage/bmap"
+	"github.com/flashpipe/flashpipe/fsimage"
 	"github.com/flashpipe/flashpipe/units"
 )
 
@@ -82,18 +83,12 @@ func (s *Source) Name() string {
 //
 // Every error names the file and says what to do.
 func Open(path string, opt Options) (*Source, error) {
-	f, err := os.Open(path)
+	// Never open a FIFO or a device for reading: it may block forever.
+	f, fi, err := fsimage.OpenRegular(path)
 	if err != nil {
 		return nil, fmt.Errorf("opening image: %w", err)
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("opening image: %w", err)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("image %s is not a regular file", path)
-	}
 	s := &Source{Path: path, FileSize: fi.Size(), Size: -1, id: identify(fi)}
 	head := make([]byte, headSize)
 	n, err := f.ReadAt(head, 0)

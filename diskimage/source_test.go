@@ -12,6 +12,7 @@ import (
 
 	"github.com/flashpipe/flashpipe/diskimage/bmap"
 	"github.com/flashpipe/flashpipe/fsimage"
+	"github.com/flashpipe/flashpipe/fsimage/imagetest"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -253,4 +254,16 @@ func TestWindowLimit(t *testing.T) {
 			t.Errorf("Open(%s) = %v, want %q", tt.name, err, tt.want)
 		}
 	}
+}
+
+// TestOpenRefusesFIFO: an image path that is a FIFO is refused at once,
+// never opened for reading (which would wait for a writer forever).
+func TestOpenRefusesFIFO(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "image.img")
+	imagetest.FIFO(t, p)
+	imagetest.Within(t, 5*time.Second, p, "Open of a FIFO", func() {
+		if _, err := Open(p, Options{}); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+			t.Errorf("Open(FIFO) = %v, want a not-a-regular-file error", err)
+		}
+	})
 }
