@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flashpipe/flashpipe/units"
 	"github.com/hashicorp/hcl/v2"
 )
 
@@ -48,6 +49,7 @@ func (l *Loader) compile(cfg *Config, p *Profile) hcl.Diagnostics {
 			diags = append(diags, cfg.checkLabel(write.Label, write.FS, l.Registry.LabelRules)...)
 		}
 	}
+	diags = append(diags, checkStickSize(p)...)
 	if l.firstPlaying(p.Steps, []string{RoleWritten}) != nil && l.firstPlaying(p.Steps, []string{RoleVerified}) == nil {
 		diags = append(diags, noVerifyWarning(p, l.kindsPlaying(RoleVerified)))
 	}
@@ -158,6 +160,25 @@ func (l *Loader) firstPlaying(steps []*StepBlock, roles []string) *StepBlock {
 		}
 	}
 	return nil
+}
+
+// checkStickSize refuses a profile whose match admits sticks smaller than
+// a step needs (an image larger than the match's minimum size): every such
+// stick would fail.
+func checkStickSize(p *Profile) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, sb := range p.Steps {
+		n, ok := sb.Step.(SizeNeeder)
+		if !ok || p.Match.MinSize <= 0 {
+			continue
+		}
+		if need := n.MinStickSize(); need > p.Match.MinSize {
+			diags = append(diags, errAt(sb.TypeRange, "Sticks the profile matches are too small",
+				fmt.Sprintf("step %q needs sticks of at least %s, but profile %q matches sticks from %s: raise the match's size.",
+					sb.Kind, units.Exact(need), p.Name, units.Exact(p.Match.MinSize))))
+		}
+	}
+	return diags
 }
 
 // noVerifyWarning warns about a profile that writes sticks without reading

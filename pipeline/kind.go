@@ -170,6 +170,14 @@ type AfterFailure interface {
 	RunsAfterFailure() bool
 }
 
+// SizeNeeder is a step that needs sticks of a known minimum size (an image
+// step: the image's size). validate refuses a profile whose match admits
+// smaller sticks; plan says whether they fit. MinStickSize returns -1 when
+// the size is not known before the station runs.
+type SizeNeeder interface {
+	MinStickSize() int64
+}
+
 // Describer is a step that says what it will do, for `flashpipe plan`.
 type Describer interface {
 	Describe(w *WriteSpec, src func(hcl.Expression) string) string

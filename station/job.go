@@ -160,7 +160,7 @@ func (s *Station) runStages(j *stick, rc *receipts.Receipt) (string, error) {
 	for i, st := range j.pj.Profile.Stages {
 		if p, ok := st.Runner.(pipeline.Preparer); ok {
 			j.update(func(v *status.Row) { v.State, v.Step = status.StateRunning, PlanStep })
-			j.log.Info("planning: reading and hashing the content, laying out the filesystem for this stick; nothing is written yet", "stage", st.Name)
+			j.log.Info("planning what to write to this stick (content read and hashed, filesystem laid out, or image opened); nothing is written yet", "stage", st.Name)
 			if err := p.Prepare(j.ctx, j.pj); err != nil {
 				err = j.cause(st.Name, err)
 				rc.Steps = append(rc.Steps, receipts.Step{Kind: st.Name, Error: err.Error()})

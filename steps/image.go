@@ -48,8 +48,9 @@ type Image struct {
 }
 
 var (
-	_ pipeline.Runner   = (*Image)(nil)
-	_ pipeline.Preparer = (*Image)(nil)
+	_ pipeline.Runner     = (*Image)(nil)
+	_ pipeline.Preparer   = (*Image)(nil)
+	_ pipeline.SizeNeeder = (*Image)(nil)
 )
 
 // Check resolves the paths and, unless content checks are skipped, opens
@@ -96,9 +97,9 @@ func (i *Image) Describe(*pipeline.WriteSpec, func(hcl.Expression) string) strin
 	return d
 }
 
-// ImageSize returns the image's size as validate read it, or -1 when it
-// is not known before decompression (or content was not opened).
-func (i *Image) ImageSize() int64 {
+// MinStickSize returns the image's size as validate read it, or -1 when
+// it is not known before decompression (or content was not opened).
+func (i *Image) MinStickSize() int64 {
 	if i.checked == nil {
 		return -1
 	}

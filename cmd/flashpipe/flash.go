@@ -87,6 +87,7 @@ are configuration, the rest are targets.`,
 	}
 	lo.register(cmd)
 	legacy.register(cmd, true)
+	legacy.registerImage(cmd)
 	fl := cmd.Flags()
 	fl.StringVar(&profile, "profile", "", "profile to run (may be omitted when the files hold one)")
 	fl.StringVar(&receiptsPath, "receipts", "", "receipts file to append to (default: station.receipts, else receipts.jsonl in the current directory)")

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/flashpipe/flashpipe/diskimage"
 	"github.com/flashpipe/flashpipe/fsimage/compile"
 	"github.com/flashpipe/flashpipe/pipeline"
 	"github.com/flashpipe/flashpipe/steps"
@@ -34,6 +35,9 @@ type legacyFlags struct {
 	// layout, for build and flash
 	fs    string
 	table string
+	// image and bmap: --image FILE writes a disk image instead of -c's
+	// content (flash, run, plan, validate).
+	image, bmap string
 
 	// labelAt is where --label starts in its rendered expression: 0 for an
 	// expression, 1 for a template (after the quote), -1 for a plain
@@ -89,7 +93,15 @@ func (f *legacyFlags) checkConcurrent() error {
 	return nil
 }
 
-func (f *legacyFlags) active() bool { return len(f.clone) > 0 }
+// registerImage adds --image and --bmap, for the commands that write sticks
+// or check what would be written.
+func (f *legacyFlags) registerImage(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.image, "image", "", "write the disk image FILE (raw, gzip, xz, zstd, bzip2 or a zip holding one) to every stick; no config file needed")
+	fl.StringVar(&f.bmap, "bmap", diskimage.BmapAuto, `with --image: a bmaptool block map FILE, "auto" (one next to the image or in the zip, if any) or "none"`)
+}
+
+func (f *legacyFlags) active() bool { return len(f.clone) > 0 || f.image != "" }
 
 // load builds the implicit profile and loads it, with its diagnostics
 // pointed at the flags. The implicit profile uses no variables, so
@@ -115,6 +127,9 @@ var implicitTemplate []byte
 // compiler as a file: any allowed stick; wipe quick; partition; mkfs;
 // copy; verify sha1; label; eject.
 func (f *legacyFlags) config(eject bool) ([]byte, error) {
+	if f.image != "" {
+		return f.imageConfig(eject)
+	}
 	file, diags := hclwrite.ParseConfig(implicitTemplate, "implicit.hcl", hcl.InitialPos)
 	if diags.HasErrors() {
 		panic("implicit.hcl: " + diags.Error()) // embedded: a program bug
@@ -137,6 +152,56 @@ func (f *legacyFlags) config(eject bool) ([]byte, error) {
 		last = b
 		if err := f.fillStep(profile, b); err != nil {
 			return nil, err
+		}
+	}
+	if !eject {
+		profile.RemoveBlock(last)
+	}
+	return hclwrite.Format(file.Bytes()), nil
+}
+
+//go:embed implicit-image.hcl
+var implicitImageTemplate []byte
+
+// imageConfig renders the implicit image profile (implicit-image.hcl): the
+// image step's source is --image and its bmap --bmap.
+func (f *legacyFlags) imageConfig(eject bool) ([]byte, error) {
+	if len(f.clone) > 0 || len(f.exclude) > 0 || f.label != "" {
+		return nil, fmt.Errorf("--image writes a whole disk image: give it without -c, -x or --label")
+	}
+	file, diags := hclwrite.ParseConfig(implicitImageTemplate, "implicit-image.hcl", hcl.InitialPos)
+	if diags.HasErrors() {
+		panic("implicit-image.hcl: " + diags.Error()) // embedded: a program bug
+	}
+	body := file.Body()
+	if f.concurrent > 0 {
+		st := body.AppendNewBlock("station", nil).Body()
+		st.SetAttributeValue("concurrency", cty.NumberIntVal(int64(f.concurrent)))
+	}
+	image, err := filepath.Abs(f.image)
+	if err != nil {
+		return nil, err
+	}
+	bmap := f.bmap
+	switch bmap {
+	case "none":
+		bmap = ""
+	case diskimage.BmapAuto, "":
+	default:
+		if bmap, err = filepath.Abs(bmap); err != nil {
+			return nil, err
+		}
+	}
+	profile := body.Blocks()[0].Body()
+	var last *hclwrite.Block
+	for _, b := range profile.Blocks() {
+		if b.Type() != "step" {
+			continue
+		}
+		last = b
+		if b.Body().GetAttribute("source") != nil {
+			b.Body().SetAttributeValue("source", cty.StringVal(image))
+			b.Body().SetAttributeValue("bmap", cty.StringVal(bmap))
 		}
 	}
 	if !eject {
@@ -296,6 +361,7 @@ func (f *legacyFlags) locate(p *hclparse.Parser) {
 				add("--table", []string{f.table}, attrExpr(st.Body, "table"), -1)
 				add("--fs", []string{f.fs}, attrExpr(st.Body, "type"), -1)
 				add("--label", []string{f.label}, attrExpr(st.Body, "label"), f.labelAt)
+				add("--image", []string{f.image}, attrExpr(st.Body, "source"), -1)
 			}
 		}
 	}

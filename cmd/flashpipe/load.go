@@ -86,16 +86,16 @@ func loadOrLegacy(lo *loadOptions, legacy *legacyFlags, args []string, eject boo
 		}
 		if legacy.active() {
 			if len(args) > 0 {
-				return nil, nil, nil, fmt.Errorf("give either station files or -c PATH, not both")
+				return nil, nil, nil, fmt.Errorf("give either station files, or -c PATH or --image FILE, not both")
 			}
 			if len(lo.vars) > 0 {
-				return nil, nil, nil, fmt.Errorf("--var sets a variable of station files; the implicit profile of -c declares none")
+				return nil, nil, nil, fmt.Errorf("--var sets a variable of station files; the implicit profile of -c or --image declares none")
 			}
 			return legacy.load(lo.skipContent, eject)
 		}
 	}
 	if len(args) == 0 {
-		return nil, nil, nil, fmt.Errorf("give station files (FILE.hcl or a directory), or -c PATH for the implicit profile")
+		return nil, nil, nil, fmt.Errorf("give station files (FILE.hcl or a directory), -c PATH for the implicit profile, or --image FILE")
 	}
 	return lo.load(args)
 }

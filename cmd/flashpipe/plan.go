@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/flashpipe/flashpipe/pipeline"
+	"github.com/flashpipe/flashpipe/units"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/spf13/cobra"
 )
@@ -33,6 +34,7 @@ write are shown as fused.`,
 	lo.register(cmd)
 	lo.registerSkipContent(cmd)
 	legacy.register(cmd, false)
+	legacy.registerImage(cmd)
 	legacy.registerConcurrent(cmd, "sticks written at once (with -c)")
 	return cmd
 }
@@ -67,12 +69,34 @@ func writePlan(w io.Writer, files map[string]*hcl.File, cfg *pipeline.Config) {
 				if d := describeStep(sb, p.Write, files); d != "" {
 					fmt.Fprintf(w, "       %-9s %s\n", sb.DisplayName(), d)
 				}
+				if d := describeFit(sb, p); d != "" {
+					fmt.Fprintf(w, "       %-9s %s\n", "", d)
+				}
 			}
 		}
 	}
 	if len(cfg.Profiles) == 0 {
 		fmt.Fprintln(w, "\nno profiles: every stick would be left untouched")
 	}
+}
+
+// describeFit says whether the sticks a profile matches are big enough for
+// a step that needs a minimum size.
+func describeFit(sb *pipeline.StepBlock, p *pipeline.Profile) string {
+	n, ok := sb.Step.(pipeline.SizeNeeder)
+	if !ok {
+		return ""
+	}
+	need := n.MinStickSize()
+	switch {
+	case need < 0:
+		return "needs sticks as large as the image, known once it is decompressed"
+	case p.Match.MinSize <= 0:
+		return fmt.Sprintf("needs sticks of at least %s; the match admits any size, so smaller sticks fail", units.Exact(need))
+	case need > p.Match.MinSize:
+		return fmt.Sprintf("needs sticks of at least %s; the match admits sticks from %s: too small", units.Exact(need), units.Exact(p.Match.MinSize))
+	}
+	return fmt.Sprintf("needs sticks of at least %s; every stick the match admits (from %s) is big enough", units.Exact(need), units.Exact(p.Match.MinSize))
 }
 
 func describeMatch(p *pipeline.Profile) string {

@@ -56,6 +56,7 @@ keeps the old profiles.`,
 	}
 	f.lo.register(cmd)
 	f.legacy.register(cmd, false)
+	f.legacy.registerImage(cmd)
 	f.legacy.registerConcurrent(cmd, "sticks written at once (overrides station.concurrency)")
 	fl := cmd.Flags()
 	fl.BoolVar(&f.includePresent, "include-present", false, "also take sticks present when the station starts")

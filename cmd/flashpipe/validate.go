@@ -68,6 +68,7 @@ stick a profile takes, unless --skip-content. Warnings do not fail unless
 	lo.register(cmd)
 	lo.registerSkipContent(cmd)
 	legacy.register(cmd, false)
+	legacy.registerImage(cmd)
 	legacy.registerConcurrent(cmd, "sticks written at once (with -c)")
 	cmd.Flags().StringVar(&format, "format", "text", "output format: text or json (for CI annotations)")
 	cmd.Flags().BoolVar(&strict, "strict", false, "fail on warnings too, naming them")
