@@ -47,6 +47,11 @@ are configuration, the rest are targets.`,
 			if err != nil {
 				return err
 			}
+			if receiptsPath != "" {
+				// Everything beside the receipts file (the image cache)
+				// goes beside the one given, as with run --receipts.
+				cfg.Station.Receipts = receiptsPath
+			}
 			log := newLogger(cmd.ErrOrStderr(), logLevel, logFormat)
 			sysfs, procfs := matchers.OSRoots()
 			jobs := make([]station.Target, len(targets))

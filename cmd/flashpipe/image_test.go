@@ -53,6 +53,11 @@ func TestFlashImageFlag(t *testing.T) {
 	if !bytes.Equal(got[:len(want)], want) {
 		t.Errorf("the target does not hold the image")
 	}
+	// The image cache goes beside the receipts file given, not beside the
+	// default one in the current directory.
+	if ids, _ := filepath.Glob(filepath.Join(dir, "image-cache", "*.json")); len(ids) != 1 {
+		t.Errorf("image cache entries beside --receipts = %q, want one", ids)
+	}
 	if code, _, errs := runCLI(t, "flash", "--image", xz, "-c", dir, tgt); code == 0 || !strings.Contains(errs, "without -c") {
 		t.Errorf("flash --image with -c = %d, %q; want a refusal", code, errs)
 	}
