@@ -4,11 +4,17 @@
 //	e2etool count FILE [SERIAL]        number of receipts (for SERIAL)
 //	e2etool get FILE SERIAL FIELD      FIELD of the last receipt for SERIAL
 //	e2etool getn FILE SERIAL N FIELD   FIELD of the Nth (1-based) receipt for SERIAL
+//	e2etool bmapcmp BMAP IMAGE DISK    compare DISK with IMAGE in BMAP's mapped ranges
 //
 // FIELD is a dotted path into the JSON object: "result", "device.port",
 // "verify.ok", "verify.failed_files.0.path"; "*" as a path element joins
-// every array element with commas ("verify.failed_files.*.path"). A missing
-// field prints nothing and exits 0; a missing receipt exits 1.
+// every array element with commas ("verify.failed_files.*.path"); "K=V"
+// picks the first array element whose field K is V
+// ("steps.kind=image.details.image_sha256"). A missing field prints nothing
+// and exits 0; a missing receipt exits 1.
+//
+// bmapcmp (see bmapcmp.go) reads a bmaptool block map itself, not with
+// flashpipe's parser, so the check does not share flashpipe's mistakes.
 package main
 
 import (
@@ -27,11 +33,17 @@ func main() {
 
 func run(args []string, stdout, stderr io.Writer) int {
 	usage := func() int {
-		fmt.Fprintln(stderr, "usage: e2etool count FILE [SERIAL] | get FILE SERIAL FIELD | getn FILE SERIAL N FIELD")
+		fmt.Fprintln(stderr, "usage: e2etool count FILE [SERIAL] | get FILE SERIAL FIELD | getn FILE SERIAL N FIELD | bmapcmp BMAP IMAGE DISK")
 		return 2
 	}
 	if len(args) < 2 {
 		return usage()
+	}
+	if args[0] == "bmapcmp" {
+		if len(args) != 4 {
+			return usage()
+		}
+		return bmapcmp(args[1], args[2], args[3], stdout, stderr)
 	}
 	recs, err := load(args[1])
 	if err != nil {
@@ -126,6 +138,14 @@ func lookup(v any, path []string) any {
 				parts[i] = render(lookup(e, path[1:]))
 			}
 			return strings.Join(parts, ",")
+		}
+		if k, v, ok := strings.Cut(path[0], "="); ok {
+			for _, e := range x {
+				if render(lookup(e, []string{k})) == v {
+					return lookup(e, path[1:])
+				}
+			}
+			return nil
 		}
 		i, err := strconv.Atoi(path[0])
 		if err != nil || i < 0 || i >= len(x) {

@@ -57,3 +57,21 @@ func TestRunRejectsNonJSONLine(t *testing.T) {
 		t.Errorf("run(count, file with a non-JSON line) = %d, want 1", code)
 	}
 }
+
+func TestGetSelectsArrayElementByField(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "r.jsonl")
+	rec := `{"result":"done","device":{"serial":"A"},"steps":[{"kind":"wipe"},{"kind":"image","details":{"image_sha256":"abc"}},{"kind":"verify"}]}` + "\n"
+	if err := os.WriteFile(f, []byte(rec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for field, want := range map[string]string{
+		"steps.kind=image.details.image_sha256": "abc\n",
+		"steps.kind=verify.kind":                "verify\n",
+		"steps.kind=label.kind":                 "\n",
+	} {
+		var out, errb bytes.Buffer
+		if code := run([]string{"get", f, "A", field}, &out, &errb); code != 0 || out.String() != want {
+			t.Errorf("get %s = %d, %q, want 0, %q (stderr %q)", field, code, out.String(), want, errb.String())
+		}
+	}
+}
