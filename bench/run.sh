@@ -4,9 +4,13 @@
 #   2. exec (root): wipe + write + verify on N throttled loop devices vs a
 #      standard-tools baseline and the physical limit;
 #   3. decompress: image decompression into the image cache, per format, vs
-#      zstd -d, pigz -d, gzip -d, xz -d -T0 and bzip2 -d on the same file.
-# Set FSIMAGE_MIB, N_LIST, WORKLOADS, DECOMPRESS_MIB to shrink a run (see each
-# script).
+#      zstd -d, pigz -d, gzip -d, xz -d -T0 and bzip2 -d on the same file;
+#   4. image (root): flashpipe flash --image with a bmap on N throttled loop
+#      sticks vs the physical limit and an Etcher-style dd write + read-back,
+#      and its peak RSS.
+# Set FSIMAGE_MIB, N_LIST, WORKLOADS, DECOMPRESS_MIB, IMAGE_MIB to shrink a
+# run (see each script). The loop-device parts run under
+# /tmp/flashpipe-loop.lock, the lock the tests that attach loop devices take.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "== fsimage (bench/fsimage.sh ${FSIMAGE_MIB:-1024}) =="
@@ -17,7 +21,10 @@ bash bench/decompress.sh "${DECOMPRESS_MIB:-512}"
 echo
 if [ "$(id -u)" = 0 ]; then
 	echo "== executor on throttled loop devices (bench/exec/run.sh) =="
-	bash bench/exec/run.sh
+	flock /tmp/flashpipe-loop.lock bash bench/exec/run.sh
+	echo
+	echo "== image mode on throttled loop devices (bench/image.sh) =="
+	flock /tmp/flashpipe-loop.lock bash bench/image.sh
 else
-	echo "== executor benchmark skipped: bench/exec/run.sh needs root (loop devices, cgroup blkio) =="
+	echo "== executor and image benchmarks skipped: bench/exec/run.sh and bench/image.sh need root (loop devices, cgroup blkio) =="
 fi

@@ -25,53 +25,13 @@ WRITE_BPS=${WRITE_BPS:-25000000}
 READ_BPS=${READ_BPS:-60000000}
 BASELINE=${BASELINE:-1}
 WORK=${WORK:-/dev/shm/flashpipe-bench}
-BLKIO=/sys/fs/cgroup/blkio
 
-[ "$(id -u)" = 0 ] || { echo "run.sh needs root (loop devices, cgroup throttling)" >&2; exit 1; }
 for tool in losetup wipefs sfdisk mkfs.fat mcopy sha1sum blockdev /usr/bin/time; do
 	command -v "$tool" >/dev/null || { echo "missing $tool (util-linux, fdisk, dosfstools, mtools, coreutils, time)" >&2; exit 1; }
 done
-if [ -w "$BLKIO/blkio.throttle.write_bps_device" ]; then
-	throttle() { echo "$1 $2" >"$BLKIO/blkio.throttle.write_bps_device"; echo "$1 $3" >"$BLKIO/blkio.throttle.read_bps_device"; }
-elif [ -f /sys/fs/cgroup/io.max ] || [ -f /sys/fs/cgroup/unified/io.max ]; then
-	echo "cgroup v2 io.max throttling is not wired up here; this script uses v1 blkio" >&2; exit 1
-else
-	echo "no cgroup blkio throttling available" >&2; exit 1
-fi
+. bench/loops.sh
 
-LOOPS=()
-cleanup() {
-	detach_all
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-mkdir -p "$WORK"
 go build -o "$WORK/fpexec" ./bench/exec
-
-# attach N SIZE: N sparse images on tmpfs as throttled loop devices.
-attach() {
-	local n=$1 size=$2
-	for i in $(seq 1 "$n"); do
-		truncate -s "$size" "$WORK/stick$i.img"
-		d=$(losetup --find --show "$WORK/stick$i.img")
-		LOOPS+=("$d")
-		throttle "$(majmin "$d")" "$WRITE_BPS" "$READ_BPS"
-	done
-}
-
-# majmin DEV: "MAJOR:MINOR" of a device node, as cgroup blkio wants it.
-majmin() { printf '%d:%d' "0x$(stat -c %t "$1")" "0x$(stat -c %T "$1")"; }
-
-# detach_all: unthrottle and detach every loop device attach made.
-detach_all() {
-	for d in "${LOOPS[@]}"; do
-		throttle "$(majmin "$d")" 0 0 || true
-		losetup -d "$d" || true
-	done
-	LOOPS=()
-	rm -f "$WORK"/stick*.img
-}
 
 # baseline_one DEV SRC OUT: the standard tools, one stick.
 baseline_one() {
