@@ -253,7 +253,7 @@ func TestStrictVars(t *testing.T) {
 		t.Errorf("FLASHPIPE_VAR_evnt=fair plan -c DIR = %d, want 0; stderr:\n%s", code, errs)
 	}
 	code, _, errs = runCLI(t, "plan", "-c", dir, "--var", "event=fair")
-	if code != 2 || !strings.Contains(errs, "the implicit profile of -c declares none") {
+	if code != 2 || !strings.Contains(errs, "the implicit profile of -c or --image declares none") {
 		t.Errorf("plan -c DIR --var event=fair = %d, stderr:\n%s\nwant 2 and --var refused", code, errs)
 	}
 	os.Unsetenv("FLASHPIPE_VAR_evnt")
