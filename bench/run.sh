@@ -10,7 +10,8 @@
 #      and its peak RSS.
 # Set FSIMAGE_MIB, N_LIST, WORKLOADS, DECOMPRESS_MIB, IMAGE_MIB to shrink a
 # run (see each script). The loop-device parts run under
-# /tmp/flashpipe-loop.lock, the lock the tests that attach loop devices take.
+# /tmp/flashpipe-loop.lock, the lock the tests that attach loop devices take
+# (so do not run make bench itself under that lock: it would wait for itself).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "== fsimage (bench/fsimage.sh ${FSIMAGE_MIB:-1024}) =="
