@@ -54,7 +54,10 @@ type StationBlock struct {
 	Ports       []string `hcl:"ports,optional"` // globs of USB port paths shown on the dashboard before any stick
 	Listen      string   `hcl:"listen,optional"`
 	Token       string   `hcl:"token,optional"`
-	GraceRaw    string   `hcl:"grace,optional"`
+	// AllowedHosts are host names a dashboard without a token answers to
+	// besides localhost and the loopback IPs (web.Options.Hosts).
+	AllowedHosts []string `hcl:"allowed_hosts,optional"`
+	GraceRaw     string   `hcl:"grace,optional"`
 
 	Grace     time.Duration
 	DeclRange hcl.Range

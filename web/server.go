@@ -18,6 +18,12 @@
 // With a token set, every route but /static and /healthz needs
 // "Authorization: Bearer <token>"; / and /events also accept "?token=<token>"
 // because a browser's EventSource cannot send headers.
+//
+// Without a token, every route answers only requests whose Host header
+// names this machine (localhost, a loopback IP) or one of Options.Hosts;
+// any other gets 421 Misdirected Request. A web page the operator opens
+// elsewhere could otherwise read the station through a DNS name that its
+// owner points at 127.0.0.1 (DNS rebinding).
 package web
 
 import (
@@ -56,6 +62,11 @@ type Options struct {
 	// for /api/ports; the dashboard shows an idle tile for each before any
 	// stick arrives. Nil answers an empty list.
 	Ports func() []string
+	// Hosts are the host names, without a port, that a server without a
+	// token answers to besides localhost and the loopback IPs (for a
+	// reverse proxy that passes its own Host header). A request for any
+	// other host gets 421. Ignored when Token is set.
+	Hosts []string
 }
 
 // Server is the HTTP handler NewServer returns.
@@ -99,7 +110,44 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer") // the page URL may carry the token
 	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'")
+	if s.opts.Token == "" && !s.hostAllowed(r.Host) {
+		http.Error(w, fmt.Sprintf("421 misdirected request: this station's dashboard has no token, so it answers only to "+
+			"localhost, 127.0.0.1 and [::1]%s, not to Host %q (a page elsewhere may be reading it through a DNS name "+
+			"pointed at this machine). Open it as http://localhost:PORT/, or set a token.", s.hostsNote(), r.Host), http.StatusMisdirectedRequest)
+		return
+	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// hostAllowed reports whether a tokenless server answers a request for
+// hostport (the Host header): localhost, a loopback IP or one of
+// Options.Hosts, on any port. An empty Host (HTTP/1.0) comes from no
+// browser and is allowed.
+func (s *Server) hostAllowed(hostport string) bool {
+	if hostport == "" {
+		return true
+	}
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		host = strings.TrimSuffix(strings.TrimPrefix(hostport, "["), "]") // no port
+	}
+	if IsLoopback(host) {
+		return true
+	}
+	for _, h := range s.opts.Hosts {
+		if strings.EqualFold(h, host) {
+			return true
+		}
+	}
+	return false
+}
+
+// hostsNote lists Options.Hosts for the 421 message.
+func (s *Server) hostsNote() string {
+	if len(s.opts.Hosts) == 0 {
+		return ""
+	}
+	return " and " + strings.Join(s.opts.Hosts, ", ") + " (station.allowed_hosts)"
 }
 
 // auth wraps next with the token check. allowQuery accepts ?token= too.

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/flashpipe/flashpipe/status"
 	"github.com/google/go-cmp/cmp"
@@ -22,7 +23,12 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 func get(t *testing.T, h http.Handler, target string, header ...string) *httptest.ResponseRecorder {
 	t.Helper()
 	r := httptest.NewRequest("GET", target, nil)
+	r.Host = "127.0.0.1:7070" // the dashboard as the operator opens it
 	for i := 0; i+1 < len(header); i += 2 {
+		if header[i] == "Host" {
+			r.Host = header[i+1]
+			continue
+		}
 		r.Header.Set(header[i], header[i+1])
 	}
 	w := httptest.NewRecorder()
@@ -277,4 +283,48 @@ func TestServeShutsDownWithOpenStream(t *testing.T) {
 	}
 	// The server ended the stream: reading reaches the end instead of blocking.
 	io.Copy(io.Discard, ev.resp.Body)
+}
+
+// TestHostCheckWithoutToken: without a token the dashboard answers only
+// requests for localhost, a loopback IP or a configured name; a page that
+// reaches it through a DNS name pointed at 127.0.0.1 (DNS rebinding) gets
+// 421 on every route. With a token, the token is what protects it.
+func TestHostCheckWithoutToken(t *testing.T) {
+	b := status.NewBoard()
+	b.Update(status.Row{ID: 1, Port: "1-1.1", Serial: "SECRET1", State: status.StateRunning})
+	opts := Options{Metrics: NewMetrics(b), Devices: func() any { return []string{"sdb"} }, Hosts: []string{"station.lan"}}
+	h := NewServer(b, opts)
+	routes := []string{"/", "/api/jobs", "/api/devices", "/api/ports", "/metrics", "/events", "/healthz", "/static/app.js"}
+	for _, host := range []string{"attacker.example", "attacker.example:7070", "127.0.0.1.attacker.example:7070", "localhost.attacker.example", "10.0.0.5:7070"} {
+		for _, path := range routes {
+			w := getBounded(t, h, path, host)
+			if w.Code != http.StatusMisdirectedRequest || !strings.Contains(w.Body.String(), "has no token") || strings.Contains(w.Body.String(), "SECRET1") {
+				t.Errorf("GET %s with Host %q = %d %q, want 421 saying why", path, host, w.Code, w.Body)
+			}
+		}
+	}
+	for _, host := range []string{"127.0.0.1:7070", "localhost:7070", "LOCALHOST", "[::1]:7070", "127.0.0.2:80", "station.lan:7070", "Station.LAN", ""} {
+		if w := get(t, h, "/api/jobs", "Host", host); w.Code != 200 || !strings.Contains(w.Body.String(), "SECRET1") {
+			t.Errorf("GET /api/jobs with Host %q = %d %q, want 200 and the jobs", host, w.Code, w.Body)
+		}
+	}
+	opts.Token = "s3cret"
+	h = NewServer(b, opts)
+	if w := get(t, h, "/api/jobs", "Host", "station.example:7070", "Authorization", "Bearer s3cret"); w.Code != 200 {
+		t.Errorf("GET /api/jobs with a token and Host station.example = %d, want 200: the token protects it", w.Code)
+	}
+}
+
+// getBounded is get with a Host header and a request that ends after a
+// second, so that a stream (/events) answered by mistake cannot hang the
+// test.
+func getBounded(t *testing.T, h http.Handler, target, host string) *httptest.ResponseRecorder {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	r := httptest.NewRequest("GET", target, nil).WithContext(ctx)
+	r.Host = host
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
 }

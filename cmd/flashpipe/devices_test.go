@@ -116,8 +116,13 @@ func TestDashboardPorts(t *testing.T) {
 		}
 		return cfg
 	}
-	cfg := load(`station { ports = ["1-1.[12]", "1-2"] }`)
-	h := dashboard(status.NewBoard(), func() *pipeline.Config { return cfg }, nil, f.Sys, "")
+	// httptest's requests are for example.com: a tokenless dashboard
+	// answers them only as one of station.allowed_hosts.
+	cfg := load(`station {
+  ports         = ["1-1.[12]", "1-2"]
+  allowed_hosts = ["example.com"]
+}`)
+	h := dashboard(status.NewBoard(), func() *pipeline.Config { return cfg }, nil, f.Sys, "", cfg.Station.AllowedHosts)
 	get := func() string {
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, httptest.NewRequest("GET", "/api/ports", nil))

@@ -25,7 +25,7 @@ func startViews(ctx context.Context, out io.Writer, table bool, board *status.Bo
 		return nil
 	}
 	sysfs, _ := matchers.OSRoots()
-	h := dashboard(board, current, dropped, sysfs, token)
+	h := dashboard(board, current, dropped, sysfs, token, st.AllowedHosts)
 	if err := web.CheckListenAddr(addr, h); err != nil {
 		return err
 	}
@@ -40,11 +40,12 @@ func startViews(ctx context.Context, out io.Writer, table bool, board *status.Bo
 
 // dashboard returns the web handler of a station: its jobs, profiles and
 // devices, and a tile for each hub port in sysfs that station.ports selects.
-func dashboard(board *status.Board, current func() *pipeline.Config, dropped func() uint64, sysfs fs.FS, token string) http.Handler {
+func dashboard(board *status.Board, current func() *pipeline.Config, dropped func() uint64, sysfs fs.FS, token string, hosts []string) http.Handler {
 	metrics := web.NewMetrics(board)
 	metrics.UeventsDropped = dropped
 	return web.NewServer(board, web.Options{
 		Token:    token,
+		Hosts:    hosts,
 		Metrics:  metrics,
 		Profiles: func() any { return profilesJSON(current()) },
 		Devices:  func() any { return devicesJSON() },
