@@ -216,3 +216,20 @@ func TestSummarizeUnverified(t *testing.T) {
 		t.Errorf("CSV result of job 2 = %q, want unverified", got)
 	}
 }
+
+// TestWriteTextEscapesControlCharacters: a serial, a profile, a step or an
+// error holding terminal control sequences (a content file's name in an
+// error) is shown escaped in the text report.
+func TestWriteTextEscapesControlCharacters(t *testing.T) {
+	at := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
+	rs := []receipts.Receipt{{Time: at, Started: at.Add(-time.Minute), Job: 1, Profile: "p\x1b[31m", Result: receipts.ResultFailed,
+		FailedStep: "write\x07", Error: "source file /evil\x1b]0;PWNED\x07\x1b[2J.txt: cannot open",
+		Device: receipts.Device{Name: "sdb", Serial: "SER\x1b[2J", Port: "1-1.4"}}}
+	var out bytes.Buffer
+	if err := WriteText(&out, Summarize(rs)); err != nil {
+		t.Fatal(err)
+	}
+	if s := out.String(); strings.ContainsAny(s, "\x1b\x07") || !strings.Contains(s, `SER\x1b[2J`) || !strings.Contains(s, `evil\x1b]0;PWNED\a\x1b[2J.txt`) {
+		t.Errorf("WriteText = %q, want every control character escaped and the serial and file name shown escaped", s)
+	}
+}

@@ -9,13 +9,16 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/flashpipe/flashpipe/printable"
 	"github.com/flashpipe/flashpipe/receipts"
 	"github.com/flashpipe/flashpipe/units"
 )
 
 // WriteText writes s as a plain-text report for a terminal or an e-mail:
 // totals, a table per profile and per day, failures grouped by reason, then
-// every failure.
+// every failure. Text from the receipts is escaped (printable.String): a
+// serial or a file name in an error cannot move the cursor or clear the
+// screen.
 func WriteText(w io.Writer, s Summary) error {
 	ew := &errWriter{w: w}
 	if s.All.Jobs == 0 {
@@ -45,9 +48,9 @@ func WriteText(w io.Writer, s Summary) error {
 	}
 	ew.printf("\nFailures by reason\n")
 	for _, r := range s.Reasons {
-		where := string(r.Result)
+		where := printable.String(string(r.Result))
 		if r.Step != "" {
-			where += " in " + r.Step
+			where += " in " + printable.String(r.Step)
 		}
 		ew.printf("  %4d × %s: %s\n", r.Count, where, orDash(r.Reason))
 	}
@@ -69,7 +72,7 @@ func writeJobs(w io.Writer, fs []Failure, failures bool) {
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s", f.Time.Format("2006-01-02 15:04:05"), f.Job,
 			orDash(f.Profile), orDash(f.Port), orDash(f.Device), orDash(f.Serial))
 		if failures {
-			fmt.Fprintf(tw, "\t%s\t%s\t%s\n", f.Result, orDash(f.Step), orDash(f.Error))
+			fmt.Fprintf(tw, "\t%s\t%s\t%s\n", orDash(string(f.Result)), orDash(f.Step), orDash(f.Error))
 		} else {
 			fmt.Fprintf(tw, "\t%s\n", orDash(f.Label))
 		}
@@ -81,7 +84,7 @@ func table(w io.Writer, key string, gs []Group) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "%s\tJOBS\tDONE\tUNVERIFIED\tFAILED\tREMOVED\tWRITTEN\tVERIFIED\tMEAN MB/s\tMEDIAN MB/s\t\n", key)
 	for _, g := range gs {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t\n", g.Key, g.Jobs, g.Done, g.Unverified, g.Failed, g.Removed,
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t\n", printable.String(g.Key), g.Jobs, g.Done, g.Unverified, g.Failed, g.Removed,
 			units.Bytes(g.BytesWritten), units.Bytes(g.BytesVerified), mbps(g.MeanThroughput), mbps(g.MedianThroughput))
 	}
 	tw.Flush()
@@ -94,11 +97,12 @@ func mbps(v float64) string {
 	return strconv.FormatFloat(v/1e6, 'f', 1, 64)
 }
 
+// orDash returns s escaped for a terminal, or "-" when it is empty.
 func orDash(s string) string {
 	if s == "" {
 		return "-"
 	}
-	return s
+	return printable.String(s)
 }
 
 type errWriter struct {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/flashpipe/flashpipe/matchers"
 	"github.com/flashpipe/flashpipe/pipeline"
+	"github.com/flashpipe/flashpipe/printable"
 	"github.com/flashpipe/flashpipe/receipts"
 )
 
@@ -63,7 +64,7 @@ func (s *Station) flashJob(ctx context.Context, t Target) *stick {
 		}
 		dev = matchers.ImageFile(t.Path, size)
 	}
-	j := s.newJob(ctx, s.Config(), t.Profile, dev, seq, row, s.log.Named(filepath.Base(t.Path)))
+	j := s.newJob(ctx, s.Config(), t.Profile, dev, seq, row, s.log.Named(printable.String(filepath.Base(t.Path))))
 	j.pj.Target = t.Path
 	if dev.Bus == matchers.BusFile {
 		j.pj.BeforeFirstWrite = nil // no sysfs identity to re-check

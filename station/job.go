@@ -11,6 +11,7 @@ import (
 	"github.com/flashpipe/flashpipe/executor"
 	"github.com/flashpipe/flashpipe/matchers"
 	"github.com/flashpipe/flashpipe/pipeline"
+	"github.com/flashpipe/flashpipe/printable"
 	"github.com/flashpipe/flashpipe/receipts"
 	"github.com/flashpipe/flashpipe/status"
 	"github.com/hashicorp/go-hclog"
@@ -96,7 +97,7 @@ func (j *stick) progress(p pipeline.StageProgress) {
 		}
 	})
 	if p.Note != "" {
-		j.log.Warn(p.Note, "stage", p.Stage)
+		j.log.Warn(printable.String(p.Note), "stage", p.Stage)
 	}
 }
 
@@ -232,7 +233,7 @@ func (s *Station) runRecorded(j *stick, rc *receipts.Receipt, i int, st *pipelin
 		}
 	})
 	if out.Note != "" {
-		j.log.Info(out.Note, "stage", st.Name)
+		j.log.Info(printable.String(out.Note), "stage", st.Name)
 	}
 	if st.Detaches && err == nil {
 		j.mu.Lock()

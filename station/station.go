@@ -18,6 +18,7 @@ import (
 
 	"github.com/flashpipe/flashpipe/matchers"
 	"github.com/flashpipe/flashpipe/pipeline"
+	"github.com/flashpipe/flashpipe/printable"
 	"github.com/flashpipe/flashpipe/receipts"
 	"github.com/flashpipe/flashpipe/status"
 	"github.com/flashpipe/flashpipe/uevent"
@@ -335,7 +336,7 @@ func (s *Station) consider(name, why string) {
 		s.log.Debug("cannot read device", "device", name, "error", err)
 		return
 	}
-	log := s.log.Named(name)
+	log := s.log.Named(printable.String(name))
 	s.mu.Lock()
 	dec := s.decide(d, log)
 	s.mu.Unlock()

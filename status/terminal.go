@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/flashpipe/flashpipe/printable"
 	"github.com/flashpipe/flashpipe/units"
 )
 
@@ -60,7 +61,11 @@ func runLog(ctx context.Context, b *Board, w io.Writer) {
 // LogLine renders j as one plain line for logs, for example
 //
 //	job 7 port 1-1.4 sdb serial AA01 profile kiosk: failed in verify (3/4): sha1 mismatch
+//
+// Text from outside the station (serials, file names in errors) is
+// escaped (printable.String): a line never holds a control character.
 func LogLine(j Row) string {
+	j = j.printable()
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "job %d", j.ID)
 	if j.Port != "" {
@@ -104,6 +109,15 @@ func LogLine(j Row) string {
 		fmt.Fprintf(&sb, " · %s", j.Note)
 	}
 	return sb.String()
+}
+
+// printable returns j with every text field a person reads escaped
+// (printable.String).
+func (j Row) printable() Row {
+	for _, f := range []*string{&j.Device, &j.Port, &j.Serial, &j.VendorID, &j.ProductID, &j.Profile, &j.Step, &j.Error, &j.Note} {
+		*f = printable.String(*f)
+	}
+	return j
 }
 
 func runTable(ctx context.Context, b *Board, w io.Writer) {
@@ -156,6 +170,7 @@ func TableLines(jobs []Row) []string {
 }
 
 func tableRow(j Row) string {
+	j = j.printable()
 	step := j.Step // before the first stage (planning): no number
 	if j.StepIndex > 0 && j.StepCount > 0 {
 		step = fmt.Sprintf("%d/%d %s", j.StepIndex, j.StepCount, j.Step)

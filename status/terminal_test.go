@@ -277,3 +277,25 @@ func TestLogLineNote(t *testing.T) {
 		t.Errorf("LogLine = %q, want %q", got, want)
 	}
 }
+
+// TestControlCharactersEscaped: text from outside the station (a content
+// file's name in an error, a stick's USB strings) reaches the plain log
+// line and the live table escaped: no control character reaches the
+// terminal, and the operator still sees what it was.
+func TestControlCharactersEscaped(t *testing.T) {
+	const evil = "evil\x1b]0;PWNED\x07\x1b[2J.txt"
+	j := Row{ID: 3, Device: "sdb\x1b[1A", Port: "1-1.4", Serial: "SER\x1b[2J", VendorID: "0781", ProductID: "5567",
+		Profile: "kiosk", State: StateFailed, Step: "write", StepIndex: 2, StepCount: 4,
+		Error: "source file /" + evil + ": cannot open", Note: "note\x07"}
+	for name, out := range map[string]string{"LogLine": LogLine(j), "TableLines": strings.Join(TableLines([]Row{j}), "\n")} {
+		if strings.ContainsAny(out, "\x1b\x07") {
+			t.Errorf("%s = %q: holds a control character", name, out)
+		}
+		if !strings.Contains(out, `SER\x1b[2J`) {
+			t.Errorf("%s = %q: want the serial shown escaped", name, out)
+		}
+	}
+	if line := LogLine(j); !strings.Contains(line, `evil\x1b]0;PWNED\a\x1b[2J.txt`) {
+		t.Errorf("LogLine = %q, want the file name shown escaped", line)
+	}
+}

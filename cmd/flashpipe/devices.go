@@ -8,6 +8,7 @@ import (
 
 	"github.com/flashpipe/flashpipe/matchers"
 	"github.com/flashpipe/flashpipe/pipeline"
+	"github.com/flashpipe/flashpipe/printable"
 	"github.com/flashpipe/flashpipe/units"
 	"github.com/spf13/cobra"
 )
@@ -57,7 +58,7 @@ given station files, whether the dashboard shows a tile for each.`,
 			for _, n := range names {
 				d, err := matchers.ReadFrom(sysfs, procfs, n)
 				if err != nil {
-					fmt.Fprintf(cmd.ErrOrStderr(), "%s: %v\n", n, err)
+					fmt.Fprintf(cmd.ErrOrStderr(), "%s: %s\n", printable.String(n), printable.String(err.Error()))
 					continue
 				}
 				devs = append(devs, d)
@@ -72,6 +73,9 @@ given station files, whether the dashboard shows a tile for each.`,
 	return cmd
 }
 
+// writeDevices prints one row per disk. What the disk reports about itself
+// (serial, and in the guard's verdict its partitions' mount points) is
+// escaped for the terminal.
 func writeDevices(w io.Writer, devs []*matchers.Device, g matchers.Guard, cfg *pipeline.Config) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "DEVICE\tBUS\tVENDOR:PRODUCT\tSERIAL\tPORT\tSIZE\tDISKSEQ\tGUARD\tPROFILE")
@@ -94,16 +98,18 @@ func writeDevices(w io.Writer, devs []*matchers.Device, g matchers.Guard, cfg *p
 		if d.VendorID != 0 {
 			ids = fmt.Sprintf("%04x:%04x", d.VendorID, d.ProductID)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", d.Name, d.Bus, ids, dash(d.Serial), dash(d.Port), units.Bytes(d.Size), d.DiskSeq, verdict, prof)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", dash(d.Name), dash(d.Bus), ids, dash(d.Serial), dash(d.Port),
+			units.Bytes(d.Size), d.DiskSeq, dash(verdict), dash(prof))
 	}
 	tw.Flush()
 }
 
+// dash returns s escaped for the terminal, or "-" when it is empty.
 func dash(s string) string {
 	if s == "" {
 		return "-"
 	}
-	return s
+	return printable.String(s)
 }
 
 // writePorts prints hub ports: path, what is plugged in, and, with a
@@ -127,7 +133,7 @@ func writePorts(w io.Writer, ports []matchers.Port, cfg *pipeline.Config) {
 				tile = "yes"
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", p.Path, in, tile)
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", dash(p.Path), dash(in), tile)
 	}
 	tw.Flush()
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/flashpipe/flashpipe/pipeline"
+	"github.com/flashpipe/flashpipe/printable"
 	"github.com/flashpipe/flashpipe/steps"
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/hcl/v2"
@@ -16,11 +17,13 @@ import (
 // and whether they write to a terminal.
 
 // printDiags renders diagnostics with source snippets, in colour and
-// wrapped to the width on a terminal.
+// wrapped to the width on a terminal. Summaries and details name content
+// files and devices: their control characters are escaped, line by line.
 func printDiags(w io.Writer, l *pipeline.Loader, diags hcl.Diagnostics) {
 	if len(diags) == 0 {
 		return
 	}
+	diags = printableDiags(diags)
 	width, color := uint(0), false
 	if isTerminal(w) {
 		if wd, _, err := term.GetSize(int(w.(*os.File).Fd())); err == nil {
@@ -29,6 +32,18 @@ func printDiags(w io.Writer, l *pipeline.Loader, diags hcl.Diagnostics) {
 		color = true
 	}
 	_ = l.WriteDiagnostics(w, diags, width, color)
+}
+
+// printableDiags returns a copy of diags whose summaries and details are
+// escaped for a terminal (printable.String), keeping the details' lines.
+func printableDiags(diags hcl.Diagnostics) hcl.Diagnostics {
+	out := make(hcl.Diagnostics, len(diags))
+	for i, d := range diags {
+		c := *d
+		c.Summary, c.Detail = printable.String(c.Summary), printable.Lines(c.Detail)
+		out[i] = &c
+	}
+	return out
 }
 
 // newLogger returns the log of a command that runs jobs (run, flash, demo).

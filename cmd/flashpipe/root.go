@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/flashpipe/flashpipe/printable"
 	"github.com/spf13/cobra"
 )
 
@@ -39,7 +40,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case errors.As(err, &ee):
 		return ee.code
 	default:
-		fmt.Fprintln(stderr, "flashpipe:", err)
+		fmt.Fprintln(stderr, "flashpipe:", printable.Lines(err.Error())) // errors name content files and devices
 		return 2
 	}
 }
