@@ -2,6 +2,7 @@ package station
 
 import (
 	"context"
+	"sync"
 	"testing"
 
 	"github.com/flashpipe/flashpipe/pipeline"
@@ -27,11 +28,51 @@ func (n *noteStep) Run(context.Context, *pipeline.Job) (pipeline.Outcome, error)
 	return pipeline.Outcome{Note: n.Text}, nil
 }
 
+// gateKind is a stage that writes nothing and waits until the test opens
+// its gate, or until its context ends (a stage that honours cancellation).
+var gateKind = pipeline.Kind{Name: "gate", New: func() pipeline.Step { return &gateStep{} }, Summary: "a test kind: waits for the test"}
+
+// gateStep decodes `step "gate" { gate = "NAME" }`.
+type gateStep struct {
+	Gate string `hcl:"gate"`
+}
+
+func (g *gateStep) Check(*pipeline.CheckContext) hcl.Diagnostics { return nil }
+
+func (g *gateStep) Run(ctx context.Context, j *pipeline.Job) (pipeline.Outcome, error) {
+	select {
+	case <-gate(g.Gate):
+		return pipeline.Outcome{}, nil
+	case <-ctx.Done():
+		return pipeline.Outcome{}, ctx.Err()
+	}
+}
+
+// gates are the test kinds' gates by name; a test closes one to let its
+// stages go on.
+var gates = struct {
+	sync.Mutex
+	m map[string]chan struct{}
+}{m: map[string]chan struct{}{}}
+
+// gate returns the gate called name, making it on first use.
+func gate(name string) chan struct{} {
+	gates.Lock()
+	defer gates.Unlock()
+	ch := gates.m[name]
+	if ch == nil {
+		ch = make(chan struct{})
+		gates.m[name] = ch
+	}
+	return ch
+}
+
 // loadTestKinds loads src with the built-in kinds and the test kinds.
 func loadTestKinds(t *testing.T, src string) *pipeline.Config {
 	t.Helper()
 	r := steps.Builtin()
 	r.Add(noteKind)
+	r.Add(gateKind)
 	cfg, diags := pipeline.NewLoader(r).LoadSource("kinds.hcl", []byte(src))
 	if diags.HasErrors() {
 		t.Fatalf("LoadSource: %s", diags.Error())

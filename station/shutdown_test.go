@@ -59,6 +59,7 @@ func newLog() (*logBuf, hclog.Logger) {
 // fakeRun is a station running on a fake host.
 type fakeRun struct {
 	st       *Station
+	board    *status.Board
 	logs     *logBuf
 	receipts string
 	stop     context.CancelFunc // cancels intake
@@ -70,13 +71,19 @@ type fakeRun struct {
 // its jobs run under jobs.
 func (h *fakeHost) run(t *testing.T, ev Uevents, rescan time.Duration, jobs context.Context) *fakeRun {
 	t.Helper()
+	return h.runConfig(t, fakeHostConfig(t), ev, rescan, jobs)
+}
+
+// runConfig is run with the profiles of cfg.
+func (h *fakeHost) runConfig(t *testing.T, cfg *pipeline.Config, ev Uevents, rescan time.Duration, jobs context.Context) *fakeRun {
+	t.Helper()
 	r := &fakeRun{receipts: filepath.Join(t.TempDir(), "r.jsonl"), done: make(chan Summary, 1)}
 	var log hclog.Logger
 	r.logs, log = newLog()
 	opts := h.options()
-	opts.Config, opts.Uevents, opts.Log, opts.Board = fakeHostConfig(t), ev, log, status.NewBoard()
+	opts.Config, opts.Uevents, opts.Log, opts.Board = cfg, ev, log, status.NewBoard()
 	opts.Receipts, opts.RescanInterval = r.receipts, rescan
-	r.st = New(opts)
+	r.st, r.board = New(opts), opts.Board
 	intake, stop := context.WithCancel(context.Background())
 	r.stop = stop
 	go func() { r.done <- r.st.Run(intake, jobs) }()

@@ -170,7 +170,7 @@ func (s *Station) receiptsPath() string {
 // station did. Cancel intake first and jobs after a grace period for a
 // clean shutdown; cancel both at once to abort.
 func (s *Station) Run(intake, jobs context.Context) Summary {
-	present := s.scanAll()
+	present, _ := s.scanAll()
 	s.mu.Lock()
 	s.intakeCtx, s.jobsCtx = intake, jobs
 	if s.opts.IncludePresent {
@@ -260,21 +260,71 @@ func (s *Station) handle(ev uevent.Event) {
 			s.consider(name, "change")
 		}
 	case "remove":
-		s.removed(name)
+		s.removeHint(name)
 	}
+}
+
+// removeHintDelays are when the station looks again at a disk that a
+// remove event named while sysfs still showed it: the kernel sends the
+// event before it takes the disk out of sysfs, and a remove event can be
+// sent for a disk that stays (echo remove > /sys/block/X/uevent).
+var removeHintDelays = []time.Duration{100 * time.Millisecond, 500 * time.Millisecond, 2 * time.Second}
+
+// removeHint acts on a remove event as a hint, as consider does on an
+// add: the disk counts as removed only once sysfs confirms it (gone). If
+// sysfs still shows the same disk after the last delay, the event is
+// logged and ignored: its job goes on and its finished row stays. The
+// rescan removes what vanished without an event.
+func (s *Station) removeHint(name string) {
+	if s.gone(name) {
+		s.removed(name)
+		return
+	}
+	go func() {
+		for _, d := range removeHintDelays {
+			time.Sleep(d)
+			if s.gone(name) {
+				s.removed(name)
+				s.consider(name, "after remove") // a new stick may have its name already
+				return
+			}
+		}
+		s.log.Named(printable.String(name)).Warn("ignored a remove event: the disk is still there, unchanged (same diskseq, serial and size)")
+	}()
+}
+
+// gone reports whether the disk name has left since the station decided
+// about it: sysfs no longer shows it, it has no medium, or it is another
+// disk now (diskseq, serial or size differ from its job's, or its diskseq
+// from the one the station decided about).
+func (s *Station) gone(name string) bool {
+	d, err := matchers.ReadFrom(s.opts.Sysfs, s.opts.Procfs, name)
+	if err != nil || d.Size == 0 {
+		return true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if j := s.jobs[name]; j != nil {
+		return j.dev.DiskSeq != d.DiskSeq || j.dev.Serial != d.Serial || j.dev.Size != d.Size
+	}
+	seq, ok := s.seen[name]
+	return !ok || seq != d.DiskSeq
 }
 
 func isLoop(name string) bool { return len(name) > 4 && name[:4] == "loop" }
 
-// scanAll reads every whole disk in sysfs.
-func (s *Station) scanAll() []*matchers.Device {
+// scanAll reads every whole disk in sysfs. listed holds the name of every
+// disk sysfs lists, also those that could not be read; it is nil when
+// sysfs could not be listed at all.
+func (s *Station) scanAll() (devs []*matchers.Device, listed map[string]bool) {
 	names, err := matchers.List(s.opts.Sysfs)
 	if err != nil {
 		s.log.Error("cannot list block devices", "error", err)
-		return nil
+		return nil, nil
 	}
-	var devs []*matchers.Device
+	listed = map[string]bool{}
 	for _, n := range names {
+		listed[n] = true
 		d, err := matchers.ReadFrom(s.opts.Sysfs, s.opts.Procfs, n)
 		if err != nil {
 			continue
@@ -282,13 +332,13 @@ func (s *Station) scanAll() []*matchers.Device {
 		devs = append(devs, d)
 	}
 	sort.Slice(devs, func(i, j int) bool { return devs[i].Name < devs[j].Name })
-	return devs
+	return devs, listed
 }
 
 // rescan reconciles with sysfs: new disks are considered, vanished ones
-// are treated as removed.
+// — with a job, or with a row on the board — are treated as removed.
 func (s *Station) rescan() {
-	devs := s.scanAll()
+	devs, listed := s.scanAll()
 	now := map[string]bool{}
 	for _, d := range devs {
 		now[d.Name] = true
@@ -298,6 +348,13 @@ func (s *Station) rescan() {
 	var gone []string
 	for name := range s.jobs {
 		if !now[name] {
+			gone = append(gone, name)
+		}
+	}
+	for name := range s.lastRow {
+		// Only a disk sysfs no longer lists at all: one that could not be
+		// read this time (mid-eject) keeps its row and its hold.
+		if _, job := s.jobs[name]; !job && listed != nil && !listed[name] {
 			gone = append(gone, name)
 		}
 	}

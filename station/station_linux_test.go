@@ -278,3 +278,42 @@ func waitWriting(t *testing.T, b *status.Board, name string) {
 	}
 	t.Fatalf("%s: no job writing after a minute", name)
 }
+
+// TestRemoveEventForPresentDisk: the kernel sends a remove uevent for a
+// loop device that stays attached (echo remove > /sys/block/loopN/uevent)
+// while a station writes it; the job is not aborted and the stick is
+// written and verified.
+func TestRemoveEventForPresentDisk(t *testing.T) {
+	looptest.Require(t)
+	looptest.RequireThrottle(t)
+	content := makeContent(t, 6<<20)
+	rpath := filepath.Join(t.TempDir(), "receipts.jsonl")
+	l, err := uevent.Listen()
+	testreq.Capability(t, "a NETLINK_KOBJECT_UEVENT socket", err)
+	defer l.Close()
+	sysfs, procfs := matchers.OSRoots()
+	board := status.NewBoard()
+	var logs bytes.Buffer
+	st := New(Options{Config: testConfig(t, content), Sysfs: sysfs, SysfsRoot: "/sys", Procfs: procfs, Uevents: l,
+		Receipts: rpath, Board: board, Log: hclog.New(&hclog.LoggerOptions{Output: &syncWriter{w: &logs}})})
+	intake, stop := context.WithCancel(context.Background())
+	done := make(chan Summary)
+	go func() { done <- st.Run(intake, context.Background()) }()
+	time.Sleep(300 * time.Millisecond)
+
+	dev, _ := attach(t, matchSize, 6)
+	looptest.Throttle(t, dev, 1<<20, 0)
+	waitWriting(t, board, filepath.Base(dev))
+	if err := os.WriteFile(filepath.Join("/sys/block", filepath.Base(dev), "uevent"), []byte("remove"), 0); err != nil {
+		t.Fatalf("trigger a remove uevent: %v", err)
+	}
+	rs := waitReceipts(t, rpath, 1)
+	stop()
+	<-done
+	if r := rs[0]; r.Result != receipts.ResultDone {
+		t.Errorf("receipt after a remove event for a disk still attached = result %q, error %q; want done\n%s", r.Result, r.Error, logs.String())
+	}
+	if !strings.Contains(logs.String(), "ignored a remove event") {
+		t.Errorf("the log does not say the remove event was ignored:\n%s", logs.String())
+	}
+}
