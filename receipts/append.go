@@ -4,6 +4,7 @@ package receipts
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -57,6 +58,43 @@ func Append(path string, r Receipt) error {
 	}
 	if err := f.Sync(); err != nil {
 		return fmt.Errorf("append receipt: fsync %s: %w", path, err)
+	}
+	return nil
+}
+
+// appendRoom is how much room CheckAppendable wants for receipts: a
+// receipt is a few KiB at most.
+const appendRoom = 64 << 10
+
+// CheckAppendable checks that receipts can be appended to the file at
+// path, creating it (empty) when it does not exist: its directory exists
+// and is writable, the file is not read-only, and its filesystem has room
+// for a receipt. The room is reserved past the end of the file
+// (fallocate with KEEP_SIZE, which changes neither its size nor its
+// content, and which later receipts fill); where the filesystem cannot
+// reserve, its free space is checked instead.
+func CheckAppendable(path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return fmt.Errorf("receipts file: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("receipts file: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("receipts file %s: not a regular file", path)
+	}
+	err = reserve(int(f.Fd()), fi.Size(), appendRoom)
+	if errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOSYS) {
+		var st unix.Statfs_t
+		if err = unix.Fstatfs(int(f.Fd()), &st); err == nil && uint64(st.Bavail)*uint64(st.Bsize) < appendRoom {
+			err = unix.ENOSPC
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("receipts file %s: no room for receipts: %w", path, err)
 	}
 	return nil
 }

@@ -43,6 +43,12 @@ const (
 	ResultFailed Result = "failed"
 	// ResultRemoved: the stick was pulled while the job ran.
 	ResultRemoved Result = "removed"
+	// ResultInterrupted: the station stopped while the job ran — it was
+	// killed, crashed, or the machine lost power — so the job never
+	// ended; the station wrote this receipt when it started again, from
+	// its journal (FailedStep is the stage the job had reached). What is
+	// on the stick is unknown.
+	ResultInterrupted Result = "interrupted"
 )
 
 // DiskIDs are the identifiers a write gave the stick, as blkid reports

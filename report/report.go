@@ -22,7 +22,10 @@ type Totals struct {
 	Unverified int // result "unverified": written, nothing read back
 	Failed     int // result "failed"
 	Removed    int // result "removed": pulled while the job ran
-	Other      int // any other result (a newer program's)
+	// Interrupted counts result "interrupted": the station stopped while
+	// the job ran, and wrote its receipt when it started again.
+	Interrupted int
+	Other       int // any other result (a newer program's)
 
 	BytesWritten  int64
 	BytesVerified int64
@@ -43,8 +46,8 @@ type Group struct {
 	Totals
 }
 
-// Failure is one receipt whose result was not "done": a failed, removed or
-// unverified job.
+// Failure is one receipt whose result was not "done": a failed, removed,
+// interrupted or unverified job.
 type Failure struct {
 	Time    time.Time
 	Job     int
@@ -52,7 +55,7 @@ type Failure struct {
 	Device  string
 	Port    string
 	Serial  string
-	Result  receipts.Result // "failed", "removed", "unverified", ...
+	Result  receipts.Result // "failed", "removed", "interrupted", "unverified", ...
 	Step    string          // receipts.Receipt.FailedStep
 	Error   string          // the receipt's error, or a verify summary when it has none
 	Label   string          // the volume label written
@@ -73,7 +76,7 @@ type Summary struct {
 	All        Totals
 	Profiles   []Group   // by profile name; "" (no profile) sorts first
 	Days       []Group   // by day, oldest first
-	Failures   []Failure // every receipt failed or removed (or of an unknown result), oldest first
+	Failures   []Failure // every receipt failed, removed or interrupted (or of an unknown result), oldest first
 	Unverified []Failure // every receipt written without verification, oldest first
 	Reasons    []Reason  // most common first
 }
@@ -157,6 +160,8 @@ func (t *Totals) add(r receipts.Receipt) {
 		t.Failed++
 	case receipts.ResultRemoved:
 		t.Removed++
+	case receipts.ResultInterrupted:
+		t.Interrupted++
 	default:
 		t.Other++
 	}

@@ -233,3 +233,28 @@ func TestWriteTextEscapesControlCharacters(t *testing.T) {
 		t.Errorf("WriteText = %q, want every control character escaped and the serial and file name shown escaped", s)
 	}
 }
+
+// TestInterruptedCounted: a receipt the station wrote for a job it found
+// unfinished when it started again counts as interrupted, in the totals
+// and among the failures with its stage.
+func TestInterruptedCounted(t *testing.T) {
+	at := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
+	rs := []receipts.Receipt{
+		{Time: at, Started: at.Add(-time.Minute), Job: 1, Profile: "p", Result: receipts.ResultDone, BytesWritten: 1e6},
+		{Time: at, Started: at.Add(-time.Minute), Job: 2, Profile: "p", Result: receipts.ResultInterrupted, FailedStep: "write",
+			Error:  "interrupted during write: the station stopped (killed, crashed or lost power) while this job ran; what is on the stick is unknown: write it again",
+			Device: receipts.Device{Name: "sdc", Serial: "S2", Port: "1-1.2"}},
+	}
+	s := Summarize(rs)
+	if s.All.Jobs != 2 || s.All.Done != 1 || s.All.Interrupted != 1 || s.All.Failed != 0 || s.All.Other != 0 {
+		t.Errorf("Summarize().All = %+v, want 2 jobs: 1 done, 1 interrupted", s.All)
+	}
+	if len(s.Failures) != 1 || s.Failures[0].Result != receipts.ResultInterrupted || s.Failures[0].Step != "write" {
+		t.Errorf("Summarize().Failures = %+v, want the interrupted job in write", s.Failures)
+	}
+	var out bytes.Buffer
+	WriteText(&out, s)
+	if text := out.String(); !strings.Contains(text, "INTERRUPTED") || !strings.Contains(text, "1 × interrupted in write: interrupted during write") {
+		t.Errorf("WriteText = %s\nwant an INTERRUPTED column and the reason", text)
+	}
+}

@@ -82,9 +82,9 @@ func writeJobs(w io.Writer, fs []Failure, failures bool) {
 
 func table(w io.Writer, key string, gs []Group) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "%s\tJOBS\tDONE\tUNVERIFIED\tFAILED\tREMOVED\tWRITTEN\tVERIFIED\tMEAN MB/s\tMEDIAN MB/s\t\n", key)
+	fmt.Fprintf(tw, "%s\tJOBS\tDONE\tUNVERIFIED\tFAILED\tREMOVED\tINTERRUPTED\tWRITTEN\tVERIFIED\tMEAN MB/s\tMEDIAN MB/s\t\n", key)
 	for _, g := range gs {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t\n", printable.String(g.Key), g.Jobs, g.Done, g.Unverified, g.Failed, g.Removed,
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t\n", printable.String(g.Key), g.Jobs, g.Done, g.Unverified, g.Failed, g.Removed, g.Interrupted,
 			units.Bytes(g.BytesWritten), units.Bytes(g.BytesVerified), mbps(g.MeanThroughput), mbps(g.MedianThroughput))
 	}
 	tw.Flush()

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -57,6 +58,24 @@ func (h *fakeHost) plug(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.sys.set(h.with)
+}
+
+// reinsert plugs the stick in again: a new insertion, so the kernel gives
+// it the next diskseq.
+func (h *fakeHost) reinsert(t *testing.T) {
+	t.Helper()
+	with := maps.Clone(h.with)
+	for name, f := range with {
+		if strings.HasSuffix(name, "/block/sdb/diskseq") {
+			seq, err := strconv.Atoi(strings.TrimSpace(string(f.Data)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			with[name] = &fstest.MapFile{Data: []byte(strconv.Itoa(seq+1) + "\n")}
+		}
+	}
+	h.with = with
+	h.plug(t)
 }
 
 // options returns station options for this host.

@@ -30,9 +30,12 @@ type stick struct {
 	pj      *pipeline.Job
 	dev     *matchers.Device
 	log     hclog.Logger
-	ctx     context.Context
+	parent  context.Context // the station's jobs context: when it ends, the station stops
+	ctx     context.Context // parent, also cancelled when the stick is pulled
 	cancel  context.CancelFunc
 	started time.Time
+
+	journaled bool // its start is in the journal: its end goes there too
 
 	rc         *receipts.Receipt // what the job did, written when it ends
 	verifiedBy string            // the stage whose verification rc.Verify is
@@ -47,7 +50,7 @@ type stick struct {
 
 func (s *Station) newJob(parent context.Context, cfg *pipeline.Config, p *pipeline.Profile, d *matchers.Device, seq, row int, log hclog.Logger) *stick {
 	ctx, cancel := context.WithCancel(parent)
-	j := &stick{s: s, seq: seq, dev: d, log: log, ctx: ctx, cancel: cancel, started: time.Now()}
+	j := &stick{s: s, seq: seq, dev: d, log: log, parent: parent, ctx: ctx, cancel: cancel, started: time.Now()}
 	j.pj = &pipeline.Job{
 		Seq: seq, Config: cfg, Profile: p, Device: d,
 		Target:    filepath.Join(s.opts.DevDir, d.Name),
@@ -140,6 +143,10 @@ func (s *Station) runJob(j *stick) {
 		return
 	}
 	defer func() { <-s.slots }()
+	if err := s.journalStart(j); err != nil {
+		s.finish(j, rc, "", err)
+		return
+	}
 	failedStage, err := s.runStages(j, rc)
 	s.finish(j, rc, failedStage, err)
 }
@@ -160,6 +167,7 @@ func (s *Station) runStages(j *stick, rc *receipts.Receipt) (string, error) {
 	// before the wipe. The board calls this step "plan".
 	for i, st := range j.pj.Profile.Stages {
 		if p, ok := st.Runner.(pipeline.Preparer); ok {
+			s.journalStage(j, PlanStep)
 			j.update(func(v *status.Row) { v.State, v.Step = status.StateRunning, PlanStep })
 			j.log.Info("planning what to write to this stick (content read and hashed, filesystem laid out, or image opened); nothing is written yet", "stage", st.Name)
 			if err := p.Prepare(j.ctx, j.pj); err != nil {
@@ -200,6 +208,7 @@ func (s *Station) runRecorded(j *stick, rc *receipts.Receipt, i int, st *pipelin
 		j.mu.Unlock()
 	}
 	j.log.Info("step", "n", fmt.Sprintf("%d/%d", i+1, len(j.pj.Profile.Stages)), "stage", st.Name)
+	s.journalStage(j, st.Name)
 	start := time.Now()
 	out, err := s.runStage(j, st)
 	step := receipts.Step{Kind: st.Name, DurationMS: time.Since(start).Milliseconds(),
@@ -337,16 +346,27 @@ func (s *Station) finish(j *stick, rc *receipts.Receipt, failedStage string, err
 	if err != nil {
 		rc.FailedStep, rc.Error = failedStage, err.Error()
 	}
-	state := status.StateOf(rc.Result)
-	j.update(func(v *status.Row) {
-		v.State = state
-		if err != nil {
-			v.Error = err.Error()
-			v.Step = failedStage
-		}
-	})
+	// The receipt first: the board, the counters and the log say how the
+	// job ended only once its receipt is on disk. The device stays the
+	// job's meanwhile, so no second job starts on the stick.
+	j.mu.Lock()
+	step := j.view.Step
+	j.mu.Unlock()
+	if err != nil {
+		step = failedStage
+	}
+	written := s.record(j, rc)
+	state, msg := status.StateOf(rc.Result), rc.Error
+	if !written {
+		state, step, msg = status.StateFailed, "receipt", "its receipt could not be written (the station stopped): the receipt is in the log"
+	}
+	j.update(func(v *status.Row) { v.State, v.Step, v.Error = state, step, msg })
 	s.mu.Lock()
-	s.counts.add(rc.Result)
+	if written {
+		s.counts.add(rc.Result)
+	} else {
+		s.counts.Failed++
+	}
 	if s.jobs[j.dev.Name] == j {
 		delete(s.jobs, j.dev.Name)
 		j.mu.Lock()
@@ -356,9 +376,8 @@ func (s *Station) finish(j *stick, rc *receipts.Receipt, failedStage string, err
 		j.mu.Unlock()
 	}
 	s.mu.Unlock()
-	// The receipt last: whoever reads it may act on the station at once.
-	if rerr := receipts.Append(s.receiptsPath(), *rc); rerr != nil {
-		j.log.Error("cannot write the receipt", "path", s.receiptsPath(), "error", rerr)
+	if written {
+		s.journalEnd(j)
 	}
 	took := rc.Time.Sub(rc.Started).Round(time.Millisecond)
 	switch rc.Result {

@@ -92,17 +92,29 @@ type Station struct {
 	rows   int // board row ids, for jobs and ignored sticks alike
 	wg     sync.WaitGroup
 	counts Summary
+
+	// The receipts (receipts.go): the journal of running jobs (nil until
+	// Open, and for Flash), the jobs the last station left unfinished, why
+	// the last receipt could not be written (nil when it could: then
+	// sticks are taken), and the disks not taken meanwhile (logged once
+	// per insertion).
+	opened      bool
+	journal     *receipts.Journal
+	interrupted []receipts.Unfinished
+	receiptErr  error
+	waiting     map[string]uint64
 }
 
 // Summary counts what a station did. Done counts sticks written and
-// verified; Unverified those written without a verify step.
+// verified; Unverified those written without a verify step; Interrupted
+// the jobs the last station left unfinished, found at start.
 type Summary struct {
-	Done, Unverified, Failed, Removed, Ignored, Refused int
+	Done, Unverified, Failed, Removed, Interrupted, Ignored, Refused int
 }
 
 func (s Summary) String() string {
-	return fmt.Sprintf("%d done, %d unverified, %d failed, %d removed, %d ignored, %d refused",
-		s.Done, s.Unverified, s.Failed, s.Removed, s.Ignored, s.Refused)
+	return fmt.Sprintf("%d done, %d unverified, %d failed, %d removed, %d interrupted, %d ignored, %d refused",
+		s.Done, s.Unverified, s.Failed, s.Removed, s.Interrupted, s.Ignored, s.Refused)
 }
 
 // add counts one job that ended with result r.
@@ -114,6 +126,8 @@ func (s *Summary) add(r receipts.Result) {
 		s.Unverified++
 	case receipts.ResultRemoved:
 		s.Removed++
+	case receipts.ResultInterrupted:
+		s.Interrupted++
 	default:
 		s.Failed++
 	}
@@ -127,7 +141,8 @@ func New(opts Options) *Station {
 	if opts.DevDir == "" {
 		opts.DevDir = "/dev"
 	}
-	s := &Station{opts: opts, log: opts.Log, jobs: map[string]*stick{}, seen: map[string]uint64{}, lastRow: map[string]int{}, held: map[string]bool{}}
+	s := &Station{opts: opts, log: opts.Log, jobs: map[string]*stick{}, seen: map[string]uint64{}, lastRow: map[string]int{}, held: map[string]bool{},
+		waiting: map[string]uint64{}}
 	s.cfg.Store(opts.Config)
 	n := opts.Concurrency
 	if n <= 0 {
@@ -169,8 +184,18 @@ func (s *Station) receiptsPath() string {
 // waits for running jobs until jobs is cancelled too, and returns what the
 // station did. Cancel intake first and jobs after a grace period for a
 // clean shutdown; cancel both at once to abort.
+//
+// Run calls Open first if the caller did not; when Open fails it logs why
+// and returns at once: a station that cannot record its jobs takes no
+// stick. It closes the journal when it returns.
 func (s *Station) Run(intake, jobs context.Context) Summary {
+	if err := s.Open(); err != nil {
+		s.log.Error("the station cannot start", "error", err)
+		return Summary{}
+	}
+	defer s.closeJournal()
 	present, _ := s.scanAll()
+	s.showInterrupted(present)
 	s.mu.Lock()
 	s.intakeCtx, s.jobsCtx = intake, jobs
 	if s.opts.IncludePresent {
@@ -372,6 +397,7 @@ const (
 	present                    // present at start: left alone
 	refused                    // the safety guard refused it
 	ignored                    // no profile matches
+	waiting                    // not taken while receipts cannot be written
 	take                       // start a job
 )
 
@@ -400,6 +426,8 @@ func (s *Station) consider(name, why string) {
 	switch dec.verdict {
 	case present:
 		log.Info("left alone: present when the station started", "diskseq", d.DiskSeq)
+	case waiting:
+		log.Warn("not taken for now: receipts cannot be written; it is taken once they can", "error", dec.err)
 	case refused:
 		log.Warn("refused by the safety guard", "reason", dec.err.Error(), "bus", d.Bus)
 		if dec.row != 0 {
@@ -444,10 +472,21 @@ func (s *Station) decide(d *matchers.Device, log hclog.Logger) decision {
 	if seq, ok := s.seen[name]; ok && seq == d.DiskSeq {
 		return decision{verdict: skip} // already decided about this insertion
 	}
-	s.seen[name] = d.DiskSeq
 	if s.baseline.Present(d) {
+		s.seen[name] = d.DiskSeq
 		return decision{verdict: present}
 	}
+	if s.receiptErr != nil {
+		// Not decided: the rescan considers it again once receipts can
+		// be written.
+		if seq, logged := s.waiting[name]; logged && seq == d.DiskSeq {
+			return decision{verdict: skip}
+		}
+		s.waiting[name] = d.DiskSeq
+		return decision{verdict: waiting, err: s.receiptErr}
+	}
+	delete(s.waiting, name)
+	s.seen[name] = d.DiskSeq
 	g := s.guard()
 	if err := g.Check(d); err != nil {
 		s.counts.Refused++

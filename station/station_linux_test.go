@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha1"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand"
@@ -25,6 +26,7 @@ import (
 	"github.com/flashpipe/flashpipe/uevent"
 	"github.com/hashicorp/go-hclog"
 	"go.uber.org/goleak"
+	"golang.org/x/sys/unix"
 )
 
 // Sizes that only this test's loop devices have, so a station under test
@@ -286,34 +288,173 @@ func waitWriting(t *testing.T, b *status.Board, name string) {
 func TestRemoveEventForPresentDisk(t *testing.T) {
 	looptest.Require(t)
 	looptest.RequireThrottle(t)
-	content := makeContent(t, 6<<20)
 	rpath := filepath.Join(t.TempDir(), "receipts.jsonl")
-	l, err := uevent.Listen()
-	testreq.Capability(t, "a NETLINK_KOBJECT_UEVENT socket", err)
-	defer l.Close()
-	sysfs, procfs := matchers.OSRoots()
-	board := status.NewBoard()
-	var logs bytes.Buffer
-	st := New(Options{Config: testConfig(t, content), Sysfs: sysfs, SysfsRoot: "/sys", Procfs: procfs, Uevents: l,
-		Receipts: rpath, Board: board, Log: hclog.New(&hclog.LoggerOptions{Output: &syncWriter{w: &logs}})})
-	intake, stop := context.WithCancel(context.Background())
-	done := make(chan Summary)
-	go func() { done <- st.Run(intake, context.Background()) }()
-	time.Sleep(300 * time.Millisecond)
-
+	r := startLoopStation(t, testConfig(t, makeContent(t, 6<<20)), rpath)
 	dev, _ := attach(t, matchSize, 6)
 	looptest.Throttle(t, dev, 1<<20, 0)
-	waitWriting(t, board, filepath.Base(dev))
+	waitWriting(t, r.board, filepath.Base(dev))
 	if err := os.WriteFile(filepath.Join("/sys/block", filepath.Base(dev), "uevent"), []byte("remove"), 0); err != nil {
 		t.Fatalf("trigger a remove uevent: %v", err)
 	}
 	rs := waitReceipts(t, rpath, 1)
-	stop()
-	<-done
-	if r := rs[0]; r.Result != receipts.ResultDone {
-		t.Errorf("receipt after a remove event for a disk still attached = result %q, error %q; want done\n%s", r.Result, r.Error, logs.String())
+	r.stop()
+	<-r.done
+	if rc := rs[0]; rc.Result != receipts.ResultDone {
+		t.Errorf("receipt after a remove event for a disk still attached = result %q, error %q; want done\n%s", rc.Result, rc.Error, r.logs)
 	}
-	if !strings.Contains(logs.String(), "ignored a remove event") {
-		t.Errorf("the log does not say the remove event was ignored:\n%s", logs.String())
+	if !strings.Contains(r.logs.String(), "ignored a remove event") {
+		t.Errorf("the log does not say the remove event was ignored:\n%s", r.logs)
 	}
+}
+
+// loopRun is a station over the real uevent socket and sysfs, for the
+// tests with loop devices.
+type loopRun struct {
+	st    *Station
+	board *status.Board
+	logs  *logBuf
+	stop  context.CancelFunc // cancels intake
+	done  chan Summary       // Run's result
+}
+
+// startLoopStation runs a station with cfg and the receipts file rpath,
+// and waits until it has recorded the disks present.
+func startLoopStation(t *testing.T, cfg *pipeline.Config, rpath string) *loopRun {
+	t.Helper()
+	l, err := uevent.Listen()
+	testreq.Capability(t, "a NETLINK_KOBJECT_UEVENT socket", err)
+	t.Cleanup(func() { l.Close() })
+	sysfs, procfs := matchers.OSRoots()
+	r := &loopRun{board: status.NewBoard(), done: make(chan Summary, 1)}
+	var log hclog.Logger
+	r.logs, log = newLog()
+	r.st = New(Options{Config: cfg, Sysfs: sysfs, SysfsRoot: "/sys", Procfs: procfs, Uevents: l, Receipts: rpath, Board: r.board, Log: log})
+	intake, stop := context.WithCancel(context.Background())
+	r.stop = stop
+	go func() { r.done <- r.st.Run(intake, context.Background()) }()
+	waitRunning(t, r.st)
+	return r
+}
+
+// smallTmpfs mounts a tmpfs of size bytes and unmounts it in t.Cleanup.
+func smallTmpfs(t *testing.T, size int) string {
+	t.Helper()
+	testreq.Root(t, "to mount a tmpfs")
+	dir := t.TempDir()
+	if err := unix.Mount("flashpipe-test", dir, "tmpfs", 0, fmt.Sprintf("size=%d", size)); err != nil {
+		testreq.Capability(t, "a tmpfs mount", err)
+	}
+	t.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
+	return dir
+}
+
+// fill writes a file into dir until its filesystem is full.
+func fill(t *testing.T, dir string) string {
+	t.Helper()
+	p := filepath.Join(dir, "filler")
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, 4096)
+	for {
+		if _, err := f.Write(buf); err != nil {
+			if !errors.Is(err, unix.ENOSPC) {
+				t.Fatal(err)
+			}
+			return p
+		}
+	}
+}
+
+// TestOpenRefusesFaultyReceipts: a station refuses to start when its
+// receipts file is on a full filesystem or a read-only mount, or in a
+// directory that does not exist, and says which and why.
+func TestOpenRefusesFaultyReceipts(t *testing.T) {
+	full := smallTmpfs(t, 64<<10)
+	fill(t, full)
+	ro := t.TempDir()
+	if err := unix.Mount(t.TempDir(), ro, "", unix.MS_BIND, ""); err != nil {
+		testreq.Capability(t, "a bind mount", err)
+	}
+	t.Cleanup(func() { unix.Unmount(ro, unix.MNT_DETACH) })
+	if err := unix.Mount("", ro, "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY, ""); err != nil {
+		testreq.Capability(t, "a read-only bind mount", err)
+	}
+	for _, tc := range []struct{ path, want string }{
+		{filepath.Join(full, "r.jsonl"), "no space left on device"},
+		{filepath.Join(ro, "r.jsonl"), "read-only file system"},
+		{filepath.Join(t.TempDir(), "missing", "r.jsonl"), "no such file or directory"},
+	} {
+		st := New(Options{Config: testConfig(t, t.TempDir()), Receipts: tc.path})
+		err := st.Open()
+		if err == nil || !strings.Contains(err.Error(), "cannot record jobs") || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), tc.path) {
+			t.Errorf("Open() with receipts %s = %v, want cannot record jobs, the path and %q", tc.path, err, tc.want)
+		}
+	}
+}
+
+// TestReceiptsDiskFullMidRun: the receipts file is rotated away and the
+// filesystem fills up while a stick is written. Its receipt cannot be
+// written: the station shows why, takes no new stick, and when space is
+// freed writes the receipt and takes the stick that waited.
+func TestReceiptsDiskFullMidRun(t *testing.T) {
+	looptest.Require(t)
+	looptest.RequireThrottle(t)
+	dir := smallTmpfs(t, 1<<20)
+	defer func(d time.Duration) { ReceiptRetry = d }(ReceiptRetry)
+	ReceiptRetry = 200 * time.Millisecond
+	rpath := filepath.Join(dir, "receipts.jsonl")
+	r := startLoopStation(t, testConfig(t, makeContent(t, 4<<20)), rpath)
+	board := r.board
+	first, _ := attach(t, matchSize, 7)
+	looptest.Throttle(t, first, 1<<20, 0)
+	waitWriting(t, board, filepath.Base(first))
+	if err := os.Rename(rpath, rpath+".1"); err != nil { // rotated
+		t.Fatal(err)
+	}
+	filler := fill(t, dir)
+	alert := waitAlert(t, board)
+	if !strings.Contains(alert.Message, "no space left on device") || !strings.Contains(alert.Message, rpath) {
+		t.Errorf("alert = %q, want it to name the receipts file and say no space left on device", alert.Message)
+	}
+	second, secondImg := attach(t, matchSize, 8)
+	secondSum := hashFile(t, secondImg)
+	waitFor(t, r.logs, filepath.Base(second)+": not taken for now: receipts cannot be written")
+	for _, j := range board.Snapshot() {
+		if j.Device == filepath.Base(first) && j.State.Terminal() {
+			t.Errorf("row of the stick whose receipt is not written = %+v, want it not finished", j)
+		}
+		if j.Device == filepath.Base(second) {
+			t.Errorf("a stick inserted while receipts cannot be written has a row: %+v", j)
+		}
+	}
+	if got := hashFile(t, secondImg); got != secondSum {
+		t.Errorf("a stick inserted while receipts cannot be written was changed")
+	}
+	os.Remove(filler)
+	rs := waitReceipts(t, rpath, 2)
+	r.stop()
+	<-r.done
+	if rs[0].Result != receipts.ResultDone || rs[0].Device.Name != filepath.Base(first) || rs[1].Result != receipts.ResultDone || rs[1].Device.Name != filepath.Base(second) {
+		t.Errorf("receipts after space was freed = %+v, want the first stick's, then the second's, both done", rs)
+	}
+	if alerts, _ := board.Alerts(); len(alerts) != 0 {
+		t.Errorf("alerts after space was freed = %+v, want none", alerts)
+	}
+}
+
+// waitAlert waits until the board shows an alert and returns the first.
+func waitAlert(t *testing.T, b *status.Board) status.Alert {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		if alerts, _ := b.Alerts(); len(alerts) > 0 {
+			return alerts[0]
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("no alert on the board after a minute")
+	return status.Alert{}
 }

@@ -35,16 +35,20 @@ const (
 	StateUnverified State = "unverified"
 	StateFailed     State = "failed"
 	StateRemoved    State = "removed" // the stick was pulled while the job ran
-	StateIgnored    State = "ignored" // no profile matched; nothing was written
-	StateRefused    State = "refused" // the safety guard refused it; nothing was written
-	StateIdle       State = "idle"
+	// StateInterrupted: the station stopped (killed, crashed, power lost)
+	// while the job ran; a station that starts again shows the stick so,
+	// if it is still plugged in. What is on it is unknown.
+	StateInterrupted State = "interrupted"
+	StateIgnored     State = "ignored" // no profile matched; nothing was written
+	StateRefused     State = "refused" // the safety guard refused it; nothing was written
+	StateIdle        State = "idle"
 )
 
 // Terminal reports whether s is a final state of a job: verified,
-// unverified, failed or removed. An ignored or refused stick never became a
-// job and is not terminal.
+// unverified, failed, removed or interrupted. An ignored or refused stick
+// never became a job and is not terminal.
 func (s State) Terminal() bool {
-	return s == StateVerified || s == StateUnverified || s == StateFailed || s == StateRemoved
+	return s == StateVerified || s == StateUnverified || s == StateFailed || s == StateRemoved || s == StateInterrupted
 }
 
 // StateOf is the final state of a job that ended with result r; a result
@@ -57,6 +61,8 @@ func StateOf(r receipts.Result) State {
 		return StateUnverified
 	case receipts.ResultRemoved:
 		return StateRemoved
+	case receipts.ResultInterrupted:
+		return StateInterrupted
 	}
 	return StateFailed
 }
@@ -73,6 +79,8 @@ func (s State) Result() receipts.Result {
 		return receipts.ResultFailed
 	case StateRemoved:
 		return receipts.ResultRemoved
+	case StateInterrupted:
+		return receipts.ResultInterrupted
 	}
 	return ""
 }
@@ -115,17 +123,78 @@ type Row struct {
 	BytesVerified int64 `json:"bytes_verified"` // bytes read back and compared so far
 }
 
-// Board is the set of current jobs. It is safe for concurrent use.
+// Alert is a problem of the whole station that the operator must act on,
+// shown above the jobs until it is cleared.
+type Alert struct {
+	Key     string    `json:"key"`     // what it is about: AlertReceipts
+	Message string    `json:"message"` // what is wrong, what the station does about it, what to do
+	Since   time.Time `json:"since"`
+}
+
+// AlertReceipts is the alert of a station whose receipts cannot be
+// written: it takes no new sticks until they can.
+const AlertReceipts = "receipts"
+
+// Board is the set of current jobs, and the station's alerts. It is safe
+// for concurrent use.
 type Board struct {
 	mu        sync.Mutex
 	jobs      map[int]Row
 	subs      map[*subscriber]struct{}
 	observers []func(Row)
+	alerts    map[string]Alert
+	alerted   chan struct{} // closed when the alerts change
 }
 
 // NewBoard returns an empty board.
 func NewBoard() *Board {
-	return &Board{jobs: map[int]Row{}, subs: map[*subscriber]struct{}{}}
+	return &Board{jobs: map[int]Row{}, subs: map[*subscriber]struct{}{}, alerts: map[string]Alert{}, alerted: make(chan struct{})}
+}
+
+// SetAlert shows a, replacing the alert with the same key; a zero Since
+// is set to the current time, and kept while the key stays alerted.
+func (b *Board) SetAlert(a Alert) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if old, ok := b.alerts[a.Key]; ok {
+		if old.Message == a.Message {
+			return
+		}
+		a.Since = old.Since
+	}
+	if a.Since.IsZero() {
+		a.Since = time.Now()
+	}
+	b.alerts[a.Key] = a
+	b.alertedLocked()
+}
+
+// ClearAlert removes the alert with the given key, if any.
+func (b *Board) ClearAlert(key string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, ok := b.alerts[key]; ok {
+		delete(b.alerts, key)
+		b.alertedLocked()
+	}
+}
+
+func (b *Board) alertedLocked() {
+	close(b.alerted)
+	b.alerted = make(chan struct{})
+}
+
+// Alerts returns the alerts shown now, by key, and a channel that is
+// closed when they change.
+func (b *Board) Alerts() ([]Alert, <-chan struct{}) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make([]Alert, 0, len(b.alerts))
+	for _, a := range b.alerts {
+		out = append(out, a)
+	}
+	sort.Slice(out, func(i, k int) bool { return out[i].Key < out[k].Key })
+	return out, b.alerted
 }
 
 // Observe registers fn to be called synchronously, in order, with every update

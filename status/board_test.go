@@ -2,6 +2,7 @@ package status
 
 import (
 	"fmt"
+	"github.com/flashpipe/flashpipe/receipts"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -134,7 +135,7 @@ func TestStatePredicates(t *testing.T) {
 	}{
 		{StateDetected, false, false}, {StateMatched, false, true}, {StateQueued, false, true},
 		{StateRunning, false, true}, {StateVerified, true, false}, {StateFailed, true, false},
-		{StateRemoved, true, false}, {StateIgnored, false, false}, {StateRefused, false, false}, {StateIdle, false, false},
+		{StateRemoved, true, false}, {StateInterrupted, true, false}, {StateIgnored, false, false}, {StateRefused, false, false}, {StateIdle, false, false},
 	} {
 		if got := tc.s.Terminal(); got != tc.terminal {
 			t.Errorf("State(%q).Terminal() = %v, want %v", tc.s, got, tc.terminal)
@@ -167,5 +168,48 @@ func TestUpdatePrunesFinishedRowsOfTheSamePortOrDevice(t *testing.T) {
 		"7:refused", "7:idle", "8:detected"}
 	if diff := cmp.Diff(want, seen); diff != "" {
 		t.Errorf("updates observed (-want +got):\n%s", diff)
+	}
+}
+
+// TestStateOfEveryResult: every result a receipt can hold has a final
+// state whose Result is that result again.
+func TestStateOfEveryResult(t *testing.T) {
+	for _, r := range []receipts.Result{receipts.ResultDone, receipts.ResultUnverified, receipts.ResultFailed, receipts.ResultRemoved, receipts.ResultInterrupted} {
+		if s := StateOf(r); !s.Terminal() || s.Result() != r {
+			t.Errorf("StateOf(%q) = %q (Terminal %v, Result %q), want a terminal state whose Result is %q", r, s, s.Terminal(), s.Result(), r)
+		}
+	}
+}
+
+// TestAlerts: an alert is shown until cleared, keeps its Since while it
+// stays, and every change closes the channel Alerts returned.
+func TestAlerts(t *testing.T) {
+	b := NewBoard()
+	none, changed := b.Alerts()
+	if len(none) != 0 {
+		t.Fatalf("Alerts() of a new board = %v, want none", none)
+	}
+	b.SetAlert(Alert{Key: AlertReceipts, Message: "disk full"})
+	select {
+	case <-changed:
+	default:
+		t.Fatal("SetAlert did not close the channel of the alerts before it")
+	}
+	as, changed := b.Alerts()
+	since := as[0].Since
+	b.SetAlert(Alert{Key: AlertReceipts, Message: "disk full"}) // the same: no change
+	select {
+	case <-changed:
+		t.Error("SetAlert of the same alert closed the channel")
+	default:
+	}
+	b.SetAlert(Alert{Key: AlertReceipts, Message: "read-only"})
+	as, _ = b.Alerts()
+	if len(as) != 1 || as[0].Message != "read-only" || !as[0].Since.Equal(since) {
+		t.Errorf("Alerts() after a new message = %+v, want the new message since %v", as, since)
+	}
+	b.ClearAlert(AlertReceipts)
+	if as, _ = b.Alerts(); len(as) != 0 {
+		t.Errorf("Alerts() after ClearAlert = %+v, want none", as)
 	}
 }

@@ -40,10 +40,14 @@ func runLog(ctx context.Context, b *Board, w io.Writer) {
 		last[j.ID] = j.State
 		fmt.Fprintln(w, LogLine(j))
 	}
+	shown := map[string]string{}
+	alerted := logAlerts(w, b, shown)
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-alerted:
+			alerted = logAlerts(w, b, shown)
 		case j := <-ch:
 			if last[j.ID] == j.State {
 				continue
@@ -56,6 +60,35 @@ func runLog(ctx context.Context, b *Board, w io.Writer) {
 			fmt.Fprintln(w, LogLine(j))
 		}
 	}
+}
+
+// logAlerts writes a line for each alert that is new or changed since
+// shown, and one for each that was cleared, and returns the channel that
+// says when they change next.
+func logAlerts(w io.Writer, b *Board, shown map[string]string) <-chan struct{} {
+	alerts, next := b.Alerts()
+	now := map[string]bool{}
+	for _, a := range alerts {
+		now[a.Key] = true
+		if shown[a.Key] != a.Message {
+			shown[a.Key] = a.Message
+			fmt.Fprintln(w, AlertLine(a))
+		}
+	}
+	for key := range shown {
+		if !now[key] {
+			delete(shown, key)
+			fmt.Fprintf(w, "station: %s: resolved\n", printable.String(key))
+		}
+	}
+	return next
+}
+
+// AlertLine renders a as one plain line, for example
+//
+//	station: receipts: Receipts cannot be written to … No new sticks are taken …
+func AlertLine(a Alert) string {
+	return fmt.Sprintf("station: %s: %s", printable.String(a.Key), printable.String(a.Message))
 }
 
 // LogLine renders j as one plain line for logs, for example
@@ -80,7 +113,7 @@ func LogLine(j Row) string {
 	}
 	fmt.Fprintf(&sb, ": %s", j.State)
 	switch j.State {
-	case StateRunning, StateFailed, StateRemoved:
+	case StateRunning, StateFailed, StateRemoved, StateInterrupted:
 		if j.Step != "" {
 			fmt.Fprintf(&sb, " in %s", j.Step)
 			if j.StepIndex > 0 && j.StepCount > 0 {
@@ -125,10 +158,12 @@ func runTable(ctx context.Context, b *Board, w io.Writer) {
 	defer t.Stop()
 	drawn := 0
 	for {
-		drawn = drawTable(w, b.Snapshot(), drawn)
+		alerts, _ := b.Alerts()
+		drawn = drawTable(w, alerts, b.Snapshot(), drawn)
 		select {
 		case <-ctx.Done():
-			drawTable(w, b.Snapshot(), drawn)
+			alerts, _ = b.Alerts()
+			drawTable(w, alerts, b.Snapshot(), drawn)
 			return
 		case <-t.C:
 		}
@@ -136,14 +171,18 @@ func runTable(ctx context.Context, b *Board, w io.Writer) {
 }
 
 // drawTable moves the cursor up over the prev lines drawn last time, writes
-// the table over them in one write, clears anything left below, and returns
-// how many lines it drew.
-func drawTable(w io.Writer, jobs []Row, prev int) int {
+// the station's alerts and the table over them in one write, clears
+// anything left below, and returns how many lines it drew.
+func drawTable(w io.Writer, alerts []Alert, jobs []Row, prev int) int {
 	var sb strings.Builder
 	if prev > 0 {
 		fmt.Fprintf(&sb, "\x1b[%dA\r", prev)
 	}
-	lines := TableLines(jobs)
+	var lines []string
+	for _, a := range alerts {
+		lines = append(lines, "!! "+AlertLine(a))
+	}
+	lines = append(lines, TableLines(jobs)...)
 	width := termWidth(w)
 	for _, l := range lines {
 		sb.WriteString("\x1b[2K")

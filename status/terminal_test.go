@@ -299,3 +299,26 @@ func TestControlCharactersEscaped(t *testing.T) {
 		t.Errorf("LogLine = %q, want the file name shown escaped", line)
 	}
 }
+
+// TestRunTerminalShowsAlerts: the plain log writes a line when an alert
+// appears and when it is resolved; the table shows it above the jobs.
+func TestRunTerminalShowsAlerts(t *testing.T) {
+	b := NewBoard()
+	w := newLineWriter()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { RunTerminal(ctx, b, w, false); close(done) }()
+	b.SetAlert(Alert{Key: AlertReceipts, Message: "Receipts cannot be written to /r.jsonl: no space left on device."})
+	w.waitFor(t, "station: receipts: Receipts cannot be written to /r.jsonl: no space left on device.")
+	b.ClearAlert(AlertReceipts)
+	w.waitFor(t, "station: receipts: resolved")
+	cancel()
+	<-done
+
+	b.SetAlert(Alert{Key: AlertReceipts, Message: "no space"})
+	w = newLineWriter()
+	drawTable(w, func() []Alert { a, _ := b.Alerts(); return a }(), nil, 0)
+	if out := w.String(); !strings.Contains(out, "!! station: receipts: no space") || strings.Index(out, "!!") > strings.Index(out, "PORT") {
+		t.Errorf("drawTable with an alert = %q, want the alert above the table", out)
+	}
+}

@@ -106,6 +106,17 @@ func TestDashboardInBrowser(t *testing.T) {
 	if want := "0 running 1 done 1 not verified 2 failed"; counts != want {
 		t.Errorf("header counts = %q, want %q", counts, want)
 	}
+
+	// A station-wide alert shows above the tiles, and goes when cleared.
+	b.SetAlert(status.Alert{Key: status.AlertReceipts, Message: "Receipts cannot be written to /r.jsonl: no space left on device."})
+	c.waitUntil(t, `document.getElementById("alerts").innerText.includes("no space left on device")`)
+	var above bool
+	c.eval(t, `document.getElementById("alerts").getBoundingClientRect().bottom <= document.getElementById("tiles").getBoundingClientRect().top`, &above)
+	if !above {
+		t.Errorf("the alert is not above the tiles")
+	}
+	b.ClearAlert(status.AlertReceipts)
+	c.waitUntil(t, `document.getElementById("alerts").children.length == 0`)
 }
 
 // TestDashboardOnPhone checks that a phone-sized viewport gets one column of

@@ -26,6 +26,8 @@ type Metrics struct {
 	// Set it before serving.
 	UeventsDropped func() uint64
 
+	board *status.Board // its alerts, for flashpipe_receipts_writable; nil: none
+
 	mu             sync.Mutex
 	sticks         map[[2]string]uint64 // {profile, result} → count
 	written        int64
@@ -50,6 +52,7 @@ func NewMetrics(b *status.Board) *Metrics {
 		active:  map[int]bool{},
 		lastW:   map[int]int64{},
 		lastV:   map[int]int64{},
+		board:   b,
 	}
 	if b != nil {
 		b.Observe(m.Observe)
@@ -113,7 +116,7 @@ func (m *Metrics) WriteTo(w io.Writer) (int64, error) {
 	header := func(name, typ, help string) {
 		fmt.Fprintf(&sb, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
 	}
-	header("flashpipe_sticks_total", "counter", "Sticks whose job ended, by profile and result: done (written and verified), unverified (written, not read back), failed, removed.")
+	header("flashpipe_sticks_total", "counter", "Sticks whose job ended, by profile and result: done (written and verified), unverified (written, not read back), failed, removed, interrupted (the station stopped while the job ran; counted when it starts again).")
 	keys := make([][2]string, 0, len(m.sticks))
 	for k := range m.sticks {
 		keys = append(keys, k)
@@ -139,6 +142,17 @@ func (m *Metrics) WriteTo(w io.Writer) (int64, error) {
 	}
 	header("flashpipe_uevents_dropped_total", "counter", "Uevent datagrams refused because they did not come from the kernel.")
 	fmt.Fprintf(&sb, "flashpipe_uevents_dropped_total %d\n", dropped)
+	writable := 1
+	if m.board != nil {
+		alerts, _ := m.board.Alerts()
+		for _, a := range alerts {
+			if a.Key == status.AlertReceipts {
+				writable = 0
+			}
+		}
+	}
+	header("flashpipe_receipts_writable", "gauge", "1 while receipts can be written; 0 after a receipt could not be written (disk full, read-only, file gone): no new sticks are taken until a retry succeeds.")
+	fmt.Fprintf(&sb, "flashpipe_receipts_writable %d\n", writable)
 	header("flashpipe_active_jobs", "gauge", "Jobs matched, queued or running now.")
 	fmt.Fprintf(&sb, "flashpipe_active_jobs %d\n", len(m.active))
 	const h = "flashpipe_job_throughput_bytes_per_second"

@@ -84,6 +84,10 @@ func feedJobs(b *status.Board) {
 	b.Update(status.Row{ID: 6, State: status.StateIgnored})
 	// A profile without a verify step: written, counted apart from done.
 	b.Update(status.Row{ID: 7, Profile: "kiosk", State: status.StateUnverified, BytesWritten: 2e6, Started: t0, Updated: t0.Add(time.Second)})
+	// A job the last station left unfinished: its stick is not plugged in
+	// any more, so its row comes and goes at once.
+	b.Update(status.Row{ID: 9, Profile: "kiosk", State: status.StateInterrupted, Step: "write"})
+	b.Remove(9)
 	b.Remove(1) // pulled after finishing: counts stay
 }
 
@@ -100,7 +104,7 @@ func TestMetricsExposition(t *testing.T) {
 		"flashpipe_sticks_total": "counter", "flashpipe_bytes_written_total": "counter",
 		"flashpipe_bytes_verified_total": "counter", "flashpipe_verify_failures_total": "counter",
 		"flashpipe_active_jobs": "gauge", "flashpipe_job_throughput_bytes_per_second": "histogram",
-		"flashpipe_uevents_dropped_total": "counter",
+		"flashpipe_uevents_dropped_total": "counter", "flashpipe_receipts_writable": "gauge",
 	}
 	if diff := cmp.Diff(wantTypes, types); diff != "" {
 		t.Errorf("metric types (-want +got):\n%s", diff)
@@ -110,6 +114,8 @@ func TestMetricsExposition(t *testing.T) {
 		`flashpipe_sticks_total{profile="kiosk",result="done"}`:             2,
 		`flashpipe_sticks_total{profile="kiosk",result="failed"}`:           2,
 		`flashpipe_sticks_total{profile="kiosk",result="unverified"}`:       1,
+		`flashpipe_sticks_total{profile="kiosk",result="interrupted"}`:      1,
+		`flashpipe_receipts_writable`:                                       1,
 		`flashpipe_sticks_total{profile="odd \"name\"\\",result="removed"}`: 1,
 		`flashpipe_bytes_written_total`:                                     211e6,
 		`flashpipe_bytes_verified_total`:                                    201e6,
@@ -148,5 +154,29 @@ func TestMetricsPromtool(t *testing.T) {
 	cmd.Stdin = &buf
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Errorf("promtool check metrics: %v\n%s", err, out)
+	}
+}
+
+// TestMetricsReceiptsWritable: the gauge is 0 while the board shows that
+// receipts cannot be written, and 1 again once that is resolved.
+func TestMetricsReceiptsWritable(t *testing.T) {
+	b := status.NewBoard()
+	m := NewMetrics(b)
+	value := func() float64 {
+		var buf bytes.Buffer
+		m.WriteTo(&buf)
+		series, _ := parseExposition(t, buf.String())
+		return series["flashpipe_receipts_writable"]
+	}
+	if v := value(); v != 1 {
+		t.Errorf("flashpipe_receipts_writable = %v, want 1", v)
+	}
+	b.SetAlert(status.Alert{Key: status.AlertReceipts, Message: "no space"})
+	if v := value(); v != 0 {
+		t.Errorf("flashpipe_receipts_writable with the receipts alert = %v, want 0", v)
+	}
+	b.ClearAlert(status.AlertReceipts)
+	if v := value(); v != 1 {
+		t.Errorf("flashpipe_receipts_writable after the alert cleared = %v, want 1", v)
 	}
 }

@@ -7,7 +7,7 @@
 //
 //	GET /              the dashboard (static HTML, CSS and JS embedded in the binary)
 //	GET /static/...    the dashboard's CSS and JS (no token needed: they hold no data)
-//	GET /events        server-sent events: "snapshot" (all jobs) then "job" per update
+//	GET /events        server-sent events: "snapshot" (all jobs) and "alerts", then "job" per update and "alerts" per change
 //	GET /api/jobs      JSON array of status.Row, sorted by port then ID
 //	GET /api/devices   JSON from Options.Devices (404 when not set)
 //	GET /api/profiles  JSON from Options.Profiles (404 when not set)
@@ -207,8 +207,10 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 }
 
 // events streams job updates: first an event "snapshot" whose data is the
-// JSON array of all jobs, then one event "job" per update. A job whose stick
-// was pulled arrives once more with state "idle".
+// JSON array of all jobs and an event "alerts" whose data is the JSON array
+// of the station's alerts (status.Alert), then one event "job" per update
+// and one "alerts" whenever the alerts change. A job whose stick was
+// pulled arrives once more with state "idle".
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	ch, cancel := s.board.Subscribe() // before the snapshot, so nothing falls between
@@ -220,7 +222,8 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	if err := writeEvent(w, "snapshot", s.board.Snapshot()); err != nil {
 		return
 	}
-	if rc.Flush() != nil {
+	alerts, alerted := s.board.Alerts()
+	if writeEvent(w, "alerts", alerts) != nil || rc.Flush() != nil {
 		return
 	}
 	beat := time.NewTicker(HeartbeatInterval)
@@ -235,6 +238,9 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			err = writeEvent(w, "job", j)
+		case <-alerted:
+			alerts, alerted = s.board.Alerts()
+			err = writeEvent(w, "alerts", alerts)
 		case <-beat.C:
 			_, err = fmt.Fprint(w, ": ping\n\n")
 		}

@@ -216,6 +216,9 @@ func TestEventsSnapshotThenUpdates(t *testing.T) {
 	if err := json.Unmarshal([]byte(data), &snap); name != "snapshot" || err != nil || len(snap) != 1 || snap[0].ID != 1 {
 		t.Fatalf("first event = %q %s (%v), want snapshot with job 1", name, data, err)
 	}
+	if name, data := ev.next(t); name != "alerts" || data != "[]" {
+		t.Fatalf("second event = %q %s, want alerts []", name, data)
+	}
 	b.Update(status.Row{ID: 1, Port: "1-1.1", State: status.StateVerified, BytesWritten: 42})
 	b.Remove(1)
 	var got []string
@@ -229,6 +232,15 @@ func TestEventsSnapshotThenUpdates(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"job:verified", "job:idle"}, got); diff != "" {
 		t.Errorf("events after the snapshot (-want +got):\n%s", diff)
+	}
+	b.SetAlert(status.Alert{Key: status.AlertReceipts, Message: "Receipts cannot be written"})
+	var alerts []status.Alert
+	if name, data := ev.next(t); name != "alerts" || json.Unmarshal([]byte(data), &alerts) != nil || len(alerts) != 1 || alerts[0].Message != "Receipts cannot be written" {
+		t.Errorf("event after SetAlert = %q %s, want alerts with the message", name, data)
+	}
+	b.ClearAlert(status.AlertReceipts)
+	if name, data := ev.next(t); name != "alerts" || data != "[]" {
+		t.Errorf("event after ClearAlert = %q %s, want alerts []", name, data)
 	}
 }
 

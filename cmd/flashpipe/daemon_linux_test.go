@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/flashpipe/flashpipe/blockdev/looptest"
 	"github.com/flashpipe/flashpipe/receipts"
+	"github.com/flashpipe/flashpipe/status"
 )
 
 // daemonSize is a loop device size no other test uses, so the station
@@ -217,4 +219,112 @@ func apiProfiles(t *testing.T, addr string) string {
 		names = append(names, p.Name)
 	}
 	return strings.Join(names, ",")
+}
+
+// daemonFiles writes the daemon test's content (a file of bigSize random
+// bytes) and station file with the profile called profile, and returns
+// the station file and a receipts path.
+func daemonFiles(t *testing.T, dir string, bigSize int, profile string) (cfgPath, rpath string) {
+	t.Helper()
+	content := filepath.Join(dir, "content")
+	os.MkdirAll(content, 0o755)
+	big := make([]byte, bigSize)
+	rand.New(rand.NewSource(7)).Read(big)
+	os.WriteFile(filepath.Join(content, "big.bin"), big, 0o644)
+	cfgPath = filepath.Join(dir, "station.hcl")
+	os.WriteFile(cfgPath, []byte(fmt.Sprintf(daemonConfig, content, profile)), 0o644)
+	return cfgPath, filepath.Join(dir, "receipts.jsonl")
+}
+
+// freeAddr returns a loopback address with a free port.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// apiJobs returns the dashboard's /api/jobs.
+func apiJobs(t *testing.T, addr string) []status.Row {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/api/jobs")
+	if err != nil {
+		t.Fatalf("GET /api/jobs: %v", err)
+	}
+	defer resp.Body.Close()
+	var rows []status.Row
+	if err := json.NewDecoder(resp.Body).Decode(&rows); err != nil {
+		t.Fatalf("GET /api/jobs: %s: %v", resp.Status, err)
+	}
+	return rows
+}
+
+// TestDaemonKilledMidWrite kills a real station (SIGKILL, as a crash or a
+// power cut leaves it) while it writes a stick, and starts it again: the
+// job gets a receipt with result interrupted and the stage it reached, the
+// dashboard shows the stick — still attached — as interrupted, and once it
+// is inserted again it is written like a new stick.
+func TestDaemonKilledMidWrite(t *testing.T) {
+	looptest.Require(t)
+	looptest.RequireThrottle(t)
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	cfgPath, rpath := daemonFiles(t, dir, 4<<20, "p")
+	addr := freeAddr(t)
+	d := startDaemon(t, bin, "--receipts", rpath, "--listen", addr, cfgPath)
+	backing := looptest.Sparse(t, dir, daemonSize)
+	dev := looptest.Attach(t, backing, 0)
+	looptest.Throttle(t, dev, 1<<20, 0)
+	d.waitLog(t, "flashpipe."+filepath.Base(dev)+": step: n=2/3 stage=write")
+	time.Sleep(500 * time.Millisecond) // well into the write
+	d.cmd.Process.Kill()
+	d.cmd.Wait() // the kernel gives its locks back once it is gone
+	if rs := readReceipts(t, rpath); len(rs) != 0 {
+		t.Fatalf("receipts after SIGKILL = %+v, want none yet", rs)
+	}
+
+	d = startDaemon(t, bin, "--receipts", rpath, "--listen", addr, cfgPath)
+	rs := readReceipts(t, rpath)
+	if len(rs) != 1 || rs[0].Result != receipts.ResultInterrupted || rs[0].FailedStep != "write" || rs[0].Device.Name != filepath.Base(dev) || rs[0].Device.DiskSeq == 0 {
+		t.Fatalf("receipts after the restart = %+v, want one: interrupted in write on %s, with its diskseq", rs, filepath.Base(dev))
+	}
+	var row *status.Row
+	for _, j := range apiJobs(t, addr) {
+		if j.Device == filepath.Base(dev) {
+			row = &j
+		}
+	}
+	if row == nil || row.State != status.StateInterrupted || !strings.Contains(row.Error, "insert it again") {
+		t.Fatalf("/api/jobs after the restart: row of %s = %+v, want interrupted, saying to insert it again", filepath.Base(dev), row)
+	}
+	// Inserted again: a new diskseq, a new job.
+	looptest.Detach(dev)
+	looptest.Attach(t, backing, 0)
+	rs = waitDaemonReceipts(t, d, rpath, 2)
+	if rs[1].Result != receipts.ResultDone {
+		t.Errorf("receipt of the stick inserted again = %+v, want done", rs[1])
+	}
+}
+
+// TestSecondStationRefused: a second `flashpipe run` on the machine while
+// one runs refuses to start, naming the first one's pid, instead of
+// fighting it for every stick.
+func TestSecondStationRefused(t *testing.T) {
+	looptest.Require(t) // the stations take loop devices of their size
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	cfgPath, rpath := daemonFiles(t, dir, 1<<10, "p")
+	first := startDaemon(t, bin, "--receipts", rpath, cfgPath)
+	for _, receipts := range []string{rpath, filepath.Join(dir, "other.jsonl")} {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second) // a second station that starts runs until killed
+		out, err := exec.CommandContext(ctx, bin, "run", "--no-table", "--receipts", receipts, cfgPath).CombinedOutput()
+		cancel()
+		want := fmt.Sprintf("another station (pid %d, receipts %s) is running on this machine", first.cmd.Process.Pid, rpath)
+		if err == nil || !strings.Contains(string(out), want) || strings.Contains(string(out), "station running") {
+			t.Errorf("a second run with receipts %s: %v, output:\n%s\nwant it refused before it starts: %q", receipts, err, out, want)
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -51,6 +52,9 @@ are configuration, the rest are targets.`,
 				// Everything beside the receipts file (the image cache)
 				// goes beside the one given, as with run --receipts.
 				cfg.Station.Receipts = receiptsPath
+			}
+			if err := receipts.CheckAppendable(cmp.Or(receiptsPath, cfg.Station.Receipts)); err != nil {
+				return fmt.Errorf("cannot record the targets' receipts: %w (--receipts takes another file)", err)
 			}
 			log := newLogger(cmd.ErrOrStderr(), logLevel, logFormat)
 			sysfs, procfs := matchers.OSRoots()

@@ -115,6 +115,11 @@ func runStation(ctx context.Context, f *runFlags, args []string, stdout, stderr 
 	if err != nil {
 		return err
 	}
+	unlock, err := lockStation(stationLockPath(), cfg.Station.Receipts)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	table := isTerminal(stdout) && !f.noTable
 	log, closeLog, err := stationLog(cfg.Station, table, f.logLevel, f.logFormat, stderr)
 	if err != nil {
@@ -165,7 +170,8 @@ func stationLog(st *pipeline.StationBlock, table bool, level, format string, std
 	return newLogger(out, level, format), func() { file.Close() }, nil
 }
 
-// newStation checks that cfg can run as a station and returns the station
+// newStation checks that cfg can run as a station — it has profiles, and
+// its receipts can be written (station.Open) — and returns the station
 // over the kernel's uevents; the caller closes the listener.
 func newStation(cfg *pipeline.Config, includePresent bool, log hclog.Logger, board *status.Board) (*station.Station, *uevent.Listener, error) {
 	if len(cfg.Profiles) == 0 {
@@ -183,6 +189,12 @@ func newStation(cfg *pipeline.Config, includePresent bool, log hclog.Logger, boa
 		Config: cfg, Sysfs: sysfs, SysfsRoot: "/sys", Procfs: procfs, DevDir: "/dev",
 		Uevents: listener, IncludePresent: includePresent, Log: log, Board: board,
 	})
+	// Before anything is shown or served: a station that cannot record
+	// its jobs does not start.
+	if err := st.Open(); err != nil {
+		listener.Close()
+		return nil, nil, err
+	}
 	return st, listener, nil
 }
 

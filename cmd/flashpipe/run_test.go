@@ -222,3 +222,16 @@ func TestFileWatch(t *testing.T) {
 		t.Errorf("newFileWatch(%q) = %v, want nil", implicitFile, w)
 	}
 }
+
+// TestRunRefusesUnwritableReceipts: run does not start a station whose
+// receipts cannot be written, and says why and what to do.
+func TestRunRefusesUnwritableReceipts(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "content/a.txt", "a\n")
+	missing := filepath.Join(dir, "missing", "receipts.jsonl")
+	code, errs := runBounded(t, "run", "--no-table", "--receipts", missing, "-c", filepath.Join(dir, "content"))
+	if code == 0 || !strings.Contains(errs, "cannot record jobs") || !strings.Contains(errs, missing) ||
+		!strings.Contains(errs, "--receipts") || strings.Contains(errs, "station running") {
+		t.Errorf("run --receipts %s = %d, stderr:\n%s\nwant it refused before it starts, naming the file and --receipts", missing, code, errs)
+	}
+}

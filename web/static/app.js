@@ -51,7 +51,7 @@
 
   // A stick is "done" only when it was read back; a profile without a verify
   // step ends "written, not verified".
-  const badges = { verified: "done ✓", unverified: "written, not verified" };
+  const badges = { verified: "done ✓", unverified: "written, not verified", interrupted: "interrupted" };
   const waiting = { detected: "reading the stick…", matched: "matched", queued: "queued, waiting for a slot" };
 
   function fill(t, j) {
@@ -145,4 +145,9 @@
     render(); // at once, so a first paint never shows an empty page
   });
   es.addEventListener("job", (e) => { apply(JSON.parse(e.data)); schedule(); });
+  // Problems of the whole station (receipts that cannot be written), above the tiles.
+  es.addEventListener("alerts", (e) => {
+    const box = document.getElementById("alerts");
+    box.replaceChildren(...(JSON.parse(e.data) || []).map((a) => { const p = el("p", "alert"); p.textContent = a.message; return p; }));
+  });
 })();
