@@ -361,3 +361,28 @@ func TestIsDeviceGone(t *testing.T) {
 		}
 	}
 }
+
+// TestHungStickStopsOnTime: on a stick that writes and reads 64 kB/s, a
+// 2 MiB call would hold the thread for half a minute in the kernel, where
+// no cancellation reaches it. Write and Verify size their calls to the
+// measured speed, so they return within about a second of their deadline.
+func TestHungStickStopsOnTime(t *testing.T) {
+	looptest.RequireThrottle(t)
+	dev, _ := loopDevice(t, devSize, 512)
+	looptest.Throttle(t, dev.Path, 64<<10, 64<<10)
+	tp := newTestPlan(t, devSize, 512)
+	for _, step := range []string{"write", "verify"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		start := time.Now()
+		var err error
+		if step == "write" {
+			_, err = Write(ctx, dev, tp.plan, Options{})
+		} else {
+			_, err = Verify(ctx, dev, tp.plan, Options{})
+		}
+		cancel()
+		if took := time.Since(start); err == nil || took > 4*time.Second {
+			t.Errorf("%s on a 64 kB/s stick with a 2 s deadline returned after %v with %v, want an error within 4 s", step, took.Round(time.Millisecond), err)
+		}
+	}
+}

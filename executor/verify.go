@@ -40,7 +40,8 @@ type check struct {
 // stops another process from pulling pages back in meanwhile.
 //
 // A read error ends the verification: the result (not OK, with what was
-// found so far) is returned with the error.
+// found so far) is returned with the error. Reads are sized to the
+// device's speed as Write's are (PaceTarget).
 func Verify(ctx context.Context, dev *blockdev.Device, plan *fsimage.Plan, opts Options) (*receipts.Verify, error) {
 	opts = opts.withDefaults()
 	res := &receipts.Verify{}
@@ -63,9 +64,12 @@ func Verify(ctx context.Context, dev *blockdev.Device, plan *fsimage.Plan, opts 
 	v := &verifier{ctx: ctx, checks: checks, res: res, src: &sources{open: map[*fsimage.Entry]*srcFile{}}}
 	defer v.src.closeAll()
 	var done int64
+	reads := newPacer(align, int64(opts.BufferSize))
 	read := func(j *inflight) error {
-		_, err := dev.ReadAt(j.buf, j.w.off)
-		return err
+		return reads.do(ctx, j.w.off, j.w.end, func(off, n int64) error {
+			_, err := dev.ReadAt(j.buf[off-j.w.off:off-j.w.off+n], off)
+			return err
+		})
 	}
 	compare := func(j *inflight) error {
 		res.Bytes += int64(len(j.buf))

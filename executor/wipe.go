@@ -61,9 +61,11 @@ func Wipe(ctx context.Context, dev *blockdev.Device, mode string, progress Progr
 	return stepError("wipe", dev, err)
 }
 
-// wipeAll zeroes or discards the whole device in chunks.
+// wipeAll zeroes or discards the whole device in chunks; zeroing goes in
+// calls sized to the device's speed (PaceTarget).
 func wipeAll(ctx context.Context, dev *blockdev.Device, opts Options, discard bool) error {
 	m := newMeter("wipe", dev.Size, opts)
+	zeroes := newPacer(int64(max(blockdev.Align, dev.LogicalSectorSize)), zeroChunk)
 	for off := int64(0); off < dev.Size; off += zeroChunk {
 		if err := ctx.Err(); err != nil {
 			return errors.Join(errCanceled, err)
@@ -79,7 +81,7 @@ func wipeAll(ctx context.Context, dev *blockdev.Device, opts Options, discard bo
 			}
 		}
 		if !discard {
-			if err := dev.ZeroOut(off, n); err != nil {
+			if err := zeroes.do(ctx, off, off+n, dev.ZeroOut); err != nil {
 				return err
 			}
 		}
@@ -100,11 +102,9 @@ func wipeQuick(ctx context.Context, dev *blockdev.Device, opts Options) error {
 		total += r.end - r.off
 	}
 	m := newMeter("wipe", total, opts)
+	zeroes := newPacer(int64(dev.LogicalSectorSize), zeroChunk)
 	for _, r := range rs {
-		if err := ctx.Err(); err != nil {
-			return errors.Join(errCanceled, err)
-		}
-		if err := dev.ZeroOut(r.off, r.end-r.off); err != nil {
+		if err := zeroes.do(ctx, r.off, r.end, dev.ZeroOut); err != nil {
 			return err
 		}
 		done += r.end - r.off

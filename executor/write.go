@@ -40,7 +40,9 @@ type Stats struct {
 // Write streams plan to dev sequentially: windows of up to BufferSize bytes,
 // aligned to 4 KiB, each covering the extents that fall in it (don't-care
 // gaps inside a window are written as zeros); large Zero extents become
-// BLKZEROOUT on a block device or punched holes in an image file. Source
+// BLKZEROOUT on a block device or punched holes in an image file. Each
+// window is written (or zeroed) in calls sized to the device's measured
+// speed (see PaceTarget), and Write stops between calls once ctx is done. Source
 // files are read while the previous window is written, hashed as they are
 // read and compared with Entry.SHA1 when it is set; a file whose size or
 // modification time changed, whose content hashes differently, or that
@@ -60,12 +62,15 @@ func Write(ctx context.Context, dev *blockdev.Device, plan *fsimage.Plan, opts O
 	m := newMeter("write", plan.Bytes(), opts)
 	rate := newRateCheck(opts, start)
 	var done int64
+	writes, zeroes := newPacer(align, int64(opts.BufferSize)), newPacer(align, zeroChunk)
 	doIO := func(j *inflight) error {
 		if zero[j.seq] {
-			return dev.ZeroOut(j.w.off, j.w.end-j.w.off)
+			return zeroes.do(ctx, j.w.off, j.w.end, dev.ZeroOut)
 		}
-		_, err := dev.WriteAt(j.buf, j.w.off)
-		return err
+		return writes.do(ctx, j.w.off, j.w.end, func(off, n int64) error {
+			_, err := dev.WriteAt(j.buf[off-j.w.off:off-j.w.off+n], off)
+			return err
+		})
 	}
 	finish := func(j *inflight) error {
 		if zero[j.seq] {

@@ -41,6 +41,7 @@ type stick struct {
 	verifiedBy string            // the stage whose verification rc.Verify is
 
 	mu       sync.Mutex
+	hung     bool // a stage did not return after its context ended: the station gave up on it
 	removed  bool
 	ejecting bool // a Detaches stage runs (eject): the stick leaving the bus is expected
 	ejected  bool // that stage succeeded
@@ -90,6 +91,9 @@ func (j *stick) update(f func(v *status.Row)) {
 }
 
 func (j *stick) progress(p pipeline.StageProgress) {
+	if j.isHung() {
+		return // a stage the station gave up on: its row says how the job ended
+	}
 	j.update(func(v *status.Row) {
 		v.Done, v.Total, v.Rate, v.ETA = p.Done, p.Total, p.Rate, p.ETA
 		switch p.Counts {
@@ -124,6 +128,73 @@ func (j *stick) wasRemoved() bool {
 	return j.removed
 }
 
+func (j *stick) isHung() bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.hung
+}
+
+// stageGrace is how long the station waits for a stage to return once its
+// context has ended — its timeout passed, its stick was pulled, the
+// station is stopping — before it gives up on it. Stages return at their
+// next I/O call (the executor sizes calls to the stick's speed, see
+// executor.PaceTarget), but a call to a stick that stopped answering is
+// held by the kernel, where no cancellation reaches it.
+var stageGrace = 3 * time.Second
+
+// errHung is the failure of a stage the station gave up on.
+type errHung struct {
+	stage  string
+	waited time.Duration
+}
+
+func (e errHung) Error() string {
+	return fmt.Sprintf("the stick stopped answering: %s did not return within %s of being stopped (its last I/O is still in the kernel); "+
+		"the station gave up on it, and the device stays open until the kernel gives it back", e.stage, e.waited)
+}
+
+// attempt runs fn, one stage or its preparation, under ctx in a goroutine
+// of its own and returns what fn returns. When ctx ends and fn does not
+// return within stageGrace, attempt gives up on it: the job is marked
+// hung (no further stage runs, its progress no longer reaches the board)
+// and attempt returns errHung, so the job ends and its receipt is written
+// on time. The goroutine stays, held by the kernel; when fn returns at
+// last it closes the job's device, which stays open until then.
+func (j *stick) attempt(ctx context.Context, stage string, fn func(context.Context) (pipeline.Outcome, error)) (pipeline.Outcome, error) {
+	type result struct {
+		out pipeline.Outcome
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		out, err := fn(ctx)
+		ch <- result{out, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.out, r.err
+	case <-ctx.Done():
+	}
+	wait := time.NewTimer(stageGrace)
+	defer wait.Stop()
+	select {
+	case r := <-ch:
+		return r.out, r.err
+	case <-wait.C:
+	}
+	j.mu.Lock()
+	j.hung = true
+	j.mu.Unlock()
+	j.log.Error("giving up on the stage: it does not return (the stick stopped answering); the device stays open until the kernel gives it back",
+		"stage", stage, "waited", stageGrace)
+	go func() {
+		r := <-ch
+		err := j.pj.Close()
+		j.log.Warn("the stage the station gave up on returned; device closed", "stage", stage, "error", r.err, "close_error", err)
+	}()
+	return pipeline.Outcome{}, errHung{stage, stageGrace}
+}
+
 // runJob waits for a slot, runs every stage, writes the receipt and frees
 // the device.
 func (s *Station) runJob(j *stick) {
@@ -156,6 +227,9 @@ func (s *Station) runJob(j *stick) {
 // (eject { even_if_failed = true }) still run.
 func (s *Station) runStages(j *stick, rc *receipts.Receipt) (string, error) {
 	defer func() {
+		if j.isHung() {
+			return // the stage the station gave up on closes the device when it returns
+		}
 		if err := j.pj.Close(); err != nil {
 			j.log.Warn("closing the device", "error", err)
 		}
@@ -170,7 +244,10 @@ func (s *Station) runStages(j *stick, rc *receipts.Receipt) (string, error) {
 			s.journalStage(j, PlanStep)
 			j.update(func(v *status.Row) { v.State, v.Step = status.StateRunning, PlanStep })
 			j.log.Info("planning what to write to this stick (content read and hashed, filesystem laid out, or image opened); nothing is written yet", "stage", st.Name)
-			if err := p.Prepare(j.ctx, j.pj); err != nil {
+			_, err := j.attempt(j.ctx, PlanStep, func(ctx context.Context) (pipeline.Outcome, error) {
+				return pipeline.Outcome{}, p.Prepare(ctx, j.pj)
+			})
+			if err != nil {
 				err = j.cause(st.Name, err)
 				rc.Steps = append(rc.Steps, receipts.Step{Kind: st.Name, Error: err.Error()})
 				j.update(func(v *status.Row) { v.StepIndex = i + 1 }) // the stage whose plan failed
@@ -188,7 +265,7 @@ func (s *Station) runStages(j *stick, rc *receipts.Receipt) (string, error) {
 		if err != nil && failure == nil {
 			failedStage, failure = st.Name, err
 		}
-		if j.wasRemoved() {
+		if j.wasRemoved() || j.isHung() {
 			break
 		}
 	}
@@ -268,12 +345,12 @@ func (s *Station) runStage(j *stick, st *pipeline.Stage) (pipeline.Outcome, erro
 		if st.Timeout > 0 {
 			ctx, cancel = context.WithTimeout(j.ctx, st.Timeout)
 		}
-		out, err = st.Runner.Run(ctx, j.pj)
+		out, err = j.attempt(ctx, st.Name, func(ctx context.Context) (pipeline.Outcome, error) { return st.Runner.Run(ctx, j.pj) })
 		if err != nil && ctx.Err() == context.DeadlineExceeded && j.ctx.Err() == nil {
 			err = fmt.Errorf("timed out after %s: %w", st.Timeout, err)
 		}
 		cancel()
-		if err == nil || j.wasRemoved() || j.ctx.Err() != nil || executor.IsDeviceGone(err) {
+		if err == nil || j.wasRemoved() || j.isHung() || j.ctx.Err() != nil || executor.IsDeviceGone(err) {
 			return out, err
 		}
 	}

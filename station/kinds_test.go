@@ -48,6 +48,25 @@ func (g *gateStep) Run(ctx context.Context, j *pipeline.Job) (pipeline.Outcome, 
 	}
 }
 
+// hangKind is a stage stuck where no cancellation reaches it, as a write
+// to a stick that stopped answering is held in the kernel: it waits for
+// its gate whatever its context says. It registers a closer with the job
+// (as opening the device does) that closes the gate's name + "/closed".
+var hangKind = pipeline.Kind{Name: "hang", New: func() pipeline.Step { return &hangStep{} }, Summary: "a test kind: stuck until the test lets it go"}
+
+// hangStep decodes `step "hang" { gate = "NAME" }`.
+type hangStep struct {
+	Gate string `hcl:"gate"`
+}
+
+func (h *hangStep) Check(*pipeline.CheckContext) hcl.Diagnostics { return nil }
+
+func (h *hangStep) Run(ctx context.Context, j *pipeline.Job) (pipeline.Outcome, error) {
+	j.Closers = append(j.Closers, func() error { close(gate(h.Gate + "/closed")); return nil })
+	<-gate(h.Gate)
+	return pipeline.Outcome{}, ctx.Err()
+}
+
 // gates are the test kinds' gates by name; a test closes one to let its
 // stages go on.
 var gates = struct {
@@ -73,6 +92,7 @@ func loadTestKinds(t *testing.T, src string) *pipeline.Config {
 	r := steps.Builtin()
 	r.Add(noteKind)
 	r.Add(gateKind)
+	r.Add(hangKind)
 	cfg, diags := pipeline.NewLoader(r).LoadSource("kinds.hcl", []byte(src))
 	if diags.HasErrors() {
 		t.Fatalf("LoadSource: %s", diags.Error())

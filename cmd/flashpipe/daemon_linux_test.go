@@ -328,3 +328,89 @@ func TestSecondStationRefused(t *testing.T) {
 		}
 	}
 }
+
+// hungConfig is a station whose one profile writes loop devices of
+// daemonSize without a wipe, its write stage timing out after %q, with a
+// grace period of 3 s.
+const hungConfig = `
+station {
+  name        = "hung-test"
+  allow_buses = ["loop"]
+  grace       = "3s"
+}
+source "c" { paths = [%q] }
+profile "p" {
+  match {
+    bus  = "loop"
+    size = "71MiB..71MiB"
+  }
+  step "partition" { table = "mbr" }
+  step "mkfs" { type = "vfat" }
+  step "copy" {
+    sources = [source.c]
+    timeout = %q
+  }
+  step "verify" {}
+}
+`
+
+// TestDaemonHungStick: a stick that writes 1 kB/s (a write to it stays in
+// the kernel for seconds). Its write stage's timeout fails the job on time
+// with a receipt that says so; and a station stopped while such a stick is
+// written exits within its grace period and a few seconds, logging every
+// signal, with the job's receipt.
+func TestDaemonHungStick(t *testing.T) {
+	looptest.Require(t)
+	looptest.RequireThrottle(t)
+	bin := buildBinary(t)
+	for _, tc := range []struct {
+		name, timeout string
+		sigterm       bool
+		want          string
+	}{
+		{"timeout", "5s", false, "timed out after 5s"},
+		{"sigterm", "10m", true, "aborted during write (station shutting down)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			content := filepath.Join(dir, "content")
+			os.MkdirAll(content, 0o755)
+			os.WriteFile(filepath.Join(content, "a.bin"), make([]byte, 1<<20), 0o644)
+			cfgPath := filepath.Join(dir, "station.hcl")
+			os.WriteFile(cfgPath, []byte(fmt.Sprintf(hungConfig, content, tc.timeout)), 0o644)
+			rpath := filepath.Join(dir, "receipts.jsonl")
+			// Slow before the station sees it, which then takes it at start.
+			dev := looptest.Attach(t, looptest.Sparse(t, dir, daemonSize), 0)
+			looptest.Throttle(t, dev, 1<<10, 0)
+			d := startDaemon(t, bin, "--include-present", "--receipts", rpath, cfgPath)
+			d.waitLog(t, "flashpipe."+filepath.Base(dev)+": step: n=1/2 stage=write")
+			started := time.Now()
+			if tc.sigterm {
+				time.Sleep(time.Second)
+				d.cmd.Process.Signal(syscall.SIGTERM)
+				exited := make(chan error, 1)
+				go func() { exited <- d.cmd.Wait() }()
+				select {
+				case <-exited:
+				case <-time.After(3*time.Second + 15*time.Second):
+					t.Fatalf("flashpipe run still running 18 s after SIGTERM with a 3 s grace period; log:\n%s", d.log())
+				}
+				t.Logf("exited %v after SIGTERM", time.Since(started).Round(100*time.Millisecond))
+				for _, want := range []string{"signal received: signal=terminated stop=1", "grace period over: aborting running jobs", "giving up on the stage"} {
+					if !strings.Contains(d.log(), want) {
+						t.Errorf("log lacks %q:\n%s", want, d.log())
+					}
+				}
+			}
+			rs := waitDaemonReceipts(t, d, rpath, 1)
+			took := time.Since(started)
+			if r := rs[0]; r.Result != receipts.ResultFailed || r.FailedStep != "write" || !strings.Contains(r.Error, tc.want) {
+				t.Errorf("receipt = result %q, step %q, error %q; want failed in write: %s", r.Result, r.FailedStep, r.Error, tc.want)
+			}
+			if !tc.sigterm && took > 5*time.Second+10*time.Second {
+				t.Errorf("the receipt of a write stage with a 5 s timeout came %v after the stage started, want within about 8 s", took.Round(100*time.Millisecond))
+			}
+			t.Logf("receipt %v after the write stage started: %s", took.Round(100*time.Millisecond), rs[0].Error)
+		})
+	}
+}

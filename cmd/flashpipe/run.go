@@ -47,8 +47,11 @@ to the first matching profile by priority, and runs up to N jobs at once. Sticks
 present at start are left alone unless --include-present.
 
 SIGINT/SIGTERM: stop taking sticks, let running jobs finish within the grace
-period, then abort the rest; a second signal aborts at once. SIGHUP, or a change
-to a station file on disk, reloads the profiles for new jobs; a broken reload
+period, then abort the rest; a second signal aborts at once. Every signal is
+logged. A job whose stick stopped answering is given up a few seconds after
+it is aborted (or its step times out), with its receipt, so the station
+stops within the grace period and a few seconds. SIGHUP, or a change to a
+station file on disk, reloads the profiles for new jobs; a broken reload
 keeps the old profiles.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runStation(cmd.Context(), &f, args, cmd.OutOrStdout(), cmd.ErrOrStderr())
@@ -243,10 +246,16 @@ func (s *supervisor) run(ctx context.Context, cfg *pipeline.Config) station.Summ
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
 	stop := func(n int) { shutdown(n, s.grace, s.log, stopIntake, abort) }
-	go s.loop(ctx, sigs, jobs.Done(), stop)
+	// The loop runs until Run has returned, so that no signal goes
+	// unanswered while the last jobs end.
+	ran := make(chan struct{})
+	looped := make(chan struct{})
+	go func() { s.loop(ctx, sigs, ran, stop); close(looped) }()
 	s.log.Info("station running", "name", cfg.Station.Name, "profiles", len(cfg.Profiles), "concurrency", cfg.Station.Concurrency, "receipts", cfg.Station.Receipts)
 	sum := s.st.Run(intake, jobs)
 	abort()
+	close(ran)
+	<-looped
 	return sum
 }
 
@@ -269,10 +278,12 @@ func (s *supervisor) loop(ctx context.Context, sigs <-chan os.Signal, done <-cha
 			stop(stops)
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
+				s.log.Info("signal received: reloading", "signal", sig.String())
 				s.reload()
 				continue
 			}
 			stops++
+			s.log.Info("signal received", "signal", sig.String(), "stop", stops)
 			stop(stops)
 		case <-tick:
 			if s.watch.changed() {
@@ -287,6 +298,10 @@ func (s *supervisor) loop(ctx context.Context, sigs <-chan os.Signal, done <-cha
 
 // shutdown reacts to the n-th stop signal.
 func shutdown(n int, grace time.Duration, log hclog.Logger, stopIntake, abort context.CancelFunc) {
+	if n > 2 {
+		log.Warn("already aborting: the station stops once every job has written its receipt; a stage stuck in the kernel is given up within seconds")
+		return
+	}
 	if n > 1 {
 		log.Warn("second signal: aborting running jobs now")
 		abort()

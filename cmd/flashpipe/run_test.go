@@ -199,8 +199,42 @@ func TestSupervisorLoop(t *testing.T) {
 	stop(1)
 	cancel()
 	stop(2)
+	sigs <- syscall.SIGINT // after the abort, while the last jobs end: still answered
+	stop(3)
 	close(done)
 	wait("end of the loop after the jobs ended", ended)
+}
+
+// TestEverySignalLogged: every signal the station gets is in its log,
+// also those after the grace period, which say what the station waits for.
+func TestEverySignalLogged(t *testing.T) {
+	var logs bytes.Buffer
+	log := hclog.New(&hclog.LoggerOptions{Output: &logs})
+	s := &supervisor{reload: func() {}, log: log}
+	sigs, done, ended := make(chan os.Signal), make(chan struct{}), make(chan struct{})
+	intake, stopIntake := context.WithCancel(context.Background())
+	jobs, abort := context.WithCancel(context.Background())
+	defer stopIntake()
+	go func() {
+		s.loop(context.Background(), sigs, done, func(n int) { shutdown(n, time.Hour, log, stopIntake, abort) })
+		close(ended)
+	}()
+	for _, sig := range []os.Signal{syscall.SIGHUP, syscall.SIGTERM, syscall.SIGTERM, syscall.SIGINT} {
+		sigs <- sig
+	}
+	close(done)
+	<-ended
+	out := logs.String()
+	for _, want := range []string{"signal received: reloading: signal=hangup", "signal received: signal=terminated stop=1",
+		"signal received: signal=terminated stop=2", "second signal: aborting running jobs now",
+		"signal received: signal=interrupt stop=3", "already aborting"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %q:\n%s", want, out)
+		}
+	}
+	if intake.Err() == nil || jobs.Err() == nil {
+		t.Errorf("after two stop signals: intake %v, jobs %v; want both cancelled", intake.Err(), jobs.Err())
+	}
 }
 
 // TestFileWatch: a station file's change (size or mtime) is noticed once;
