@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/flashpipe
 PKGS    := ./...
 
-.PHONY: all build test lint deps demo bench e2e validate-examples clean
+.PHONY: all build test lint deps demo bench e2e validate-examples fuzz clean
 
 all: build
 
@@ -17,6 +17,12 @@ test: deps lint validate-examples
 
 deps:
 	@bash scripts/deps.sh
+
+# Every fuzz target in the tree (found by scripts/fuzz.sh, not listed
+# here), each for FUZZTIME. CI runs a short pass: make fuzz FUZZTIME=5s.
+FUZZTIME ?= 30s
+fuzz:
+	@GO=$(GO) FUZZTIME=$(FUZZTIME) bash scripts/fuzz.sh
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
