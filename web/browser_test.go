@@ -107,9 +107,29 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Errorf("header counts = %q, want %q", counts, want)
 	}
 
+	// Text from a stick or a content file is shown as text: markup in a
+	// serial, an error or an alert never becomes an element.
+	const evil = `<img src=x onerror="document.title='PWNED'">`
+	b.Update(status.Row{ID: 30, Port: "1-1.7", Device: "sdh", Serial: evil, Profile: evil, State: status.StateFailed, Error: "source file /" + evil})
+	c.waitUntil(t, `document.querySelector('[data-key="port:1-1.7"]')`)
+	var injected struct {
+		Imgs  int
+		Title string
+		Text  string
+	}
+	c.eval(t, `({Imgs: document.querySelectorAll("img").length, Title: document.title,
+		Text: document.querySelector('[data-key="port:1-1.7"]').innerText})`, &injected)
+	if injected.Imgs != 0 || injected.Title == "PWNED" || !strings.Contains(injected.Text, "<img src=x") {
+		t.Errorf("a serial holding markup: %d img elements, title %q, tile text %q; want it shown as text", injected.Imgs, injected.Title, injected.Text)
+	}
+
 	// A station-wide alert shows above the tiles, and goes when cleared.
-	b.SetAlert(status.Alert{Key: status.AlertReceipts, Message: "Receipts cannot be written to /r.jsonl: no space left on device."})
+	b.SetAlert(status.Alert{Key: status.AlertReceipts, Message: "Receipts cannot be written to /r.jsonl: no space left on device. " + evil})
 	c.waitUntil(t, `document.getElementById("alerts").innerText.includes("no space left on device")`)
+	c.eval(t, `({Imgs: document.querySelectorAll("img").length, Title: document.title})`, &injected)
+	if injected.Imgs != 0 || injected.Title == "PWNED" {
+		t.Errorf("an alert holding markup: %d img elements, title %q; want it shown as text", injected.Imgs, injected.Title)
+	}
 	var above bool
 	c.eval(t, `document.getElementById("alerts").getBoundingClientRect().bottom <= document.getElementById("tiles").getBoundingClientRect().top`, &above)
 	if !above {

@@ -340,3 +340,21 @@ func getBounded(t *testing.T, h http.Handler, target, host string) *httptest.Res
 	h.ServeHTTP(w, r)
 	return w
 }
+
+// TestStaticNoTraversal: /static/ serves the embedded files only; no path
+// reaches a file outside them, and every answer carries the page's
+// Content-Security-Policy (no inline script, nothing from elsewhere).
+func TestStaticNoTraversal(t *testing.T) {
+	h := NewServer(status.NewBoard(), Options{})
+	for _, path := range []string{"/static/../server.go", "/static/..%2fserver.go", "/static/%2e%2e/%2e%2e/go.mod",
+		"/static/../../../../etc/passwd", "/static//etc/passwd", "/..%2f..%2fetc/passwd"} {
+		w := get(t, h, path)
+		if body := w.Body.String(); w.Code == 200 && !strings.Contains(body, "<!doctype html>") || strings.Contains(body, "package web") || strings.Contains(body, "root:") {
+			t.Errorf("GET %s = %d %q, want no file from outside static/", path, w.Code, body[:min(len(body), 80)])
+		}
+	}
+	w := get(t, h, "/")
+	if csp := w.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") || strings.Contains(csp, "unsafe-inline") {
+		t.Errorf("GET / Content-Security-Policy = %q, want default-src 'self' and no unsafe-inline", csp)
+	}
+}
