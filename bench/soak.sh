@@ -15,17 +15,19 @@ JOBS=${JOBS:-150}
 WARM=${WARM:-5}
 GO=${GO:-go}
 work=$(mktemp -d)
+pid=
 trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$work"' EXIT
-$GO build -o "$work/flashpipe" ./cmd/flashpipe
+. bench/station.sh
+build_station
 mkdir -p "$work/content/docs"
 head -c 3000000 /dev/urandom >"$work/content/video.bin"
 for i in $(seq 1 20); do echo "page $i" >"$work/content/docs/page$i.txt"; done
-cat >"$work/station.hcl" <<HCL
+receipts="$work/receipts.jsonl"
+start_station --receipts "$receipts" <<HCL
 station {
   name        = "soak"
   allow_buses = ["loop"]
 }
-source "c" { paths = ["$work/content"] }
 profile "soak" {
   match {
     bus  = "loop"
@@ -38,10 +40,6 @@ profile "soak" {
   step "verify" {}
 }
 HCL
-receipts="$work/receipts.jsonl"
-"$work/flashpipe" run --no-table --receipts "$receipts" "$work/station.hcl" >"$work/log" 2>&1 &
-pid=$!
-until grep -q "station running" "$work/log"; do sleep 0.1; done
 sample() {
   echo "$1: rss $(awk '/VmRSS/ {print $2/1000 " MB"}' "/proc/$pid/status"), fds $(ls "/proc/$pid/fd" | wc -l)"
 }

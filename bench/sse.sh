@@ -12,25 +12,23 @@ cd "$(dirname "$0")/.."
 CLIENTS=${CLIENTS:-500}
 GO=${GO:-go}
 work=$(mktemp -d)
+pid=
 trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$work"' EXIT
-$GO build -o "$work/flashpipe" ./cmd/flashpipe
+. bench/station.sh
+build_station
 mkdir -p "$work/content"
 echo hello >"$work/content/a.txt"
-cat >"$work/station.hcl" <<HCL
+port=$((20000 + RANDOM % 20000))
+start_station --listen "127.0.0.1:$port" --receipts "$work/r.jsonl" <<HCL
 station {
   name        = "sse"
   allow_buses = ["loop"]
 }
-source "c" { paths = ["$work/content"] }
 profile "none" {
   match { size = "1TB..1TB" }
   step "wipe" {}
 }
 HCL
-port=$((20000 + RANDOM % 20000))
-"$work/flashpipe" run --no-table --listen "127.0.0.1:$port" --receipts "$work/r.jsonl" "$work/station.hcl" >"$work/log" 2>&1 &
-pid=$!
-until grep -q "station running" "$work/log"; do sleep 0.1; done
 sleep 0.5
 fds() { ls "/proc/$pid/fd" | wc -l; }
 before=$(fds)
