@@ -115,7 +115,7 @@ fi
 # --- initramfs ----------------------------------------------------------------
 stage=$cache/stage
 rm -rf "$stage"
-mkdir -p "$stage"/{bin,sbin,dev,proc,sys,tmp,etc,content,e2e,lib/modules/"$kver"}
+mkdir -p "$stage"/{bin,sbin,dev,proc,sys,run,tmp,etc,content,e2e,lib/modules/"$kver"}
 cp /bin/busybox "$stage/bin/busybox"
 for a in $(/bin/busybox --list); do
 	[ "$a" = busybox ] || ln -sf busybox "$stage/bin/$a"

@@ -16,12 +16,14 @@ import (
 
 // stationLockPath is the lock one station per machine holds while it
 // runs: /run/flashpipe.lock for root (the station), else in the user's
-// runtime directory (or the temporary directory).
+// runtime directory; the temporary directory where neither exists (an
+// initramfs without /run).
 func stationLockPath() string {
 	if os.Geteuid() == 0 {
-		return "/run/flashpipe.lock"
-	}
-	if dir := os.Getenv("XDG_RUNTIME_DIR"); dir != "" {
+		if fi, err := os.Stat("/run"); err == nil && fi.IsDir() {
+			return "/run/flashpipe.lock"
+		}
+	} else if dir := os.Getenv("XDG_RUNTIME_DIR"); dir != "" {
 		return filepath.Join(dir, "flashpipe.lock")
 	}
 	return filepath.Join(os.TempDir(), fmt.Sprintf("flashpipe-%d.lock", os.Geteuid()))
