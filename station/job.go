@@ -453,9 +453,15 @@ func (s *Station) finish(j *stick, rc *receipts.Receipt, failedStage string, err
 		j.mu.Unlock()
 	}
 	s.mu.Unlock()
-	if written {
-		s.journalEnd(j)
+	if !written {
+		return // record logged the receipt; the next station finds the job in the journal
 	}
+	s.journalEnd(j)
+	logEnd(j, rc, failedStage, err)
+}
+
+// logEnd logs how the job ended, as its receipt says.
+func logEnd(j *stick, rc *receipts.Receipt, failedStage string, err error) {
 	took := rc.Time.Sub(rc.Started).Round(time.Millisecond)
 	switch rc.Result {
 	case receipts.ResultDone:

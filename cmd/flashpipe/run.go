@@ -46,6 +46,12 @@ whole disk inserted after it started, checks it with the safety guard, routes it
 to the first matching profile by priority, and runs up to N jobs at once. Sticks
 present at start are left alone unless --include-present.
 
+It does not start while another station runs on this machine, or when its
+receipts file cannot be written. At start it writes a receipt with result
+"interrupted" for each job the last station was running when it was killed or
+lost power (from the journal beside the receipts file). While a receipt cannot
+be written, finished sticks wait for it and no new stick is taken.
+
 SIGINT/SIGTERM: stop taking sticks, let running jobs finish within the grace
 period, then abort the rest; a second signal aborts at once. Every signal is
 logged. A job whose stick stopped answering is given up a few seconds after
