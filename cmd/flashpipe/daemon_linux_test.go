@@ -292,9 +292,11 @@ func TestDaemonKilledMidWrite(t *testing.T) {
 		t.Fatalf("receipts after the restart = %+v, want one: interrupted in write on %s, with its diskseq", rs, filepath.Base(dev))
 	}
 	var row *status.Row
-	for _, j := range apiJobs(t, addr) {
-		if j.Device == filepath.Base(dev) {
-			row = &j
+	for deadline := time.Now().Add(10 * time.Second); row == nil && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		for _, j := range apiJobs(t, addr) { // the log says the station runs a moment before it has looked at the sticks
+			if j.Device == filepath.Base(dev) {
+				row = &j
+			}
 		}
 	}
 	if row == nil || row.State != status.StateInterrupted || !strings.Contains(row.Error, "insert it again") {
