@@ -38,9 +38,9 @@ func TestStationCyclesDoNotLeak(t *testing.T) {
 	dir := t.TempDir()
 	cycle := func(i int) {
 		backing := looptest.Sparse(t, dir, matchSize)
-		dev := looptest.Attach(t, backing, 0)
+		_, pull := looptest.AttachPullable(t, backing)
 		waitReceipts(t, rpath, i+1)
-		looptest.Detach(dev)
+		pull()
 		os.Remove(backing)
 	}
 	const warm, cycles = 5, 50

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/flashpipe/flashpipe/internal/testreq"
@@ -48,6 +49,25 @@ func Attach(t testing.TB, backing string, sectorSize int) string {
 		args = append(args, "--sector-size", fmt.Sprint(sectorSize))
 	}
 	return attach(t, backing, args)
+}
+
+// AttachPullable attaches backing as a loop device, as Attach does, and
+// returns it with a function that detaches it — the stick pulled — once:
+// t.Cleanup calls the same function, so it never detaches a device of the
+// same name that another test (of another package, running at the same
+// time) attached meanwhile, as a second losetup -d would.
+func AttachPullable(t testing.TB, backing string) (dev string, pull func()) {
+	t.Helper()
+	Require(t)
+	out, err := exec.Command("losetup", "--find", "--show", backing).CombinedOutput()
+	if err != nil {
+		testreq.Capability(t, "a loop device", fmt.Errorf("losetup: %v: %s", err, out))
+	}
+	dev = strings.TrimSpace(string(out))
+	var once sync.Once
+	pull = func() { once.Do(func() { Detach(dev) }) }
+	t.Cleanup(pull)
+	return dev, pull
 }
 
 // AttachReadOnly attaches backing as a read-only loop device (the

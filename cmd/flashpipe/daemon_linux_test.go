@@ -276,7 +276,7 @@ func TestDaemonKilledMidWrite(t *testing.T) {
 	addr := freeAddr(t)
 	d := startDaemon(t, bin, "--receipts", rpath, "--listen", addr, cfgPath)
 	backing := looptest.Sparse(t, dir, daemonSize)
-	dev := looptest.Attach(t, backing, 0)
+	dev, pull := looptest.AttachPullable(t, backing)
 	looptest.Throttle(t, dev, 1<<20, 0)
 	d.waitLog(t, "flashpipe."+filepath.Base(dev)+": step: n=2/3 stage=write")
 	time.Sleep(500 * time.Millisecond) // well into the write
@@ -303,7 +303,7 @@ func TestDaemonKilledMidWrite(t *testing.T) {
 		t.Fatalf("/api/jobs after the restart: row of %s = %+v, want interrupted, saying to insert it again", filepath.Base(dev), row)
 	}
 	// Inserted again: a new diskseq, a new job.
-	looptest.Detach(dev)
+	pull()
 	looptest.Attach(t, backing, 0)
 	rs = waitDaemonReceipts(t, d, rpath, 2)
 	if rs[1].Result != receipts.ResultDone {
