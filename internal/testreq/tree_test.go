@@ -49,3 +49,46 @@ func TestAllowListDocumented(t *testing.T) {
 		t.Errorf("AllowList() has %d allowances, the allow-list %d: number them without gaps", n, len(allowList))
 	}
 }
+
+// TestReliabilityTestsExist: every test docs/reliability.md names as the
+// proof of a fault exists, so the table cannot point at a test that was
+// renamed or removed.
+func TestReliabilityTestsExist(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join(root, "docs", "reliability.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defined := map[string]bool{}
+	def := regexp.MustCompile(`(?m)^func ((?:Test|Fuzz|Benchmark)[A-Za-z0-9_]*)\(`)
+	err = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == ".git" || d.Name() == ".cache") {
+			return filepath.SkipDir
+		}
+		if !strings.HasSuffix(p, "_test.go") {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		for _, m := range def.FindAllSubmatch(b, -1) {
+			defined[string(m[1])] = true
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	named := regexp.MustCompile(`\b(?:Test|Fuzz)[A-Z][A-Za-z0-9_]*`).FindAllString(string(doc), -1)
+	if len(named) == 0 {
+		t.Fatal("docs/reliability.md names no tests")
+	}
+	for _, n := range named {
+		if !defined[n] {
+			t.Errorf("docs/reliability.md names %s, which no _test.go file defines", n)
+		}
+	}
+}
