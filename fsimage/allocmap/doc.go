@@ -67,4 +67,12 @@
 // allocation data may not describe what its files use (the journal of an
 // ext4 not cleanly unmounted will write blocks its bitmaps still call
 // free). Running fsck on the master first lets Read map it by allocation.
+//
+// # The table alone
+//
+// Partitions reads only the partition table, from the start of the disk
+// (a GPT's backup only when its primary is damaged), and Detect names one
+// volume's filesystem by its signature: fsimage/relabel finds the
+// partition it labels with them while an image is still being
+// decompressed.
 package allocmap

@@ -106,9 +106,13 @@ func readGPT(d *disk, t *table, mbr []mbrEntry) error {
 	if primary != nil {
 		backupLBA = primary.altLBA
 	}
-	backup, berr := readGPTHeader(d, backupLBA)
-	if berr != nil && !errors.As(berr, &nu) {
-		return berr
+	var backup *gptHeader
+	var berr error
+	if primary == nil || !d.primaryOnly {
+		backup, berr = readGPTHeader(d, backupLBA)
+		if berr != nil && !errors.As(berr, &nu) {
+			return berr
+		}
 	}
 	use := primary
 	switch {
@@ -120,9 +124,9 @@ func readGPT(d *disk, t *table, mbr []mbrEntry) error {
 	case primary == nil:
 		t.notef("primary GPT damaged (%v); the backup at LBA %d was used", perr, backupLBA)
 		use = backup
-	case backup == nil:
+	case backup == nil && berr != nil:
 		t.notef("backup GPT damaged (%v)", berr)
-	case !bytes.Equal(primary.entries, backup.entries):
+	case backup != nil && !bytes.Equal(primary.entries, backup.entries):
 		t.notef("the primary and backup GPT list different partitions; the primary was used, as Linux does")
 	}
 	mapGPTArea(d, t, primary, 1)

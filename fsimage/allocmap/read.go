@@ -22,6 +22,9 @@ type disk struct {
 	r    io.ReaderAt
 	size int64
 	ss   int // logical sector size
+	// primaryOnly: read a GPT's backup only when its primary is damaged
+	// (Partitions: the backup lies at the end of the disk).
+	primaryOnly bool
 }
 
 // read returns n bytes at off. Bytes outside the disk are a notUnderstood
