@@ -121,20 +121,38 @@ func timestamp(t time.Time) (uint32, uint8) {
 	return ts, cs
 }
 
-// appendRootEntries appends the root directory's critical entries: the
-// volume label, the allocation bitmap and the up-case table. An empty label
-// still gets its entry, with no characters, as mkfs.exfat writes it
-// (exfatlabel fails on a volume without one).
-func appendRootEntries(b []byte, label []uint16, bitmapCluster uint32, bitmapLen uint64, t *upcase, upcaseCluster uint32) []byte {
-	e := make([]byte, entrySize)
+// LabelEntry returns the Volume Label directory entry for label (empty
+// or not), or why exFAT cannot hold it: the entry Build writes, and the
+// one fsimage/relabel puts into an image.
+func LabelEntry(label string) ([entrySize]byte, error) {
+	units, err := CheckLabel(label)
+	if err != nil {
+		return [entrySize]byte{}, err
+	}
+	return labelEntry(units), nil
+}
+
+// labelEntry is the Volume Label entry for the UTF-16 label (at most 11
+// units): its type, character count and characters.
+func labelEntry(label []uint16) [entrySize]byte {
+	var e [entrySize]byte
 	e[0] = typeLabel
 	e[1] = byte(len(label))
 	for i, u := range label {
 		binary.LittleEndian.PutUint16(e[2+2*i:], u)
 	}
-	b = append(b, e...)
+	return e
+}
 
-	e = make([]byte, entrySize)
+// appendRootEntries appends the root directory's critical entries: the
+// volume label, the allocation bitmap and the up-case table. An empty label
+// still gets its entry, with no characters, as mkfs.exfat writes it
+// (exfatlabel fails on a volume without one).
+func appendRootEntries(b []byte, label []uint16, bitmapCluster uint32, bitmapLen uint64, t *upcase, upcaseCluster uint32) []byte {
+	l := labelEntry(label)
+	b = append(b, l[:]...)
+
+	e := make([]byte, entrySize)
 	e[0] = typeBitmap
 	binary.LittleEndian.PutUint32(e[20:], bitmapCluster)
 	binary.LittleEndian.PutUint64(e[24:], bitmapLen)

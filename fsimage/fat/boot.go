@@ -46,11 +46,7 @@ func putBootSector(b []byte, g *geometry, hidden, serial uint32, label string) {
 	b[ext] = 0x80   // drive number
 	b[ext+2] = 0x29 // extended boot signature
 	le.PutUint32(b[ext+3:], serial)
-	lab := packShort("", "")
-	if label == "" {
-		label = "NO NAME"
-	}
-	copy(lab[:], label)
+	lab := BootLabel(label)
 	copy(b[ext+7:ext+18], lab[:])
 	copy(b[ext+18:ext+26], fsType)
 	copy(b[code:], bootCode)

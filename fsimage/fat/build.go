@@ -224,9 +224,9 @@ func (b *builder) putDir(d *node, buf []byte) {
 	}
 	if d.e == nil {
 		if b.label != "" {
-			var name shortName
-			copy(name[:], b.label+"           ")
-			put(dirent{name: name, attr: attrVolumeID, time: b.vol.Now})
+			e := LabelEntry(b.label, b.vol.Now)
+			copy(buf[pos:], e[:])
+			pos += direntSize
 		}
 	} else {
 		parent := d.parent.cluster
