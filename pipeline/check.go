@@ -22,6 +22,15 @@ func (c *CheckContext) DeviceExpr(expr hcl.Expression) hcl.Diagnostics {
 	return c.Config.checkDeviceExpr(expr)
 }
 
+// CheckLabel checks a per-device label expression as the loader checks a
+// write stage's label (see Checking labels in docs/config.md): evaluated
+// for the sticks, job numbers and times a station meets, each result
+// checked with valid(fs, label), the label rules of the filesystem fs. A
+// step that writes a label of its own (an image's partition) calls it.
+func (c *CheckContext) CheckLabel(expr hcl.Expression, fs string, valid func(fs, label string) error) hcl.Diagnostics {
+	return c.Config.checkLabel(expr, fs, valid)
+}
+
 // WriteSpec describes what the fused write stage puts on a stick: the
 // partition table, the filesystem, its content and its label.
 type WriteSpec struct {
