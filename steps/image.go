@@ -2,6 +2,7 @@ package steps
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -21,8 +22,10 @@ var imageKind = pipeline.Kind{
 	New:      func() pipeline.Step { return &Image{} },
 	Summary:  "write a disk image (raw, gzip, xz, zstd, bzip2, or in a zip): its mapped blocks only, with a block map",
 	Provides: []string{"image", pipeline.RoleWritten},
-	Excludes: []pipeline.Order{{Roles: []string{"table", "filesystem", "content", "label"},
-		Why: "the image brings its own partition table and partitions. Remove the partition, mkfs, copy and label steps, or write content with them in a profile of its own."}},
+	Excludes: []pipeline.Order{{Roles: []string{"table", "filesystem", "content"},
+		Why: "the image brings its own partition table and partitions. Remove the partition, mkfs and copy steps, or write content with them in a profile of its own."},
+		{Roles: []string{"label"},
+			Why: `the image step labels one of the image's partitions itself: write label and label_partition in step "image" instead.`}},
 	Precedes: []pipeline.Order{writesBeforeVerify},
 }
 
@@ -34,14 +37,19 @@ var imageKind = pipeline.Kind{
 //	  entry  = "raspios.img"            # the image of a zip that holds several
 //	  bmap   = "auto"                   # a bmaptool block map: "auto" finds one next to the image or in
 //	                                    # the zip (none found: the whole image is written); a path; or ""
+//	  label           = format("PI-%04d", job.seq) # a per-stick volume label (see imagelabel.go) ...
+//	  label_partition = 1                          # ... of this partition (0: an image without a table)
 //	}
 type Image struct {
-	Source string `hcl:"source"`
-	Entry  string `hcl:"entry,optional"`
-	Bmap   string `hcl:"bmap,optional"`
+	Source         string         `hcl:"source"`
+	Entry          string         `hcl:"entry,optional"`
+	Bmap           string         `hcl:"bmap,optional"`
+	Label          hcl.Expression `hcl:"label,optional"`
+	LabelPartition *int           `hcl:"label_partition,optional"`
 
 	path, bmap string            // resolved
 	checked    *diskimage.Source // as validate opened it; nil with --skip-content
+	labelFS    string            // the labelled partition's filesystem, when validate could read it
 
 	mu    sync.Mutex
 	cache *diskimage.Cache // shared by the profile's jobs, opened by the first
@@ -62,23 +70,27 @@ func (i *Image) Check(c *pipeline.CheckContext) hcl.Diagnostics {
 	if i.Bmap != "" && i.Bmap != diskimage.BmapAuto {
 		i.bmap = pipeline.ResolvePaths(c.Block.DeclRange.Filename, []string{i.Bmap})[0]
 	}
+	diags := i.checkLabelAttrs(c)
 	if c.SkipContent() {
-		return nil
+		return append(diags, i.checkLabelRules(c, nil)...)
 	}
 	src, err := diskimage.Open(i.path, diskimage.Options{Entry: i.Entry, Bmap: i.bmap})
 	if err != nil {
-		return hcl.Diagnostics{c.Errorf("source", "Image cannot be used", "%s. A station fails every job of this profile until this is fixed; where the image exists only on the stations, check the files with flashpipe validate --skip-content.", err)}
+		return append(diags, c.Errorf("source", "Image cannot be used", "%s. A station fails every job of this profile until this is fixed; where the image exists only on the stations, check the files with flashpipe validate --skip-content.", err))
 	}
 	i.checked = src
-	return nil
+	if diags.HasErrors() {
+		return diags
+	}
+	return i.checkLabelRules(c, src)
 }
 
 // Describe says what the step writes, for plan: the image's format and
 // size, and how much of it the block map maps.
-func (i *Image) Describe(*pipeline.WriteSpec, func(hcl.Expression) string) string {
+func (i *Image) Describe(_ *pipeline.WriteSpec, expr func(hcl.Expression) string) string {
 	src := i.checked
 	if src == nil {
-		return "source " + i.path + " (not opened: --skip-content)"
+		return "source " + i.path + " (not opened: --skip-content)" + i.describeLabel(expr)
 	}
 	d := fmt.Sprintf("%s, %s", src.Name(), src.Format)
 	if src.Format == diskimage.Zip {
@@ -94,7 +106,7 @@ func (i *Image) Describe(*pipeline.WriteSpec, func(hcl.Expression) string) strin
 	} else {
 		d += ", no block map: every byte is written"
 	}
-	return d
+	return d + i.describeLabel(expr)
 }
 
 // MinStickSize returns the image's size as validate read it, or -1 when
@@ -145,8 +157,9 @@ func (i *Image) Prepare(ctx context.Context, j *pipeline.Job) error {
 	if err != nil {
 		return fmt.Errorf("image: %w", err)
 	}
-	j.Plan = imagePlan(dev.Size, dev.LogicalSectorSize, regions, &imageSource{im: im})
-	return nil
+	cached := &imageSource{im: im}
+	j.Plan = imagePlan(dev.Size, dev.LogicalSectorSize, regions, cached)
+	return i.labelPlan(ctx, j, cached, size)
 }
 
 // openCache opens the decompression cache on first use.
@@ -199,7 +212,10 @@ func (i *Image) Run(ctx context.Context, j *pipeline.Job) (pipeline.Outcome, err
 			return out, err
 		}
 	}
-	src := j.Plan.Extents[0].Reader.(*imageSource)
+	src := planSource(j.Plan)
+	if src == nil {
+		return out, errors.New("image: the plan holds no range of the image (is its block map empty?)")
+	}
 	dev, err := openTarget(j)
 	if err != nil {
 		return out, err
@@ -215,7 +231,22 @@ func (i *Image) Run(ctx context.Context, j *pipeline.Job) (pipeline.Outcome, err
 	}
 	out.Details = imageDetails(src.im.Source(), meta, j.Plan, dev.Size)
 	out.Note = fmt.Sprintf("image written: %s of %s mapped", units.Bytes(j.Plan.Bytes()), units.Bytes(meta.Size))
+	if pipeline.IsSet(i.Label) {
+		out.Label, out.Details["label_partition"] = j.Plan.Label, *i.LabelPartition
+		out.Note += fmt.Sprintf(", partition %d labelled %q", *i.LabelPartition, j.Plan.Label)
+	}
 	return out, nil
+}
+
+// planSource returns the image an image plan reads from (its first extent
+// may be a label's sector), or nil when it reads none.
+func planSource(p *fsimage.Plan) *imageSource {
+	for _, e := range p.Extents {
+		if s, ok := e.Reader.(*imageSource); ok {
+			return s
+		}
+	}
+	return nil
 }
 
 // imageDetails are what a receipt keeps of an image job.
