@@ -60,4 +60,5 @@ type NotUnderstoodError struct {
 	Reason string // a sentence for the operator
 }
 
+// Error names the filesystem and the reason.
 func (e *NotUnderstoodError) Error() string { return fmt.Sprintf("%s: %s", e.FS, e.Reason) }
