@@ -64,6 +64,11 @@ type Mount struct {
 	MountPoint string // "/boot"; for swap, the swap area's file name
 	FSType     string // "vfat"; "swap" for swap
 	Source     string // mount source, "/dev/sdb1"
+	// ReadOnly is true when the filesystem itself is mounted read-only
+	// (mountinfo's super options say "ro"), so it writes nothing to the
+	// device. A read-only bind of a filesystem mounted read-write is not;
+	// swap never is.
+	ReadOnly bool
 }
 
 // OSRoots returns the live system's sysfs and procfs as file systems: the
@@ -116,6 +121,23 @@ func read(sysfs, procfs fs.FS, mountinfo, swaps io.Reader, name string) (*Device
 	}
 	return d, nil
 }
+
+// NameOf returns the kernel name of the block device whose device number
+// is dev, "major:minor" ("8:17" gives "sdb1"), through sysfs's dev/block
+// links: what a stat of a device node (st_rdev) or of a file (st_dev, the
+// device of its filesystem) leads to.
+func NameOf(sysfs fs.FS, dev string) (string, error) {
+	if !devNumber.MatchString(dev) {
+		return "", fmt.Errorf("block device number %q: want major:minor", dev)
+	}
+	p, err := resolve(sysfs, path.Join("dev/block", dev))
+	if err != nil {
+		return "", fmt.Errorf("block device %s: %w", dev, err)
+	}
+	return path.Base(p), nil
+}
+
+var devNumber = regexp.MustCompile(`^[0-9]+:[0-9]+$`)
 
 // findBlock resolves block/<name> or class/block/<name> to the device's
 // directory under devices/.

@@ -158,3 +158,50 @@ func TestRecheck(t *testing.T) {
 		}
 	}
 }
+
+// TestNameOfAndIncludes: a device number leads to its kernel name, and a
+// disk includes its partitions and the loop devices stacked on it, not
+// an unrelated loop device.
+func TestNameOfAndIncludes(t *testing.T) {
+	fx := load(t, "usb-stick-loop-on-loop")
+	for dev, want := range map[string]string{"8:16": "sdb", "8:17": "sdb1", "259:3": "loop2p1", "7:3": "loop3"} {
+		if got, err := matchers.NameOf(fx.Sys, dev); err != nil || got != want {
+			t.Errorf("NameOf(%s) = %q, %v; want %q", dev, got, err, want)
+		}
+	}
+	for _, bad := range []string{"9:9", "../8:16", "8"} {
+		if got, err := matchers.NameOf(fx.Sys, bad); err == nil {
+			t.Errorf("NameOf(%q) = %q, nil; want an error", bad, got)
+		}
+	}
+	d, err := matchers.Read(fx.Sys, strings.NewReader(""), nil, "sdb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]bool{"sdb": true, "sdb1": true, "loop0": true, "loop2": true, "loop2p1": true, "loop3": false, "sda": false} {
+		if got := d.Includes(name); got != want {
+			t.Errorf("Read(sdb).Includes(%s) = %v, want %v", name, got, want)
+		}
+	}
+}
+
+// TestMountReadOnly: a mount is read-only when its filesystem is (the
+// super options), not when only its mount point is.
+func TestMountReadOnly(t *testing.T) {
+	fx := load(t, "usb-stick-behind-hub")
+	mi := "40 21 8:17 / /media/ro ro,relatime - vfat /dev/sdb1 ro,fmask=0022\n" +
+		"41 21 8:17 / /media/bind ro,relatime - vfat /dev/sdb1 rw,fmask=0022\n" +
+		"42 21 8:17 / /media/rw rw,relatime - vfat /dev/sdb1 rw,errors=remount-ro\n"
+	d, err := matchers.Read(fx.Sys, strings.NewReader(mi), nil, "sdb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, m := range d.Mounts {
+		got[m.MountPoint] = m.ReadOnly
+	}
+	want := map[string]bool{"/media/ro": true, "/media/bind": false, "/media/rw": false}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("ReadOnly of each mount (-want +got):\n%s", diff)
+	}
+}

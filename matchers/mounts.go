@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -81,6 +82,10 @@ func (d *Device) readUse(sysfs, procfs fs.FS, mountinfo, swaps io.Reader) error 
 // is one of ms. Format (proc(5)):
 //
 //	36 35 98:0 /mnt1 /mnt/parent rw,noatime master:1 - ext3 /dev/root rw
+//
+// The last field, the super options, says whether the filesystem is
+// read-only (Mount.ReadOnly); the per-mount options (the sixth field) only
+// say so of one mount point.
 func parseMountinfo(r io.Reader, ms []member) ([]Mount, error) {
 	var out []Mount
 	sc := bufio.NewScanner(r)
@@ -101,9 +106,10 @@ func parseMountinfo(r io.Reader, ms []member) ([]Mount, error) {
 			return nil, fmt.Errorf("mountinfo line %d: malformed: %q", line, sc.Text())
 		}
 		fstype, source := unescape(f[sep+1]), unescape(f[sep+2])
+		ro := sep+3 < len(f) && slices.Contains(strings.Split(f[sep+3], ","), "ro")
 		for _, m := range ms {
 			if f[2] == m.dev || source == "/dev/"+m.name {
-				out = append(out, Mount{Device: m.name, MountPoint: unescape(f[4]), FSType: fstype, Source: source})
+				out = append(out, Mount{Device: m.name, MountPoint: unescape(f[4]), FSType: fstype, Source: source, ReadOnly: ro})
 				break
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"slices"
 	"strings"
 )
 
@@ -146,4 +147,15 @@ func (d *Device) loopOf(name string) (l *Loop, part bool) {
 		}
 	}
 	return nil, false
+}
+
+// Includes reports whether the block device called name holds d's data:
+// it is d, one of d's partitions, or a loop device stacked on d (or a
+// partition of one; see [Loop]).
+func (d *Device) Includes(name string) bool {
+	if name == d.Name || slices.Contains(d.Partitions, name) {
+		return true
+	}
+	l, _ := d.loopOf(name)
+	return l != nil
 }
