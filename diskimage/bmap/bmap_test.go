@@ -234,3 +234,35 @@ func TestCandidates(t *testing.T) {
 		}
 	}
 }
+
+// TestNewThenHash: a map from New, its ranges hashed by a writer that
+// streams them (NewHash over Region(i)), equals the one Build reads from
+// the image; New alone has the ranges and counts but no checksums.
+func TestNewThenHash(t *testing.T) {
+	size := int64(10*4096 + 100)
+	data := []fsimage.Region{{Offset: 4096*7 + 1, Length: 4096}, {Offset: 0, Length: 10}, {Offset: 4096 * 10, Length: 1}}
+	img := testImage(size, data)
+	built, err := Build(context.Background(), "x.bmap", bytes.NewReader(img), size, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := New("x.bmap", size, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.HasChecksums() || m.MappedBlocksCount != 4 || len(m.Ranges) != 3 {
+		t.Errorf("New() = %d ranges, %d blocks, checksums %v; want 3 ranges, 4 blocks, no checksums", len(m.Ranges), m.MappedBlocksCount, m.HasChecksums())
+	}
+	for i := range m.Ranges {
+		h := m.NewHash()
+		reg := m.Region(i)
+		h.Write(img[reg.Offset : reg.Offset+reg.Length])
+		m.Ranges[i].Checksum = hex.EncodeToString(h.Sum(nil))
+	}
+	if diff := cmp.Diff(built, m); diff != "" {
+		t.Errorf("New + streamed hashes differs from Build (-Build +New):\n%s", diff)
+	}
+	if _, err := New("x.bmap", 0, nil); err == nil {
+		t.Errorf("New(size 0) = nil error, want one")
+	}
+}

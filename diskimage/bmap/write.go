@@ -19,16 +19,13 @@ import (
 const DefaultBlockSize = 4096
 
 // Build makes a version 2.0 map with SHA-256 checksums for an image of
-// size bytes whose data lies in mapped (byte regions in any order; they are
-// rounded out to whole blocks and merged). Each range's checksum is read
-// from img. ctx stops a long read between ranges.
+// size bytes whose data lies in mapped (see New). Each range's checksum is
+// read from img. ctx stops a long read between ranges.
 func Build(ctx context.Context, name string, img io.ReaderAt, size int64, mapped []fsimage.Region) (*Map, error) {
-	if size <= 0 {
-		return nil, fmt.Errorf("block map for %s: the image is empty", name)
+	m, err := New(name, size, mapped)
+	if err != nil {
+		return nil, err
 	}
-	m := &Map{Name: name, Version: "2.0", ImageSize: size, BlockSize: DefaultBlockSize, ChecksumType: "sha256"}
-	m.BlocksCount = (size + m.BlockSize - 1) / m.BlockSize
-	m.Ranges = blockRanges(mapped, m.BlockSize, m.BlocksCount)
 	for i := range m.Ranges {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -42,7 +39,24 @@ func Build(ctx context.Context, name string, img io.ReaderAt, size int64, mapped
 			return nil, fmt.Errorf("block map for %s: reading bytes %d-%d: %w", name, reg.Offset, reg.Offset+reg.Length-1, err)
 		}
 		m.Ranges[i].Checksum = hex.EncodeToString(h.Sum(nil))
-		m.MappedBlocksCount += m.Ranges[i].Blocks()
+	}
+	return m, nil
+}
+
+// New makes a version 2.0 map (SHA-256, DefaultBlockSize) for an image of
+// size bytes whose data lies in mapped: byte regions in any order, rounded
+// out to whole blocks and merged. Its ranges have no checksums yet: a
+// writer that streams the image hashes Region(i) with NewHash and sets
+// Ranges[i].Checksum (Build reads them from the image instead).
+func New(name string, size int64, mapped []fsimage.Region) (*Map, error) {
+	if size <= 0 {
+		return nil, fmt.Errorf("block map for %s: the image is empty", name)
+	}
+	m := &Map{Name: name, Version: "2.0", ImageSize: size, BlockSize: DefaultBlockSize, ChecksumType: "sha256"}
+	m.BlocksCount = (size + m.BlockSize - 1) / m.BlockSize
+	m.Ranges = blockRanges(mapped, m.BlockSize, m.BlocksCount)
+	for _, r := range m.Ranges {
+		m.MappedBlocksCount += r.Blocks()
 	}
 	return m, nil
 }
