@@ -209,7 +209,7 @@ func (c *Cache) decodeSerial(e *entry, f *os.File, fh hash.Hash) (int64, []byte,
 		if ch.err != nil {
 			return 0, nil, e.src.decodeError(ch.err, &counter{n: ch.fileOff}, base, off+int64(len(ch.buf)))
 		}
-		if err := e.checkDeclared(off + int64(len(ch.buf))); err != nil {
+		if err := e.src.checkDeclared(off + int64(len(ch.buf))); err != nil {
 			return 0, nil, err
 		}
 		ih.Write(ch.buf)
@@ -235,8 +235,7 @@ func (c *Cache) decodeSerial(e *entry, f *os.File, fh hash.Hash) (int64, []byte,
 }
 
 // checkDeclared fails a stream that decodes to more than its file says.
-func (e *entry) checkDeclared(n int64) error {
-	s := e.src
+func (s *Source) checkDeclared(n int64) error {
 	if s.Size >= 0 && s.SizeFrom != "block map" && n > s.Size {
 		return &DecodeError{What: s.describe(), ImageOffset: s.Size, FileSize: s.FileSize,
 			Err: fmt.Errorf("it decodes to more than the %d bytes its %s gives", s.Size, s.SizeFrom)}

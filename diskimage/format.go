@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 )
 
@@ -81,6 +82,14 @@ var others = []struct {
 // raw: the name breaks the tie, it never overrides a signature.
 var rawNames = []string{".img", ".iso", ".raw", ".bin", ".dd", ".wic", ".hddimg", ".sdcard", ".hdd"}
 
+// RawName reports whether name's extension (.img, .iso, .raw, .bin, .dd,
+// .wic, .hddimg, .sdcard, .hdd; any case) makes a file raw when its bytes
+// carry no partition table, filesystem or compression signature. A file
+// with a signature is read by it whatever its name.
+func RawName(name string) bool {
+	return slices.Contains(rawNames, strings.ToLower(path.Ext(name)))
+}
+
 // detect returns the format of a file that starts with head. name is used
 // only to break a tie (a raw image without a partition table or filesystem
 // signature) and in errors. A file flashpipe cannot read is an error that
@@ -105,11 +114,8 @@ func detect(name string, head []byte) (Format, error) {
 	if sig := rawSignature(head); sig != "" {
 		return Raw, nil
 	}
-	ext := strings.ToLower(path.Ext(name))
-	for _, r := range rawNames {
-		if ext == r && len(head) > 0 {
-			return Raw, nil
-		}
+	if RawName(name) && len(head) > 0 {
+		return Raw, nil
 	}
 	if len(head) == 0 {
 		return formatInvalid, fmt.Errorf("%s is empty", name)

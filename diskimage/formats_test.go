@@ -152,14 +152,7 @@ func TestFormatsDamaged(t *testing.T) {
 		}
 		for _, damage := range []string{"corrupt", "truncated"} {
 			t.Run(f.name+" "+damage, func(t *testing.T) {
-				data := bytes.Clone(made(t, f, img))
-				if damage == "corrupt" {
-					for i := len(data) / 2; i < len(data)/2+64; i++ {
-						data[i] ^= 0x5a
-					}
-				} else {
-					data = data[:len(data)*6/10]
-				}
+				data := damaged(made(t, f, img), damage)
 				path := writeFile(t, filepath.Join(t.TempDir(), f.file), data)
 				c := openCache(t)
 				err := openAndDecode(t, c, path)
@@ -182,6 +175,19 @@ func TestFormatsDamaged(t *testing.T) {
 			})
 		}
 	}
+}
+
+// damaged returns a copy of data with damage done: "corrupt" flips 64
+// bytes in its middle, "truncated" cuts it to 60 %.
+func damaged(data []byte, damage string) []byte {
+	data = bytes.Clone(data)
+	if damage == "truncated" {
+		return data[:len(data)*6/10]
+	}
+	for i := len(data) / 2; i < len(data)/2+64; i++ {
+		data[i] ^= 0x5a
+	}
+	return data
 }
 
 // openAndDecode opens path and decodes it into c, returning the first

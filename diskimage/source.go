@@ -2,6 +2,7 @@ package diskimage
 
 import (
 	"archive/zip"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +25,12 @@ type Options struct {
 	// Bmap is "" for no block map (the whole image is mapped), "auto" for
 	// the one bmaptool would find (see Open), or the path of a .bmap file.
 	Bmap string
+	// Name is the name the file goes by when that is not its path: a file
+	// read back while it is still written under a temporary name (capture
+	// reads x.img.zst.part as x.img.zst). Its extension, not the path's,
+	// then breaks the tie for a raw image without a signature. "" means
+	// the path.
+	Name string
 }
 
 // BmapAuto is the Options.Bmap value that finds a block map by bmaptool's
@@ -60,7 +67,8 @@ type Source struct {
 	BmapName  string
 	BmapTried []string
 
-	id fileID // the file as Open read it
+	id  fileID // the file as Open read it
+	tie string // the name that breaks the tie for a raw image (Options.Name)
 }
 
 // Name names the image for messages: the path, with ":entry" for a zip.
@@ -89,13 +97,13 @@ func Open(path string, opt Options) (*Source, error) {
 		return nil, fmt.Errorf("opening image: %w", err)
 	}
 	defer f.Close()
-	s := &Source{Path: path, FileSize: fi.Size(), Size: -1, id: identify(fi)}
+	s := &Source{Path: path, FileSize: fi.Size(), Size: -1, id: identify(fi), tie: cmp.Or(opt.Name, path)}
 	head := make([]byte, headSize)
 	n, err := f.ReadAt(head, 0)
 	if err != nil && err != io.EOF {
 		return nil, fmt.Errorf("reading image %s: %w", path, err)
 	}
-	if s.Format, err = detect(path, head[:n]); err != nil {
+	if s.Format, err = detect(s.tie, head[:n]); err != nil {
 		return nil, err
 	}
 	if opt.Entry != "" && s.Format != Zip {
@@ -248,7 +256,11 @@ func (s *Source) readHead(f *os.File) error {
 	}
 	// What a compressed file holds must be a raw image: not a tar, and
 	// not compressed twice.
-	inner := strings.TrimSuffix(s.Name(), path.Ext(s.Name()))
+	name := s.Name()
+	if s.Format != Zip {
+		name = s.tie
+	}
+	inner := strings.TrimSuffix(name, path.Ext(name))
 	switch got, err := detect(inner, head); {
 	case err != nil:
 		return fmt.Errorf("%s decompressed: %w", s.describe(), err)

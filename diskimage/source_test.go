@@ -55,6 +55,29 @@ func TestDetect(t *testing.T) {
 	}
 }
 
+// TestDetectUnderAnotherName: Options.Name, not the path, breaks the tie
+// for an image without a signature, raw or compressed (a file read back
+// under its temporary name).
+func TestDetectUnderAnotherName(t *testing.T) {
+	noSig := bytes.Repeat([]byte{0x42}, 4096)
+	dir := t.TempDir()
+	raw := writeFile(t, filepath.Join(dir, "blank.img.part"), noSig)
+	zst := writeFile(t, filepath.Join(dir, "blank.img.zst.part"), compress(t, noSig, "zstd", "-c", "-q"))
+	for path, name := range map[string]string{raw: "blank.img", zst: "blank.img.zst"} {
+		if _, err := Open(path, Options{}); err == nil || !strings.Contains(err.Error(), "unknown format") {
+			t.Errorf("Open(%s) = %v, want an unknown format", path, err)
+		}
+		if src, err := Open(path, Options{Name: name}); err != nil || src.Path != path {
+			t.Errorf("Open(%s, Name %s) = %v, want it read as an image at its path", path, name, err)
+		}
+	}
+	for name, want := range map[string]bool{"a.img": true, "A.ISO": true, "a.wic": true, "a.img.zst": false, "a": false, "a.part": false} {
+		if got := RawName(name); got != want {
+			t.Errorf("RawName(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
+
 // TestDetectInside: what a compressed file holds must be a raw image.
 func TestDetectInside(t *testing.T) {
 	tar := make([]byte, 4096)
