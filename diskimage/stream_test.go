@@ -67,3 +67,34 @@ func streamAll(path string) ([]byte, error) {
 	defer r.Close()
 	return io.ReadAll(r)
 }
+
+// TestRewrittenWithMtimeRestored: a file rewritten in place, same size,
+// its mtime set back, is still a changed file: its ctime moved.
+func TestRewrittenWithMtimeRestored(t *testing.T) {
+	img := testImage(64<<10, 1)
+	path := writeFile(t, filepath.Join(t.TempDir(), "disk.img"), img)
+	src, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(10 * time.Millisecond) // a ctime tick
+	other := bytes.Clone(img)
+	other[1000] ^= 1
+	if err := os.WriteFile(path, other, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(path, fi.ModTime(), fi.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	var ce *ChangedError
+	if r, err := src.Stream(); !errors.As(err, &ce) {
+		if r != nil {
+			r.Close()
+		}
+		t.Errorf("Stream of a file rewritten with its mtime restored = %v, want a ChangedError", err)
+	}
+}

@@ -3,6 +3,7 @@ package diskimage
 import (
 	"errors"
 	"os"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -13,7 +14,9 @@ import (
 // still changes identity.
 func identify(fi os.FileInfo) fileID {
 	id := fileID{Size: fi.Size(), Mtime: fi.ModTime().UnixNano()}
-	if st, ok := fi.Sys().(*unix.Stat_t); ok {
+	// os gives syscall's Stat_t, not x/sys/unix's: asserting the latter
+	// never matched, and only size and mtime were compared.
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		id.Dev, id.Ino = uint64(st.Dev), st.Ino
 		id.Ctime = st.Ctim.Nano()
 	}
