@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -90,27 +89,9 @@ func tool(t *testing.T, name string, args ...string) string {
 // file of its own for the filesystem tools.
 func extractPartition(t *testing.T, img, table, name string) string {
 	t.Helper()
-	var pt struct {
-		PartitionTable struct {
-			Label      string `json:"label"`
-			SectorSize int64  `json:"sectorsize"`
-			Partitions []struct {
-				Start int64  `json:"start"`
-				Size  int64  `json:"size"`
-				Name  string `json:"name"`
-			} `json:"partitions"`
-		} `json:"partitiontable"`
+	label, parts := imagetest.Partitions(t, img)
+	if label != table || len(parts) != 1 || parts[0].Name != name {
+		t.Fatalf("sfdisk --json: table %q with partitions %+v, want %q with one partition named %q", label, parts, table, name)
 	}
-	if err := json.Unmarshal([]byte(tool(t, "sfdisk", "--json", img)), &pt); err != nil {
-		t.Fatal(err)
-	}
-	p := pt.PartitionTable
-	if p.Label != table || len(p.Partitions) != 1 || p.Partitions[0].Name != name {
-		t.Fatalf("sfdisk --json: table %q with %d partitions (%+v), want %q with one partition named %q", p.Label, len(p.Partitions), p.Partitions, table, name)
-	}
-	ss := p.SectorSize
-	if ss == 0 {
-		ss = 512
-	}
-	return imagetest.Extract(t, img, p.Partitions[0].Start*ss, p.Partitions[0].Size*ss)
+	return imagetest.Extract(t, img, parts[0].Offset, parts[0].Size)
 }

@@ -1,8 +1,6 @@
 package allocmap
 
 import (
-	"io"
-	"os"
 	"strings"
 	"testing"
 
@@ -50,8 +48,8 @@ func makePiDisk(t testing.TB, table string) *piDisk {
 	} else {
 		sfdisk(t, d.img, "label: dos\nstart=2048, size=98304, type=c\nstart=100352, size=131072, type=83\n")
 	}
-	copyInto(t, d.img, bootImg, piBootOff)
-	copyInto(t, d.img, rootImg, piRootOff)
+	imagetest.Place(t, d.img, bootImg, piBootOff)
+	imagetest.Place(t, d.img, rootImg, piRootOff)
 	return d
 }
 
@@ -64,27 +62,6 @@ func sfdisk(t testing.TB, img, script string, args ...string) {
 	c.Stdin = strings.NewReader(script)
 	if out, err := c.CombinedOutput(); err != nil {
 		t.Fatalf("sfdisk %s: %v\n%s", img, err, out)
-	}
-}
-
-// copyInto writes the file src into dst at off.
-func copyInto(t testing.TB, dst, src string, off int64) {
-	t.Helper()
-	in, err := os.Open(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer out.Close()
-	if _, err := io.Copy(io.NewOffsetWriter(out, off), in); err != nil {
-		t.Fatal(err)
-	}
-	if err := out.Close(); err != nil {
-		t.Fatal(err)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/flashpipe/flashpipe/blockdev/looptest"
+	"github.com/flashpipe/flashpipe/fsimage/imagetest"
 )
 
 // A fuzz input is a sparse disk, so that a seed can hold a real volume of
@@ -223,14 +224,14 @@ func makeSeeds(t testing.TB, dir string) {
 
 	disk := looptest.Sparse(t, t.TempDir(), 6<<20)
 	run(t, "sgdisk", "-a", "1", "-n", "1:64:+3M", "-t", "1:0700", "-n", "2:6208:+2M", "-t", "2:8300", disk)
-	copyInto(t, disk, tempWith(t, fat(3<<20, "-F", "16", "-s", "1", "-r", "16")), 64*512)
-	copyInto(t, disk, tempWith(t, ext(2<<20, "-t", "ext4", "-b", "1024", "-g", "1024", "-N", "64", "-O", "^has_journal,^resize_inode,meta_bg")), 6208*512)
+	imagetest.Place(t, disk, tempWith(t, fat(3<<20, "-F", "16", "-s", "1", "-r", "16")), 64*512)
+	imagetest.Place(t, disk, tempWith(t, ext(2<<20, "-t", "ext4", "-b", "1024", "-g", "1024", "-N", "64", "-O", "^has_journal,^resize_inode,meta_bg")), 6208*512)
 	writeSeed(t, dir, "6-fat16-ext4", readFile(t, disk), 0)
 
 	disk = looptest.Sparse(t, t.TempDir(), 8<<20)
 	sfdisk(t, disk, "label: dos\nstart=64, size=2048, type=1\nstart=2112, size=12000, type=5\nstart=2176, size=8192, type=83\n")
-	copyInto(t, disk, tempWith(t, fat(1<<20, "-F", "12")), 64*512)
-	copyInto(t, disk, tempWith(t, ext(4<<20, "-t", "ext3", "-b", "1024", "-N", "32", "-J", "size=1")), 2176*512)
+	imagetest.Place(t, disk, tempWith(t, fat(1<<20, "-F", "12")), 64*512)
+	imagetest.Place(t, disk, tempWith(t, ext(4<<20, "-t", "ext3", "-b", "1024", "-N", "32", "-J", "size=1")), 2176*512)
 	writeSeed(t, dir, "7-fat12-ext3", readFile(t, disk), 0)
 }
 

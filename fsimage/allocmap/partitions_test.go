@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/flashpipe/flashpipe/blockdev/looptest"
+	"github.com/flashpipe/flashpipe/fsimage/imagetest"
 	"github.com/flashpipe/flashpipe/internal/testreq"
 )
 
@@ -67,8 +68,8 @@ func TestDetect(t *testing.T) {
 	run(t, "mkfs.fat", "-F", "16", fat)
 	ext := looptest.Sparse(t, dir, 20<<20)
 	run(t, "mke2fs", "-q", "-F", "-t", "ext4", ext)
-	copyInto(t, img, fat, 2048*512)
-	copyInto(t, img, ext, 43008*512)
+	imagetest.Place(t, img, fat, 2048*512)
+	imagetest.Place(t, img, ext, 43008*512)
 	disk := readFile(t, img)
 	size := int64(len(disk))
 	for _, c := range []struct {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/flashpipe/flashpipe/blockdev/looptest"
 	"github.com/flashpipe/flashpipe/fsimage"
+	"github.com/flashpipe/flashpipe/fsimage/imagetest"
 	"github.com/flashpipe/flashpipe/internal/testreq"
 )
 
@@ -218,7 +219,7 @@ func TestSectorSizeDetection(t *testing.T) {
 			}
 			fat := looptest.Sparse(t, dir, 32<<20)
 			run(t, "mkfs.fat", "-F", "16", "-S", "4096", "-s", "1", fat)
-			copyInto(t, img, fat, 256*4096)
+			imagetest.Place(t, img, fat, 256*4096)
 			m := readMap(t, img, Options{})
 			if m.SectorSize != 4096 {
 				t.Fatalf("SectorSize = %d, want 4096", m.SectorSize)
