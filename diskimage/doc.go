@@ -21,6 +21,11 @@
 //	meta, err := im.Wait(ctx) // for the receipt: meta.SHA256 (image),
 //	// meta.FileSHA256 (compressed file), src.Bmap.FileChecksum (bmap)
 //
+// src.Stream() decodes the image in one pass with no cache, for a reader
+// that wants each byte once (capture reads back the image it wrote);
+// Options.Name opens a file still under a temporary name as the name it
+// will have.
+//
 // An image bigger than the stick must be refused before a byte is
 // written: src.Size gives the size at once for raw, zip-stored and xz
 // images and whenever a block map is used; otherwise im.WaitSize waits for

@@ -235,6 +235,18 @@ func TestCandidates(t *testing.T) {
 	}
 }
 
+// TestPathFor: the block map flashpipe writes is the second name bmaptool
+// looks for (the first when the image has no extension).
+func TestPathFor(t *testing.T) {
+	for in, want := range map[string]string{"dir/x.img.xz": "dir/x.img.bmap", "x.img": "x.bmap", "a.b/raw": "a.b/raw.bmap", ".hidden": ".hidden.bmap"} {
+		got := PathFor(in)
+		c := Candidates(in)
+		if got != want || got != c[min(1, len(c)-1)] {
+			t.Errorf("PathFor(%q) = %q, want %q, Candidates' %v", in, got, want, c)
+		}
+	}
+}
+
 // TestNewThenHash: a map from New, its ranges hashed by a writer that
 // streams them (NewHash over Region(i)), equals the one Build reads from
 // the image; New alone has the ranges and counts but no checksums.

@@ -2,6 +2,7 @@ package bmap
 
 import (
 	"path"
+	"path/filepath"
 	"strings"
 )
 
@@ -21,4 +22,18 @@ func Candidates(image string) []string {
 		}
 		image = dir + base[:i]
 	}
+}
+
+// PathFor returns where flashpipe writes the block map of the image file
+// image: its name with the last extension replaced by .bmap — x.bmap for
+// x.img, x.img.bmap for x.img.zst, as bmaptool's documentation and Yocto
+// name them. It is the second of Candidates(image): `bmaptool copy` and
+// bmap = "auto" find it as long as the first, image + ".bmap", does not
+// exist.
+func PathFor(image string) string {
+	dir, base := path.Split(filepath.ToSlash(image))
+	if i := strings.LastIndexByte(base, '.'); i > 0 {
+		base = base[:i]
+	}
+	return filepath.FromSlash(dir + base + ".bmap")
 }
