@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"time"
 
+	"github.com/flashpipe/flashpipe/diskimage/bmap"
 	"github.com/flashpipe/flashpipe/fsimage"
 	"github.com/flashpipe/flashpipe/fsimage/compile"
 	"github.com/flashpipe/flashpipe/fsimage/manifest"
@@ -20,6 +22,7 @@ func newBuildCmd() *cobra.Command {
 	var legacy legacyFlags
 	var profile, size, output string
 	var sector int
+	var withBmap bool
 	cmd := &cobra.Command{
 		Use:   "build [CONFIG... --profile NAME | -c DIR [-x EXT] [--label L] [--fs F] [--table T]] --size SIZE -o IMAGE",
 		Short: "Write the image of one stick to a file (no root needed)",
@@ -29,7 +32,12 @@ has zeros. The image is exactly what the station would write to a stick.
 
 It prints the number of files of the content (empty ones included) and their
 size, and how much it wrote: the partition table, the filesystem metadata,
-areas that must read as zeros and the file data, as a stick's receipt counts.`,
+areas that must read as zeros and the file data, as a stick's receipt counts.
+
+--bmap writes a bmaptool block map next to the image (stick.bmap for
+stick.img) that maps what the plan writes — the partition table, the
+filesystem metadata, areas that must read as zeros and the file data — so
+that bmaptool copy and flash --image --bmap auto write only those.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if output == "" || size == "" {
 				return fmt.Errorf("give --size (e.g. 8GiB) and -o IMAGE")
@@ -55,12 +63,26 @@ areas that must read as zeros and the file data, as a stick's receipt counts.`,
 					_ = plan.Cleanup()
 				}
 			}()
+			bmapPath := ""
+			if withBmap {
+				if bmapPath, err = bmapFor(output); err != nil {
+					return err
+				}
+			}
 			if err := fsimage.WriteImagePlan(cmd.Context(), plan, output, nil); err != nil {
 				return fmt.Errorf("write %s: %w", output, err)
+			}
+			if bmapPath != "" {
+				if err := writePlanBmap(cmd.Context(), plan, output, bmapPath); err != nil {
+					return err
+				}
 			}
 			files, content := fsimage.CountFiles(entries)
 			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s: %s, %s, %d files (%s), label %q; %s written: partition table, filesystem metadata, zeroed areas and file data\n",
 				output, size, describeLayout(p.Write), files, units.Bytes(content), plan.Label, units.Bytes(plan.Bytes()))
+			if bmapPath != "" {
+				fmt.Fprintf(cmd.OutOrStdout(), "wrote block map %s\n", bmapPath)
+			}
 			return nil
 		},
 	}
@@ -70,7 +92,45 @@ areas that must read as zeros and the file data, as a stick's receipt counts.`,
 	cmd.Flags().StringVar(&size, "size", "", "size of the stick, e.g. 8GiB or 16GB")
 	cmd.Flags().StringVarP(&output, "output", "o", "", "image file to write")
 	cmd.Flags().IntVar(&sector, "sector-size", 512, "logical sector size: 512 or 4096")
+	cmd.Flags().BoolVar(&withBmap, "bmap", false, "write a bmaptool block map next to the image")
 	return cmd
+}
+
+// bmapFor returns where the block map of the image output goes, refusing
+// when a map bmaptool would take first lies next to it.
+func bmapFor(output string) (string, error) {
+	if _, err := os.Lstat(output + ".bmap"); err == nil {
+		return "", fmt.Errorf("%s exists: bmaptool and bmap = \"auto\" would take it for the image's block map before %s; remove it", output+".bmap", bmap.PathFor(output))
+	}
+	return bmap.PathFor(output), nil
+}
+
+// writePlanBmap writes the block map of the image a plan was written to:
+// every extent is mapped, Zero extents too (they must read back as zeros
+// on the stick); what no extent covers is don't-care. Its checksums are
+// read from the image.
+func writePlanBmap(ctx context.Context, plan *fsimage.Plan, image, path string) error {
+	regions := make([]fsimage.Region, len(plan.Extents))
+	for i, x := range plan.Extents {
+		regions[i] = fsimage.Region{Offset: x.Offset, Length: x.Length}
+	}
+	f, err := os.Open(image)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	m, err := bmap.Build(ctx, path, f, plan.DeviceSize, regions)
+	if err != nil {
+		return err
+	}
+	data, err := m.Marshal()
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path+".part", data, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(path+".part", path)
 }
 
 func describeLayout(l *pipeline.WriteSpec) string {

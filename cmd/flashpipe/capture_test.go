@@ -127,3 +127,53 @@ func TestCaptureCLIRefusals(t *testing.T) {
 		t.Errorf("capture /dev/null = %d, %q; want a refusal", code, errs)
 	}
 }
+
+// TestBuildBmap: build --bmap writes NAME.bmap next to NAME.img, mapping
+// what the plan writes, Zero extents included; bmaptool copy with it onto a
+// stick full of old data gives a filesystem that checks clean with every
+// file (the free part of a FAT is a Zero extent: garbage left there would
+// be clusters in use); flash --image --bmap with it does the same. A map
+// bmaptool would find first is refused.
+func TestBuildBmap(t *testing.T) {
+	testreq.Tools(t, "bmaptool", "sfdisk")
+	content := imageContent(t)
+	for _, tc := range []struct{ fs, table string }{{"vfat", "mbr"}, {"ext4", "gpt"}, {"exfat", "gpt"}} {
+		t.Run(tc.fs+"-"+tc.table, func(t *testing.T) {
+			if tc.fs == "exfat" {
+				imagetest.NeedExFATMount(t)
+			}
+			dir := t.TempDir()
+			img := filepath.Join(dir, "stick.img")
+			code, stdout, errs := runCLI(t, "build", "-c", content, "--fs", tc.fs, "--table", tc.table, "--size", "64MiB", "-o", img, "--bmap")
+			bm := filepath.Join(dir, "stick.bmap")
+			if code != 0 || !strings.Contains(stdout, "wrote block map "+bm) {
+				t.Fatalf("build --bmap = %d, %q: %s", code, stdout, errs)
+			}
+			m, err := bmap.ReadFile(bm)
+			if err != nil || m.ImageSize != 64<<20 || m.MappedBytes() >= 32<<20 {
+				t.Fatalf("block map: %v, image %d bytes, %d mapped; want 64 MiB with far less mapped", err, m.ImageSize, m.MappedBytes())
+			}
+			stick := imagetest.Garbage(t, 64<<20)
+			imagetest.BmaptoolCopy(t, bm, img, stick)
+			checkStick(t, stick, tc.fs, content)
+			// The image step takes the same map, checks its checksums and
+			// writes only what it maps.
+			stick = imagetest.Garbage(t, 64<<20)
+			t.Chdir(dir)
+			code, stdout, errs = runCLI(t, "flash", "--image", img, "--bmap", bm, "--receipts", filepath.Join(dir, "r.jsonl"), stick)
+			var rc receipts.Receipt
+			if err := json.Unmarshal([]byte(stdout), &rc); code != 0 || err != nil || rc.Result != receipts.ResultDone {
+				t.Fatalf("flash --image %s --bmap %s = %d, receipt %s (%v); stderr:\n%s", img, bm, code, stdout, err, errs)
+			}
+			if !strings.Contains(stdout, m.FileChecksum) {
+				t.Errorf("receipt does not give the block map's checksum %s:\n%s", m.FileChecksum, stdout)
+			}
+			checkStick(t, stick, tc.fs, content)
+		})
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "s.img.bmap"), []byte("stale"), 0o644)
+	if code, _, errs := runCLI(t, "build", "-c", content, "--size", "40MiB", "-o", filepath.Join(dir, "s.img"), "--bmap"); code != 2 || !strings.Contains(errs, "would take it for the image's block map") {
+		t.Errorf("build --bmap next to s.img.bmap = %d, %q; want a refusal", code, errs)
+	}
+}
