@@ -63,8 +63,9 @@ type encoder struct {
 //   - gzip: level 6 (gzip -6). Level 9 was 17× slower for 6 % less.
 //   - xz: ulikunitz's only encoder, LZMA2 with an 8 MiB dictionary (xz -6's)
 //     and its hash-chain matcher (its binary-tree matcher did not finish 4
-//     MiB in four minutes): about 20 MB/s a core, and no smaller than zstd
-//     on disk images. For tools that want .xz.
+//     MiB in four minutes): about 20 MB/s a core, and about 10 % smaller
+//     than zstd on a master of files from /usr (docs/performance.md).
+//     For tools that want .xz.
 func newEncoder(f Format, workers int) (*encoder, error) {
 	switch f {
 	case Zstd:

@@ -24,7 +24,7 @@ The name of IMAGE says its format:
 
   NAME.img       raw, a sparse file
   NAME.img.zst   zstd: fast and small, the usual choice
-  NAME.img.xz    xz: no smaller, several times slower to write and to read
+  NAME.img.xz    xz: a little smaller, several times slower to write and to read
   NAME.img.gz    gzip: for tools that read nothing else
 
 For FAT12/16/32, exFAT and ext2/3/4 partitions only the blocks the
