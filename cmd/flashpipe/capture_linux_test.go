@@ -101,7 +101,7 @@ func TestCaptureStickReflash(t *testing.T) {
 			}
 			size := int64(len(readFile(t, img)))
 			backing := imagetest.Garbage(t, size)
-			stick := looptest.Attach(t, backing, 0)
+			stick, pull := looptest.AttachPullable(t, backing)
 			t.Chdir(dir) // flash keeps its image cache in the current directory
 			code, stdout, errs = runCLI(t, "flash", "--i-know-what-i-am-doing", "--image", out, "--bmap", "auto",
 				"--receipts", filepath.Join(dir, "r.jsonl"), stick)
@@ -109,7 +109,7 @@ func TestCaptureStickReflash(t *testing.T) {
 			if err := json.Unmarshal([]byte(stdout), &rc); code != 0 || err != nil || rc.Result != receipts.ResultDone {
 				t.Fatalf("flash --image %s %s = %d, receipt %s (%v); stderr:\n%s", out, stick, code, stdout, err, errs)
 			}
-			looptest.Detach(stick)
+			pull()
 			checkMappedEqual(t, m, readFile(t, img), readFile(t, backing))
 			if tc.fs != "" {
 				checkStick(t, backing, tc.fs, content)

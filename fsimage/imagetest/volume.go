@@ -97,8 +97,8 @@ func VolumeTree(t testing.TB, img, fs string, off, size int64) map[string]string
 func BmaptoolCopy(t testing.TB, bmapPath, image, stick string) {
 	t.Helper()
 	bmaptool := testreq.Tool(t, "bmaptool")
-	dev := looptest.Attach(t, stick, 0)
-	defer looptest.Detach(dev)
+	dev, pull := looptest.AttachPullable(t, stick) // detached once: a second losetup -d could hit another test's device
+	defer pull()
 	if out, err := exec.Command(bmaptool, "copy", "--bmap", bmapPath, image, dev).CombinedOutput(); err != nil {
 		t.Fatalf("bmaptool copy --bmap %s %s %s: %v\n%s", bmapPath, image, dev, err, out)
 	}
