@@ -46,7 +46,7 @@ d=$(mount_parts cm ro) || fail "mounting the master's partitions read-only faile
 before=$(sha256sum "$(stick_img cm)" | cut -d' ' -f1)
 flashpipe capture "/dev/$d" -o "$W/master.img.zst" --bmap >"$W/capture.log" 2>&1 ||
 	fail "capture /dev/$d failed: $(tail -n 5 "$W/capture.log")"
-while IFS= read -r l; do info "capture: $l"; done <"$W/capture.log"
+while IFS= read -r l; do info "| $l"; done <"$W/capture.log"
 expect_eq "sha256 of the master's backing file after the capture" "$(sha256sum "$(stick_img cm)" | cut -d' ' -f1)" "$before"
 expect_eq "partitions mapped by what their filesystem uses" "$(grep -c -e 'fat32 .*(what the filesystem uses)' -e 'ext4 .*(what the filesystem uses)' "$W/capture.log")" 2
 sum=$(sed -n 's/^image SHA-256 \([0-9a-f]*\) .*/\1/p' "$W/capture.log")
