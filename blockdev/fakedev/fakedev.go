@@ -64,11 +64,12 @@ func (r Region) overlaps(off, n int64) bool { return off < r.End && off+n > r.Of
 
 // Slow makes I/O in a region take time: each read or write that touches
 // it sleeps as long as its bytes take at ReadBps or WriteBps (bytes per
-// second; 0: no delay). With a cache, writes cost time only when the
-// cache passes pages on to the medium.
+// second; 0: no delay). With a cache, a write takes as long as its bytes
+// take at CacheBps (0: no time) plus the pages the cache passes on to the
+// medium at WriteBps.
 type Slow struct {
 	Region
-	WriteBps, ReadBps float64
+	WriteBps, ReadBps, CacheBps float64
 }
 
 // Fault makes I/O that touches a region fail with Err (EIO when nil), or
@@ -248,9 +249,11 @@ func (f *Fake) write(off, n int64, b []byte) error {
 	f.mu.Unlock()
 	f.written.Add(n)
 	if f.cfg.Cache == 0 {
-		flushed = n
+		f.sleep(off, n, n, true)
+		return nil
 	}
 	f.sleep(off, n, flushed, true)
+	f.sleepCache(off, n)
 	return nil
 }
 
@@ -321,6 +324,15 @@ func (f *Fake) sleep(off, n, cost int64, write bool) {
 	}
 	if d > 0 {
 		time.Sleep(d)
+	}
+}
+
+// sleepCache waits as long as n bytes take to enter the cache.
+func (f *Fake) sleepCache(off, n int64) {
+	for _, s := range f.cfg.Slow {
+		if s.CacheBps > 0 && s.overlaps(off, n) {
+			time.Sleep(time.Duration(float64(n) / s.CacheBps * float64(time.Second)))
+		}
 	}
 }
 
