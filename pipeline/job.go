@@ -57,6 +57,11 @@ type Job struct {
 	Plan     *fsimage.Plan    // what the write stage writes (and verify reads back)
 	Entries  []*fsimage.Entry // the content, as scanned and hashed
 	Verified *receipts.Verify // the last verification's result
+
+	// Usable, when not 0, is how many bytes from the start of the target
+	// keep what is written to them, as a probe step found on a fake stick
+	// with on_fake = "shrink": what writes plan for, instead of its size.
+	Usable int64
 }
 
 // EvalContext returns the context the job's per-device expressions are

@@ -215,15 +215,18 @@ func (p *prober) run(end int64) error {
 }
 
 // scanWrap looks for addresses that wrap onto the flush area, reading one
-// block every flush-area length below hi: whatever the real capacity N of
-// a stick that wraps at N, exactly one of these blocks lands in the flush
-// area when N is below hi, and reads back as the flush block it aliases.
-// It returns that block's offset, or -1. It writes nothing.
+// block every half flush-area length below hi: whatever the real capacity
+// N of a stick that wraps at N, exactly one of these blocks lands in the
+// flush area's first half when N is below hi, and reads back as the flush
+// block it aliases. The first half, because the flush area is at least
+// twice the cache the probe measured: what the stick's cache still holds
+// of the flush is in the second half, and the medium there may hold older
+// data. It returns that block's offset, or -1. It writes nothing.
 func (p *prober) scanWrap(hi int64) (int64, error) {
 	p.progress("looking for a wrap")
-	f := p.res.Flush
-	r := p.rng.Int64N(f/Block) * Block
-	for at := f + r; at < hi; at += f {
+	stride := p.res.Flush / 2 &^ (Block - 1)
+	r := p.rng.Int64N(stride/Block) * Block
+	for at := stride + r; at < hi; at += stride {
 		if err := p.ctx.Err(); err != nil {
 			return -1, p.canceled(err)
 		}
@@ -234,7 +237,7 @@ func (p *prober) scanWrap(hi int64) (int64, error) {
 			continue
 		}
 		fillBlock(p.want, p.opts.Salt, at)
-		if fault, alias := check(p.blk, p.want, p.opts.Salt, at); fault == Aliased && alias < f {
+		if fault, alias := check(p.blk, p.want, p.opts.Salt, at); fault == Aliased && alias < p.res.Flush {
 			if p.res.FirstBad < 0 || at < p.res.FirstBad {
 				p.res.FirstBad, p.res.Fault, p.res.AliasOf = at, fault, alias
 			}

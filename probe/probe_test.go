@@ -79,6 +79,7 @@ func TestFakes(t *testing.T) {
 		{8 * gb, fakedev.Wrap, 0, Aliased},
 		{8 * gb, fakedev.Wrap, 16 * mib, Aliased},
 		{8 << 30, fakedev.Wrap, 4 * mib, Aliased},
+		{5_555_555_555, fakedev.Wrap, 26 * mib, Aliased}, // a cache that holds almost half the flush
 		{7_777_777_664, fakedev.Zeros, 0, Zeros},
 		{7_777_777_664, fakedev.Zeros, 30 * mib, Zeros},
 		{31 * gb, fakedev.Ones, 2 * mib, Ones},
@@ -86,7 +87,8 @@ func TestFakes(t *testing.T) {
 		{claimed - 96*mib, fakedev.Zeros, 8 * mib, Zeros}, // a partial fake: only the last 96 MiB are missing
 		{40 * mib, fakedev.Zeros, 0, Zeros},               // stores less than the probe's flush area
 	} {
-		f, first := marked(t, fakedev.Config{Claimed: claimed, Real: tc.real &^ (Block - 1), Past: tc.past, Cache: tc.cache, Slow: fast(claimed)})
+		tc.real &^= Block - 1
+		f, first := marked(t, fakedev.Config{Claimed: claimed, Real: tc.real, Past: tc.past, Cache: tc.cache, Slow: fast(claimed)})
 		res, err := Run(context.Background(), f.Device("/dev/fake"), Options{Salt: 3})
 		name := tc.past.String()
 		if err != nil {
