@@ -7,7 +7,9 @@
 #      zstd -d, pigz -d, gzip -d, xz -d -T0 and bzip2 -d on the same file;
 #   4. image (root): flashpipe flash --image with a bmap on N throttled loop
 #      sticks vs the physical limit and an Etcher-style dd write + read-back,
-#      and its peak RSS.
+#      and its peak RSS;
+#   5. probe: the probe step's time and bytes written on a genuine throttled
+#      loop stick (root) and on fake sticks in process.
 # Set FSIMAGE_MIB, N_LIST, WORKLOADS, DECOMPRESS_MIB, IMAGE_MIB to shrink a
 # run (see each script). The loop-device parts run under
 # /tmp/flashpipe-loop.lock, the lock the tests that attach loop devices take
@@ -26,6 +28,12 @@ if [ "$(id -u)" = 0 ]; then
 	echo
 	echo "== image mode on throttled loop devices (bench/image.sh) =="
 	flock /tmp/flashpipe-loop.lock bash bench/image.sh
+	echo
+	echo "== probe on a throttled loop stick and on fakes (bench/probe.sh) =="
+	flock /tmp/flashpipe-loop.lock bash bench/probe.sh
 else
 	echo "== executor and image benchmarks skipped: bench/exec/run.sh and bench/image.sh need root (loop devices, cgroup blkio) =="
+	echo
+	echo "== probe on fakes (bench/probe.sh; the loop stick needs root) =="
+	bash bench/probe.sh
 fi

@@ -77,8 +77,11 @@ func (p *Probe) Describe(*pipeline.WriteSpec, func(hcl.Expression) string) strin
 	} else {
 		d += "fails"
 	}
-	if p.MinWriteMBps > 0 || p.MinReadMBps > 0 {
-		d += fmt.Sprintf("; fails below %g MB/s write, %g MB/s read", p.MinWriteMBps, p.MinReadMBps)
+	if p.MinWriteMBps > 0 {
+		d += fmt.Sprintf("; fails below %g MB/s write", p.MinWriteMBps)
+	}
+	if p.MinReadMBps > 0 {
+		d += fmt.Sprintf("; fails below %g MB/s read", p.MinReadMBps)
 	}
 	return d
 }
@@ -101,9 +104,9 @@ func (p *Probe) Run(ctx context.Context, j *pipeline.Job) (pipeline.Outcome, err
 	ctx, cancel := context.WithTimeout(ctx, max(p.maxTime, time.Second))
 	defer cancel()
 	opts := p.opts
-	opts.Progress = func(phase string, written int64) {
+	opts.Progress = func(_ string, written int64) { // the phase is no warning, which a Note would be
 		if j.Progress != nil {
-			j.Progress(pipeline.StageProgress{Stage: "probe", Note: phase, Done: written})
+			j.Progress(pipeline.StageProgress{Stage: "probe", Done: written})
 		}
 	}
 	res, err := probe.Run(ctx, dev, opts)
