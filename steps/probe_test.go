@@ -22,8 +22,8 @@ import (
 const gb = 1_000_000_000
 
 // probeJob loads a profile that probes, writes a FAT32 filesystem with
-// content and verifies it, and returns a job of it on dev, with the probe
-// shortened to a 16 MiB flush.
+// content, labelled with the usable size in MB, and verifies it, and
+// returns a job of it on dev, with the probe shortened to a 16 MiB flush.
 func probeJob(t *testing.T, probeBody string, dev *blockdev.Device) *pipeline.Job {
 	t.Helper()
 	cfg := load(t, fmt.Sprintf(`
@@ -31,7 +31,10 @@ profile "p" {
   step "probe" { %s }
   step "wipe" {}
   step "partition" {}
-  step "mkfs" { type = "vfat" }
+  step "mkfs" {
+    type  = "vfat"
+    label = "U${floor(device.usable_size / 1000000)}"
+  }
   step "copy" { paths = [%q] }
   step "verify" {}
 }`, probeBody, contentDir(t)))
@@ -76,8 +79,8 @@ func TestProbeStepGenuine(t *testing.T) {
 	if d["fake"] != false || d["usable_bytes"] != int64(2<<30) || !strings.HasPrefix(outs[0].Note, "genuine: 2.1 GB stored as claimed") {
 		t.Errorf("probe outcome = %q, %v; want a genuine 2.1 GB stick", outs[0].Note, d)
 	}
-	if v := outs[len(outs)-1].Verify; v == nil || !v.OK {
-		t.Errorf("verify after the probe = %+v, want OK", v)
+	if v := outs[len(outs)-1].Verify; v == nil || !v.OK || outs[2].Label != "U2147" {
+		t.Errorf("verify after the probe = %+v, label %q; want OK, U2147", v, outs[2].Label)
 	}
 }
 
@@ -123,6 +126,9 @@ func TestProbeStepShrinks(t *testing.T) {
 	}
 	if v := outs[len(outs)-1].Verify; v == nil || !v.OK {
 		t.Errorf("verify of the shrunk stick = %+v, want OK", v)
+	}
+	if want := fmt.Sprintf("U%d", j.Usable/1000000); outs[2].Label != want {
+		t.Errorf("label of the shrunk stick = %q, want %q (device.usable_size)", outs[2].Label, want)
 	}
 }
 
