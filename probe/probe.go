@@ -31,7 +31,7 @@ const (
 	mib  = 1 << 20
 	head = mib // the first MiB: saved first, written back last
 
-	ioSize    = mib     // one read or write of the flush area
+	ioSize    = mib     // the largest read or write of the flush area
 	chunkSize = 4 * mib // the flush area's writes are timed per chunk
 )
 
@@ -117,6 +117,38 @@ type prober struct {
 	blk   []byte // Block, aligned
 	want  []byte // Block
 	start time.Time
+	// next is the size of the next read (0) and write (1) of the flush
+	// area, paced as the executor's calls are (callTarget).
+	next [2]int64
+	// headWritten is how much of the first MiB the flush has written: all
+	// of it unless the probe stopped early (on a crawling stick, writing
+	// back more than was written could take longer than the probe did).
+	headWritten int
+}
+
+// callTarget is about how long one read or write of the flush area may
+// take: the kernel holds a call to a crawling stick until it is done, out
+// of reach of the probe's context, so calls are sized to the speed the
+// last one measured (as executor.PaceTarget explains).
+const callTarget = 500 * time.Millisecond
+
+// callSize returns how many bytes the next read (0) or write (1) of the
+// flush area may carry.
+func (p *prober) callSize(op int) int64 {
+	if p.next[op] == 0 {
+		return Block // the first call measures; the next ones at most double
+	}
+	return p.next[op]
+}
+
+// took sizes the next call of op after one of n bytes took d: what would
+// take callTarget, at most twice n, from a block to ioSize.
+func (p *prober) took(op int, n int64, d time.Duration) {
+	want := 2 * n
+	if d > 0 {
+		want = min(want, int64(float64(n)*float64(callTarget)/float64(d)))
+	}
+	p.next[op] = min(max(want&^(Block-1), Block), ioSize)
 }
 
 // Run probes dev. A stick that fails I/O outside the probe blocks (the
@@ -367,9 +399,14 @@ func (p *prober) write(b []byte, off int64) error {
 	return err
 }
 
-// restore writes the first MiB back and syncs, whatever the context says.
+// restore writes the first MiB back, as far as the flush wrote it, and
+// syncs, whatever the context says. (A point whose address wraps onto the
+// first MiB is written before the flush, which overwrites it there.)
 func (p *prober) restore(saved []byte) error {
-	if err := p.write(saved, 0); err != nil {
+	if p.headWritten == 0 {
+		return nil
+	}
+	if err := p.write(saved[:p.headWritten], 0); err != nil {
 		return fmt.Errorf("probe %s: write the first MiB back: %w", p.dev.Path, err)
 	}
 	if err := p.dev.Sync(); err != nil {
@@ -481,22 +518,28 @@ func (p *prober) writeFlush(n int64) error {
 	return p.sync()
 }
 
-// writeRange writes probe blocks over [off, off+n) in ioSize writes and
-// returns how long the writes took. An I/O error here fails the probe.
+// writeRange writes probe blocks over [off, off+n) in writes of up to
+// ioSize, paced (callTarget), and returns how long the writes took. An I/O error here fails the probe.
 func (p *prober) writeRange(off, n int64) (time.Duration, error) {
 	var d time.Duration
-	for at := off; at < off+n; at += ioSize {
+	for at := off; at < off+n; {
 		if err := p.ctx.Err(); err != nil {
 			return d, p.canceled(err)
 		}
-		b := p.buf[:min(ioSize, off+n-at)]
+		b := p.buf[:min(p.callSize(1), off+n-at)]
 		fill(b, p.opts.Salt, at)
 		t := time.Now()
 		err := p.write(b, at)
-		d += time.Since(t)
+		took := time.Since(t)
+		d += took
+		p.took(1, int64(len(b)), took)
+		if at < head {
+			p.headWritten = max(p.headWritten, int(min(head, at+int64(len(b)))))
+		}
 		if err != nil {
 			return d, fmt.Errorf("probe %s: %w", p.dev.Path, err)
 		}
+		at += int64(len(b))
 	}
 	return d, nil
 }
@@ -508,14 +551,16 @@ func (p *prober) readFlush() (int64, int64, error) {
 	p.progress("reading back")
 	var d time.Duration
 	end := p.res.Flush
-	for at := int64(0); at < end; at += ioSize {
+	for at := int64(0); at < end; {
 		if err := p.ctx.Err(); err != nil {
 			return -1, -1, p.canceled(err)
 		}
-		b := p.buf[:min(ioSize, end-at)]
+		b := p.buf[:min(p.callSize(0), end-at)]
 		t := time.Now()
 		err := p.read(b, at)
-		d += time.Since(t)
+		took := time.Since(t)
+		d += took
+		p.took(0, int64(len(b)), took)
 		if err != nil {
 			return -1, -1, fmt.Errorf("probe %s: %w", p.dev.Path, err)
 		}
@@ -527,6 +572,7 @@ func (p *prober) readFlush() (int64, int64, error) {
 				return at + int64(i), at + int64(i) - Block, nil
 			}
 		}
+		at += int64(len(b))
 	}
 	p.res.ReadBps = float64(p.res.Flush) / max(d.Seconds(), 1e-9)
 	return -1, -1, nil

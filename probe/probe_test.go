@@ -187,6 +187,21 @@ func TestStopsAndRestores(t *testing.T) {
 	}
 }
 
+// TestCrawlingStickStops: on a stick that writes 100 kB/s, one write of
+// the flush area's full size would hold the probe in the "kernel" for ten
+// seconds, out of reach of its context; calls sized to the speed stop it
+// within about a second of its deadline.
+func TestCrawlingStickStops(t *testing.T) {
+	f := fakedev.New(fakedev.Config{Claimed: 1 << 30, Slow: []fakedev.Slow{{Region: fakedev.Region{End: 1 << 30}, WriteBps: 100e3}}})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err := Run(ctx, f.Device("/dev/crawl"), Options{})
+	if took := time.Since(start); !errors.Is(err, context.DeadlineExceeded) || took > 4*time.Second {
+		t.Errorf("Run on a 100 kB/s stick with a 1 s deadline = %v after %v, want DeadlineExceeded within 4 s", err, took.Round(time.Millisecond))
+	}
+}
+
 func TestPulledAndUnreadable(t *testing.T) {
 	f := fakedev.New(fakedev.Config{Claimed: 1 << 30})
 	f.Pull()
