@@ -9,7 +9,9 @@
 #      sticks vs the physical limit and an Etcher-style dd write + read-back,
 #      and its peak RSS;
 #   5. capture (root): flashpipe capture of a throttled 25 %-used master
-#      stick to each format vs dd | zstd/pigz/xz/cp and a read-back.
+#      stick to each format vs dd | zstd/pigz/xz/cp and a read-back;
+#   6. probe: the probe step's time and bytes written on a genuine throttled
+#      loop stick (root) and on fake sticks in process.
 # Set FSIMAGE_MIB, N_LIST, WORKLOADS, DECOMPRESS_MIB, IMAGE_MIB to shrink a
 # run (see each script). The loop-device parts run under
 # /tmp/flashpipe-loop.lock, the lock the tests that attach loop devices take
@@ -31,6 +33,12 @@ if [ "$(id -u)" = 0 ]; then
 	echo
 	echo "== capturing a master stick on a throttled loop device (bench/capture.sh) =="
 	flock /tmp/flashpipe-loop.lock bash bench/capture.sh
+	echo
+	echo "== probe on a throttled loop stick and on fakes (bench/probe.sh) =="
+	flock /tmp/flashpipe-loop.lock bash bench/probe.sh
 else
 	echo "== executor, image and capture benchmarks skipped: bench/exec/run.sh, bench/image.sh and bench/capture.sh need root (loop devices, cgroup blkio) =="
+	echo
+	echo "== probe on fakes (bench/probe.sh; the loop stick needs root) =="
+	bash bench/probe.sh
 fi

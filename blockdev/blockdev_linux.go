@@ -32,6 +32,7 @@ type Device struct {
 	Major, Minor uint32
 
 	f *os.File
+	m Medium // set by OnMedium: I/O goes there, f is nil
 	// mu serialises toggling O_DIRECT off for an unaligned I/O.
 	mu sync.RWMutex
 }
@@ -139,10 +140,20 @@ func ioctlPtr(fd int, req uint, arg unsafe.Pointer) error {
 }
 
 // Close closes the device.
-func (d *Device) Close() error { return d.f.Close() }
+func (d *Device) Close() error {
+	if d.m != nil {
+		return d.m.Close()
+	}
+	return d.f.Close()
+}
 
 // Fd returns the file descriptor, for callers that need an ioctl of their own.
-func (d *Device) Fd() uintptr { return d.f.Fd() }
+func (d *Device) Fd() uintptr {
+	if d.m != nil {
+		return ^uintptr(0)
+	}
+	return d.f.Fd()
+}
 
 // aligned reports whether an I/O of b at off can go through O_DIRECT.
 func aligned(b []byte, off int64) bool {
@@ -163,6 +174,12 @@ func (d *Device) WriteAt(b []byte, off int64) (int, error) {
 }
 
 func (d *Device) io(b []byte, off int64, write bool) (int, error) {
+	if d.m != nil {
+		if write {
+			return d.m.WriteAt(b, off)
+		}
+		return d.m.ReadAt(b, off)
+	}
 	if d.Direct && !aligned(b, off) {
 		return d.unalignedIO(b, off, write)
 	}
@@ -233,6 +250,9 @@ func (d *Device) syncRange(off, n int64) error {
 // Sync flushes written data to the device and the device's volatile cache
 // (fsync on a block device sends a cache flush to the drive).
 func (d *Device) Sync() error {
+	if d.m != nil {
+		return d.m.Sync()
+	}
 	if err := d.f.Sync(); err != nil {
 		return opError("fsync", d.Path, err)
 	}
@@ -245,7 +265,7 @@ func (d *Device) Sync() error {
 // pages (after the fsync every page is clean, so none survive unless another
 // process reads the file concurrently).
 func (d *Device) Flush() error {
-	if err := d.Sync(); err != nil {
+	if err := d.Sync(); err != nil || d.m != nil {
 		return err
 	}
 	fd := int(d.f.Fd())
@@ -267,6 +287,9 @@ func (d *Device) Flush() error {
 // where the filesystem cannot punch). off and n must be multiples of the
 // logical sector size.
 func (d *Device) ZeroOut(off, n int64) error {
+	if d.m != nil {
+		return d.m.ZeroOut(off, n)
+	}
 	fd := int(d.f.Fd())
 	if d.Block {
 		r := [2]uint64{uint64(off), uint64(n)}
@@ -304,6 +327,9 @@ func (d *Device) writeZeros(off, n int64) error {
 // caller can fall back to ZeroOut. After a discard the range's content is
 // undefined on many devices.
 func (d *Device) Discard(off, n int64) error {
+	if d.m != nil {
+		return d.m.Discard(off, n)
+	}
 	if !d.Block {
 		return fmt.Errorf("discard %s: %w: not a block device", d.Path, ErrNotSupported)
 	}
@@ -324,6 +350,9 @@ func (d *Device) Discard(off, n int64) error {
 // from a reader or a loop device's backing file is gone; anything else means
 // the medium changed under the job).
 func (d *Device) Gone() bool {
+	if d.m != nil {
+		return d.m.Gone()
+	}
 	if !d.Block {
 		return false
 	}

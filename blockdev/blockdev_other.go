@@ -14,6 +14,8 @@ type Device struct {
 	LogicalSectorSize, PhysicalSectorSize int
 	Block, Direct                         bool
 	Major, Minor                          uint32
+
+	m Medium
 }
 
 func unsupported(op string) error {
@@ -23,32 +25,72 @@ func unsupported(op string) error {
 // Open always fails on this system.
 func Open(path string, opts Options) (*Device, error) { return nil, unsupported("open " + path) }
 
-// Close does nothing.
-func (d *Device) Close() error { return nil }
+// Close closes an in-process medium; otherwise it does nothing.
+func (d *Device) Close() error {
+	if d.m != nil {
+		return d.m.Close()
+	}
+	return nil
+}
 
 // Fd returns an invalid descriptor.
 func (d *Device) Fd() uintptr { return ^uintptr(0) }
 
-// ReadAt always fails on this system.
-func (d *Device) ReadAt(b []byte, off int64) (int, error) { return 0, unsupported("read") }
+// ReadAt fails on this system unless the Device is on a Medium.
+func (d *Device) ReadAt(b []byte, off int64) (int, error) {
+	if d.m != nil {
+		return d.m.ReadAt(b, off)
+	}
+	return 0, unsupported("read")
+}
 
-// WriteAt always fails on this system.
-func (d *Device) WriteAt(b []byte, off int64) (int, error) { return 0, unsupported("write") }
+// WriteAt fails on this system unless the Device is on a Medium.
+func (d *Device) WriteAt(b []byte, off int64) (int, error) {
+	if d.m != nil {
+		return d.m.WriteAt(b, off)
+	}
+	return 0, unsupported("write")
+}
 
-// Sync always fails on this system.
-func (d *Device) Sync() error { return unsupported("sync") }
+// Sync fails on this system unless the Device is on a Medium.
+func (d *Device) Sync() error {
+	if d.m != nil {
+		return d.m.Sync()
+	}
+	return unsupported("sync")
+}
 
-// Flush always fails on this system.
-func (d *Device) Flush() error { return unsupported("flush") }
+// Flush fails on this system unless the Device is on a Medium.
+func (d *Device) Flush() error {
+	if d.m != nil {
+		return d.m.Sync()
+	}
+	return unsupported("flush")
+}
 
-// ZeroOut always fails on this system.
-func (d *Device) ZeroOut(off, n int64) error { return unsupported("zero out") }
+// ZeroOut fails on this system unless the Device is on a Medium.
+func (d *Device) ZeroOut(off, n int64) error {
+	if d.m != nil {
+		return d.m.ZeroOut(off, n)
+	}
+	return unsupported("zero out")
+}
 
-// Discard always fails on this system.
-func (d *Device) Discard(off, n int64) error { return unsupported("discard") }
+// Discard fails on this system unless the Device is on a Medium.
+func (d *Device) Discard(off, n int64) error {
+	if d.m != nil {
+		return d.m.Discard(off, n)
+	}
+	return unsupported("discard")
+}
 
-// Gone reports false.
-func (d *Device) Gone() bool { return false }
+// Gone reports whether a Medium is gone; otherwise false.
+func (d *Device) Gone() bool {
+	if d.m != nil {
+		return d.m.Gone()
+	}
+	return false
+}
 
 // SyncCache always fails on this system.
 func (d *Device) SyncCache() error { return unsupported("synchronize cache") }

@@ -70,6 +70,9 @@ func (d *Device) scsi(name string, cdb []byte, timeout time.Duration) error {
 		Sbp:            unsafe.Pointer(&sense[0]),
 		Timeout:        uint32(timeout.Milliseconds()),
 	}
+	if d.m != nil {
+		return fmt.Errorf("SCSI %s on %s: %w: an in-process medium", name, d.Path, ErrNotSupported)
+	}
 	if err := ioctlPtr(int(d.f.Fd()), sgIO, unsafe.Pointer(&h)); err != nil {
 		return fmt.Errorf("SCSI %s on %s: %w", name, d.Path, err)
 	}

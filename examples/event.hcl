@@ -70,7 +70,9 @@ profile "press-desk-port" {
   step "eject" {}
 }
 
-# SanDisk and Alcor giveaway sticks get the visitor pack.
+# SanDisk and Alcor giveaway sticks get the visitor pack. They come from
+# a cheap batch: each is probed first, and a fake (one that stores less
+# than it claims) or a crawling one fails instead of taking the pack.
 profile "visitors" {
   priority = 10
 
@@ -79,6 +81,11 @@ profile "visitors" {
     size      = "..~32GB" # sold as 32 GB or less
   }
 
+  step "probe" {
+    on_fake        = "fail"
+    min_write_mbps = 3
+    max_time       = "1m"
+  }
   step "wipe" {
     mode    = "quick"
     timeout = "2m"

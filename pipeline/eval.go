@@ -27,6 +27,7 @@ var DeviceType = cty.Object(map[string]cty.Type{
 	"bus":          cty.String,
 	"size":         cty.Number, // bytes
 	"diskseq":      cty.Number,
+	"usable_size":  cty.Number, // bytes that keep what is written: size, or less after a probe step's shrink
 })
 
 // JobType is the type of the job object: seq counts jobs from 1 since the
@@ -197,7 +198,7 @@ func DeviceValue(d *matchers.Device, target string) cty.Value {
 	for n := range DeviceType.AttributeTypes() {
 		m[n] = cty.StringVal("")
 	}
-	m["size"], m["diskseq"] = cty.Zero, cty.Zero
+	m["size"], m["diskseq"], m["usable_size"] = cty.Zero, cty.Zero, cty.Zero
 	m["name"] = cty.StringVal(target)
 	if d != nil {
 		m["name"] = cty.StringVal(d.Name)
@@ -210,7 +211,15 @@ func DeviceValue(d *matchers.Device, target string) cty.Value {
 		m["bus"] = cty.StringVal(d.Bus)
 		m["size"] = cty.NumberIntVal(d.Size)
 		m["diskseq"] = cty.NumberUIntVal(d.DiskSeq)
+		m["usable_size"] = m["size"]
 	}
+	return cty.ObjectVal(m)
+}
+
+// withUsable returns the device object dev with usable_size set.
+func withUsable(dev cty.Value, usable int64) cty.Value {
+	m := dev.AsValueMap()
+	m["usable_size"] = cty.NumberIntVal(usable)
 	return cty.ObjectVal(m)
 }
 

@@ -57,15 +57,25 @@ type Job struct {
 	Plan     *fsimage.Plan    // what the write stage writes (and verify reads back)
 	Entries  []*fsimage.Entry // the content, as scanned and hashed
 	Verified *receipts.Verify // the last verification's result
+
+	// Usable, when not 0, is how many bytes from the start of the target
+	// keep what is written to them, as a probe step found on a fake stick
+	// with on_fake = "shrink": what writes plan for, instead of its size.
+	Usable int64
 }
 
 // EvalContext returns the context the job's per-device expressions are
-// evaluated in: its device, number and start time.
+// evaluated in: its device (with the usable size a probe step found),
+// number and start time.
 func (j *Job) EvalContext() *hcl.EvalContext {
 	if j.Device == nil {
 		panic("pipeline: a job without a device (program bug: use matchers.ImageFile for image files)")
 	}
-	return j.Config.DeviceContext(j.Device, j.Target, j.Seq, j.Now)
+	ctx := j.Config.DeviceContext(j.Device, j.Target, j.Seq, j.Now)
+	if j.Usable > 0 {
+		ctx.Variables["device"] = withUsable(ctx.Variables["device"], min(j.Usable, j.Device.Size))
+	}
+	return ctx
 }
 
 // ImageFile reports whether the job writes an image file rather than a

@@ -150,8 +150,8 @@ func (i *Image) Prepare(ctx context.Context, j *pipeline.Job) error {
 			return fmt.Errorf("image: %w", err)
 		}
 	}
-	if size > dev.Size {
-		return fmt.Errorf("%s: nothing written: the image %s is %s, the stick only %s", j.Target, src.Name(), units.Exact(size), units.Exact(dev.Size))
+	if size > capacity(j, dev.Size) {
+		return fmt.Errorf("%s: nothing written: the image %s is %s, the stick only %s", j.Target, src.Name(), units.Exact(size), units.Exact(capacity(j, dev.Size)))
 	}
 	regions, err := im.Mapped(ctx)
 	if err != nil {

@@ -118,7 +118,7 @@ func (w *writer) Prepare(ctx context.Context, j *pipeline.Job) error {
 	if err != nil {
 		return err
 	}
-	plan, err := compile.Build(Spec(w.layout, entries, label, VolumeSerial(j), j.Now), dev.Size, dev.LogicalSectorSize)
+	plan, err := compile.Build(Spec(w.layout, entries, label, VolumeSerial(j), j.Now), capacity(j, dev.Size), dev.LogicalSectorSize)
 	if err != nil {
 		var ns *fsimage.NoSpaceError
 		if errors.As(err, &ns) {
@@ -126,6 +126,7 @@ func (w *writer) Prepare(ctx context.Context, j *pipeline.Job) error {
 		}
 		return fmt.Errorf("plan for %s: %w", j.Target, err)
 	}
+	plan.DeviceSize = dev.Size // laid out in the usable part (see Probe) of this device
 	j.Plan, j.Entries = plan, entries
 	j.Closers = append(j.Closers, func() error {
 		if plan.Cleanup != nil {

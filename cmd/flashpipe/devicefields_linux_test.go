@@ -80,7 +80,8 @@ type seen struct {
 // imageWant is the device object of an image file of size bytes named name.
 func imageWant(name string, size int64) map[string]string {
 	return map[string]string{"name": name, "bus": "file", "size": strconv.FormatInt(size, 10), "diskseq": "0",
-		"vendor_id": "", "product_id": "", "serial": "", "manufacturer": "", "product": "", "port": ""}
+		"vendor_id": "", "product_id": "", "serial": "", "manufacturer": "", "product": "", "port": "",
+		"usable_size": strconv.FormatInt(size, 10)}
 }
 
 // loopWant is the device object of the loop device dev of size bytes.
@@ -92,7 +93,8 @@ func loopWant(t *testing.T, dev string, size int64) map[string]string {
 		seq = strings.TrimSpace(string(b))
 	}
 	return map[string]string{"name": name, "bus": "loop", "size": strconv.FormatInt(size, 10), "diskseq": seq,
-		"vendor_id": "", "product_id": "", "serial": "", "manufacturer": "", "product": "", "port": ""}
+		"vendor_id": "", "product_id": "", "serial": "", "manufacturer": "", "product": "", "port": "",
+		"usable_size": strconv.FormatInt(size, 10)}
 }
 
 // flashLabel runs `flashpipe flash` with profile f-field on target and
