@@ -7,7 +7,9 @@
 #      zstd -d, pigz -d, gzip -d, xz -d -T0 and bzip2 -d on the same file;
 #   4. image (root): flashpipe flash --image with a bmap on N throttled loop
 #      sticks vs the physical limit and an Etcher-style dd write + read-back,
-#      and its peak RSS.
+#      and its peak RSS;
+#   5. cpu (root): flashpipe flash vs dd on unthrottled loop sticks (only
+#      the CPU limits), 32-stick peak RSS, 64-stick board latency.
 # Set FSIMAGE_MIB, N_LIST, WORKLOADS, DECOMPRESS_MIB, IMAGE_MIB to shrink a
 # run (see each script). The loop-device parts run under
 # /tmp/flashpipe-loop.lock, the lock the tests that attach loop devices take
@@ -26,6 +28,9 @@ if [ "$(id -u)" = 0 ]; then
 	echo
 	echo "== image mode on throttled loop devices (bench/image.sh) =="
 	flock /tmp/flashpipe-loop.lock bash bench/image.sh
+	echo
+	echo "== CPU cost on unthrottled loop devices (bench/cpu.sh) =="
+	flock /tmp/flashpipe-loop.lock bash bench/cpu.sh
 else
-	echo "== executor and image benchmarks skipped: bench/exec/run.sh and bench/image.sh need root (loop devices, cgroup blkio) =="
+	echo "== executor, image and CPU benchmarks skipped: bench/exec/run.sh, bench/image.sh and bench/cpu.sh need root (loop devices, cgroup blkio) =="
 fi
