@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/flashpipe/flashpipe/blockdev"
+	"github.com/flashpipe/flashpipe/fsimage/manifest"
 	"golang.org/x/sys/unix"
 )
 
@@ -57,6 +58,14 @@ type Options struct {
 	// RateGrace is how long after the start the MinWriteMBps check begins;
 	// default 10 s.
 	RateGrace time.Duration
+	// Hashes, when set, is the cache the entries' SHA1s came from (a
+	// station's). Write does not hash a source whose version the cache
+	// holds with the entry's SHA1 (manifest.Cache.Holds) again: it checks
+	// that stat shows that version (size, modification and change time,
+	// inode) before its first read and after its last, so each source byte
+	// is hashed once per station rather than once per stick. Without it
+	// Write hashes every source as it reads it.
+	Hashes *manifest.Cache
 }
 
 func (o Options) withDefaults() Options {

@@ -329,7 +329,7 @@ func HashFile(ctx context.Context, e *fsimage.Entry, buf []byte, read func(n int
 	if err != nil {
 		return sum, fmt.Errorf("hash %s: %w", e.Source, err)
 	}
-	why := e.Differs(fi)
+	why := Differs(e, fi)
 	if why == "" && n != e.Size {
 		why = fmt.Sprintf("read %d bytes, manifest says %d", n, e.Size)
 	}
