@@ -162,19 +162,25 @@ func (w *writer) fill(j *inflight) error {
 		j.payload = j.w.end - j.w.off
 		return nil
 	}
-	clear(j.buf)
 	xs := w.plan.Extents
 	for w.next < len(xs) && xs[w.next].End() <= j.w.off {
 		w.next++
 	}
+	// Each byte of the buffer is written once: zeros where the plan has
+	// a Zero extent or nothing, the extent's bytes elsewhere.
+	pos := j.w.off
 	for k := w.next; k < len(xs) && xs[k].Offset < j.w.end; k++ {
 		e := &xs[k]
 		lo, hi := max(e.Offset, j.w.off), min(e.End(), j.w.end)
 		if hi <= lo {
 			continue
 		}
+		clear(j.buf[pos-j.w.off : lo-j.w.off]) // a don't-care gap
 		dst := j.buf[lo-j.w.off : hi-j.w.off]
+		pos = hi
 		switch e.Kind {
+		case fsimage.Zero:
+			clear(dst)
 		case fsimage.Bytes:
 			copy(dst, e.Data[lo-e.Offset:])
 		case fsimage.FileData:
@@ -188,6 +194,7 @@ func (w *writer) fill(j *inflight) error {
 		}
 		j.payload += hi - lo
 	}
+	clear(j.buf[pos-j.w.off:])
 	// Parts of large Zero extents handed to ZeroOut lie outside every
 	// window, so they were not counted above.
 	return nil
