@@ -24,6 +24,7 @@
 #
 #   flock /tmp/flashpipe-loop.lock bench/cpu.sh
 #   N_LIST=4 RSS_N=0 SSE_N=0 bench/cpu.sh          # part 1 at N = 4 only
+#   N_LIST= SSE_N=0 bench/cpu.sh                  # the 32-stick RSS only
 #
 # Env: N_LIST ("1 4 8"), RUNS (1: runs per N of each side, the best
 # counts), RSS_N (32; 0 skips), SSE_N (64; 0 skips), STICK_MIB (1024),
@@ -34,7 +35,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-N_LIST=${N_LIST:-"1 4 8"}
+N_LIST=${N_LIST-"1 4 8"}
 RUNS=${RUNS:-1}
 RSS_N=${RSS_N:-32}
 SSE_N=${SSE_N:-64}
