@@ -26,15 +26,15 @@ func Differs(e *fsimage.Entry, fi fs.FileInfo) string {
 	if why := e.Differs(fi); why != "" {
 		return why
 	}
+	if e.Inode != 0 {
+		if ino := inodeOf(fi); ino != e.Inode {
+			return fmt.Sprintf("inode is %d, manifest says %d (replaced by another file)", ino, e.Inode)
+		}
+	}
 	if !e.ChangeTime.IsZero() {
 		if ct := changeTimeOf(fi); !ct.Equal(e.ChangeTime) {
 			return fmt.Sprintf("status changed %s, manifest says %s (written or its metadata changed)",
 				ct.Format(time.RFC3339Nano), e.ChangeTime.Format(time.RFC3339Nano))
-		}
-	}
-	if e.Inode != 0 {
-		if ino := inodeOf(fi); ino != e.Inode {
-			return fmt.Sprintf("inode is %d, manifest says %d (replaced by another file)", ino, e.Inode)
 		}
 	}
 	return ""
