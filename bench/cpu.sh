@@ -79,7 +79,7 @@ bad = [r for r in recs if r["result"] != "done"]
 if len(recs) != n or bad:
     sys.exit("flashpipe: %d receipts, %d not done: %s" % (len(recs), len(bad), [r.get("error") for r in bad]))
 wall, user, sys_, rss = open(tpath).read().split()[-4:]
-print(wall, float(user) + float(sys_), rss, sum(r["bytes_written"] + r["bytes_verified"] for r in recs))
+print(wall, "%.2f" % (float(user) + float(sys_)), rss, sum(r["bytes_written"] + r["bytes_verified"] for r in recs))
 EOF
 }
 
