@@ -1,10 +1,10 @@
 # loops.sh: throttled loop sticks for the benchmarks (sourced, bash).
 # Each stick is a sparse file in $WORK on tmpfs attached as a loop device
 # and throttled with cgroup v1 blkio to WRITE_BPS and READ_BPS, so the
-# throttle and not the host is the limit. Needs root and losetup. On a
-# machine where other tests attach loop devices, run the benchmark under
-# their lock (flock /tmp/flashpipe-loop.lock ...): a station test takes every
-# loop device attached while it runs.
+# throttle and not the host is the limit (both 0: not throttled). Needs
+# root and losetup. On a machine where other tests attach loop devices, run
+# the benchmark under their lock (flock /tmp/flashpipe-loop.lock ...): a
+# station test takes every loop device attached while it runs.
 #
 #   attach N SIZE   N sticks of SIZE bytes; their paths in LOOPS
 #   detach_all      unthrottle, detach and delete them
@@ -14,7 +14,9 @@ BLKIO=/sys/fs/cgroup/blkio
 LOOPS=()
 [ "$(id -u)" = 0 ] || { echo "$0 needs root (loop devices, cgroup throttling)" >&2; exit 1; }
 
-if [ -w "$BLKIO/blkio.throttle.write_bps_device" ]; then
+if [ "${WRITE_BPS:-}" = 0 ] && [ "${READ_BPS:-}" = 0 ]; then
+	throttle() { :; } # unthrottled sticks (bench/cpu.sh): no cgroup needed
+elif [ -w "$BLKIO/blkio.throttle.write_bps_device" ]; then
 	# throttle MAJ:MIN WRITE_BPS READ_BPS (0 removes the limit).
 	throttle() { echo "$1 $2" >"$BLKIO/blkio.throttle.write_bps_device"; echo "$1 $3" >"$BLKIO/blkio.throttle.read_bps_device"; }
 elif [ -f /sys/fs/cgroup/io.max ] || [ -f /sys/fs/cgroup/unified/io.max ]; then

@@ -11,7 +11,9 @@
 #   5. capture (root): flashpipe capture of a throttled 25 %-used master
 #      stick to each format vs dd | zstd/pigz/xz/cp and a read-back;
 #   6. probe: the probe step's time and bytes written on a genuine throttled
-#      loop stick (root) and on fake sticks in process.
+#      loop stick (root) and on fake sticks in process;
+#   7. cpu (root): flashpipe flash vs dd on unthrottled loop sticks (only
+#      the CPU limits), 32-stick peak RSS, 64-stick board latency.
 # Set FSIMAGE_MIB, N_LIST, WORKLOADS, DECOMPRESS_MIB, IMAGE_MIB to shrink a
 # run (see each script). The loop-device parts run under
 # /tmp/flashpipe-loop.lock, the lock the tests that attach loop devices take
@@ -36,8 +38,11 @@ if [ "$(id -u)" = 0 ]; then
 	echo
 	echo "== probe on a throttled loop stick and on fakes (bench/probe.sh) =="
 	flock /tmp/flashpipe-loop.lock bash bench/probe.sh
+	echo
+	echo "== CPU cost on unthrottled loop devices (bench/cpu.sh) =="
+	flock /tmp/flashpipe-loop.lock bash bench/cpu.sh
 else
-	echo "== executor, image and capture benchmarks skipped: bench/exec/run.sh, bench/image.sh and bench/capture.sh need root (loop devices, cgroup blkio) =="
+	echo "== executor, image, capture and CPU benchmarks skipped: bench/exec/run.sh, bench/image.sh, bench/capture.sh and bench/cpu.sh need root (loop devices, cgroup blkio) =="
 	echo
 	echo "== probe on fakes (bench/probe.sh; the loop stick needs root) =="
 	bash bench/probe.sh

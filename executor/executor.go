@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/flashpipe/flashpipe/blockdev"
+	"github.com/flashpipe/flashpipe/fsimage/manifest"
 	"golang.org/x/sys/unix"
 )
 
@@ -38,10 +39,13 @@ type ProgressFunc func(Progress)
 
 // Options tunes Write and Verify. The zero value is usable.
 type Options struct {
-	// BufferSize is the size of each I/O buffer; default 2 MiB, rounded up
+	// BufferSize is the size of each I/O buffer; default 1 MiB, rounded up
 	// to a multiple of blockdev.Align, at least 1 MiB. A step uses four
 	// buffers (one being filled or checked, two being written or read, one
-	// spare), so memory per stick is 4 × BufferSize, 8 MiB by default.
+	// spare), so memory per stick is 4 × BufferSize, 4 MiB by default: 32
+	// sticks at once stay under 256 MB, and at the speed of a USB 3 stick
+	// a call of 1 MiB still takes milliseconds, so larger ones gain nothing
+	// (docs/performance.md).
 	BufferSize int
 	// Progress, when set, receives progress reports.
 	Progress ProgressFunc
@@ -57,11 +61,19 @@ type Options struct {
 	// RateGrace is how long after the start the MinWriteMBps check begins;
 	// default 10 s.
 	RateGrace time.Duration
+	// Hashes, when set, is the cache the entries' SHA1s came from (a
+	// station's). Write does not hash a source whose version the cache
+	// holds with the entry's SHA1 (manifest.Cache.Holds) again: it checks
+	// that stat shows that version (size, modification and change time,
+	// inode) before its first read and after its last, so each source byte
+	// is hashed once per station rather than once per stick. Without it
+	// Write hashes every source as it reads it.
+	Hashes *manifest.Cache
 }
 
 func (o Options) withDefaults() Options {
 	if o.BufferSize <= 0 {
-		o.BufferSize = 2 << 20
+		o.BufferSize = 1 << 20
 	}
 	o.BufferSize = max(o.BufferSize, 1<<20)
 	o.BufferSize = int(alignUp(int64(o.BufferSize), blockdev.Align))

@@ -15,6 +15,7 @@ import (
 	"github.com/flashpipe/flashpipe/blockdev/looptest"
 	"github.com/flashpipe/flashpipe/fsimage"
 	"github.com/flashpipe/flashpipe/fsimage/imagetest"
+	"github.com/flashpipe/flashpipe/fsimage/manifest"
 	"golang.org/x/sys/unix"
 )
 
@@ -79,7 +80,8 @@ func (tp *testPlan) addFile(t testing.TB, name string, data []byte) *fsimage.Ent
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &fsimage.Entry{Path: name, Source: src, Size: int64(len(data)), Mode: 0o644, ModTime: fi.ModTime(), SHA1: sha1.Sum(data)}
+	e := &fsimage.Entry{Path: name, Source: src, Mode: 0o644, SHA1: sha1.Sum(data)}
+	manifest.SetVersion(e, fi) // as Scan records it: Verify compares such a file with its source
 	tp.files[name] = e
 	return e
 }

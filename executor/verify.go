@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"hash"
+	"os"
 	"sort"
 
 	"github.com/flashpipe/flashpipe/blockdev"
@@ -18,19 +19,27 @@ import (
 // check is one thing Verify compares: an extent, or a file run.
 type check struct {
 	span
-	ext  *fsimage.Extent // nil for a file run
-	file *fsimage.Entry  // nil for an extent
-	h    hash.Hash       // running hash of a file run
-	bad  bool            // a mismatch was already recorded
+	ext     *fsimage.Extent // nil for a file run
+	file    *fsimage.Entry  // nil for an extent
+	started bool            // a file run's first bytes were read back
+	src     *os.File        // a file run's source, compared byte for byte
+	h       hash.Hash       // else the running hash of a file run
+	badAt   int64           // a compared file run's first differing byte, or -1
+	bad     bool            // a mismatch was already recorded
 }
 
 // Verify reads back from dev everything plan wrote and compares it: Bytes
 // and Zero extents byte for byte, and data extents that no file run covers
 // (an ext4 image's, a disk image's) byte for byte against their source — a
-// mismatch records the extent's What in Metadata —, and each file run by
-// SHA1 against Entry.SHA1 (a mismatch records the file in FailedFiles). No
-// byte the plan wrote goes unchecked. The result is OK only when
-// everything matched.
+// mismatch records the extent's What in Metadata —, and each file run
+// byte for byte against its source when stat shows the version of the
+// source the entry records (manifest.Differs: size, modification and
+// change time, inode; the version Write checked), else by SHA1 against
+// Entry.SHA1 (a mismatch records the file in FailedFiles). A source whose
+// stat changes while it is compared fails its file: what it holds is no
+// longer what the entry describes. No byte the plan wrote goes unchecked.
+// The result is OK only when everything matched. The source is read
+// through the page cache; only the stick is read with O_DIRECT.
 //
 // Verify first calls dev.Flush (fsync, then BLKFLSBUF on a block device),
 // and reads with O_DIRECT when blockdev probed it to work, so what it reads
@@ -61,8 +70,9 @@ func Verify(ctx context.Context, dev *blockdev.Device, plan *fsimage.Plan, opts 
 	align := int64(max(blockdev.Align, dev.LogicalSectorSize))
 	windows := planWindows(spans, dev.Size, int64(opts.BufferSize), align)
 	m := newMeter("verify", total, opts)
-	v := &verifier{ctx: ctx, checks: checks, res: res, src: &sources{open: map[*fsimage.Entry]*srcFile{}}}
+	v := &verifier{ctx: ctx, checks: checks, res: res, src: newSources(nil)}
 	defer v.src.closeAll()
+	defer v.closeFiles()
 	var done int64
 	reads := newPacer(align, int64(opts.BufferSize))
 	read := func(j *inflight) error {
@@ -93,7 +103,7 @@ func verifyChecks(plan *fsimage.Plan) []*check {
 	for _, r := range plan.Files {
 		inRun[r.Entry] = true
 		if r.Entry.Size > 0 {
-			cs = append(cs, &check{span: span{r.Offset, r.Offset + r.Entry.Size}, file: r.Entry, h: sha1.New()})
+			cs = append(cs, &check{span: span{r.Offset, r.Offset + r.Entry.Size}, file: r.Entry, badAt: -1})
 		}
 	}
 	for i := range plan.Extents {
@@ -115,6 +125,7 @@ type verifier struct {
 	res    *receipts.Verify
 	src    *sources // FileData extents' sources, read to compare
 	want   []byte   // scratch for a data extent's expected bytes
+	chunk  []byte   // scratch for a file run's source bytes
 }
 
 // compare checks one window and returns how many checked bytes it held.
@@ -133,7 +144,7 @@ func (v *verifier) compare(j *inflight) (int64, error) {
 		n += hi - lo
 		switch {
 		case c.file != nil:
-			c.h.Write(got)
+			v.checkFile(c, lo, got)
 			if hi == c.end {
 				if err := v.finishFile(c); err != nil {
 					return n, err
@@ -188,10 +199,63 @@ func (v *verifier) mismatch(c *check) {
 	v.res.Metadata = append(v.res.Metadata, what)
 }
 
-// finishFile compares a file run's hash with the manifest's, or with the
-// source's when the manifest has none.
+// checkFile checks got, read back at device offset lo inside file run c:
+// byte for byte against the source when stat shows the entry's version of
+// it, else into the run's hash.
+func (v *verifier) checkFile(c *check, lo int64, got []byte) {
+	if !c.started {
+		c.started = true
+		if manifest.HasVersion(c.file) {
+			if f, fi, err := fsimage.OpenRegular(c.file.Source); err == nil && manifest.Differs(c.file, fi) == "" {
+				c.src = f
+			} else if err == nil {
+				f.Close()
+			}
+		}
+		if c.src == nil {
+			c.h = sha1.New()
+		}
+	}
+	if c.h != nil {
+		c.h.Write(got)
+		return
+	}
+	if c.badAt >= 0 {
+		return
+	}
+	if v.chunk == nil {
+		v.chunk = make([]byte, compareChunk)
+	}
+	for off := lo - c.off; len(got) > 0; {
+		want := v.chunk[:min(len(got), len(v.chunk))]
+		if n, _ := c.src.ReadAt(want, off); n < len(want) {
+			c.badAt = off + int64(n) // the source shrank; finishFile says so
+			return
+		}
+		if !bytes.Equal(got[:len(want)], want) {
+			i := 0
+			for got[i] == want[i] {
+				i++
+			}
+			c.badAt = off + int64(i)
+			return
+		}
+		got, off = got[len(want):], off+int64(len(want))
+	}
+}
+
+// compareChunk is how much of a source Verify reads at a time to compare:
+// small enough to stay in the CPU's cache between the read and the compare,
+// and to cost little memory per stick.
+const compareChunk = 256 << 10
+
+// finishFile records a file run's outcome once all of it was read back.
 func (v *verifier) finishFile(c *check) error {
 	v.res.Files++
+	if c.src != nil {
+		v.finishCompared(c)
+		return nil
+	}
 	want := c.file.SHA1
 	if want == ([20]byte{}) {
 		var err error
@@ -207,6 +271,39 @@ func (v *verifier) finishFile(c *check) error {
 			Path: c.file.Path, Want: hex.EncodeToString(want[:]), Got: hex.EncodeToString(got[:])})
 	}
 	return nil
+}
+
+// finishCompared records a file run compared with its source: failed when
+// a byte differed or when stat no longer shows the entry's version of the
+// source (it changed while it was compared, so what it was compared with
+// may not be what the entry describes).
+func (v *verifier) finishCompared(c *check) {
+	defer func() { c.src.Close(); c.src = nil }()
+	fail := receipts.FailedFile{Path: c.file.Path}
+	if c.file.SHA1 != ([20]byte{}) {
+		fail.Want = hex.EncodeToString(c.file.SHA1[:])
+	}
+	fi, err := c.src.Stat()
+	switch {
+	case err != nil:
+		fail.Err = "cannot stat the source to compare: " + err.Error()
+	case manifest.Differs(c.file, fi) != "":
+		fail.Err = "the source changed while it was compared: " + manifest.Differs(c.file, fi)
+	case c.badAt >= 0:
+		fail.Err = fmt.Sprintf("byte %d differs from the source", c.badAt)
+	default:
+		return
+	}
+	v.res.FailedFiles = append(v.res.FailedFiles, fail)
+}
+
+// closeFiles closes the sources of file runs a failed read left open.
+func (v *verifier) closeFiles() {
+	for _, c := range v.checks {
+		if c.src != nil {
+			c.src.Close()
+		}
+	}
 }
 
 var zeros [64 << 10]byte

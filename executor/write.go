@@ -14,6 +14,7 @@ import (
 
 	"github.com/flashpipe/flashpipe/blockdev"
 	"github.com/flashpipe/flashpipe/fsimage"
+	"github.com/flashpipe/flashpipe/fsimage/manifest"
 )
 
 // zeroOutMin is the smallest aligned run of a Zero extent that Write hands
@@ -44,10 +45,13 @@ type Stats struct {
 // window is written (or zeroed) in calls sized to the device's measured
 // speed (see PaceTarget), and Write stops between calls once ctx is done. Source
 // files are read while the previous window is written, hashed as they are
-// read and compared with Entry.SHA1 when it is set; a file whose size or
-// modification time changed, whose content hashes differently, or that
-// reads short fails the job with a *SourceError naming it. At the end Write
-// fsyncs the device, which also flushes the stick's volatile cache.
+// read and compared with Entry.SHA1 when it is set — unless Options.Hashes
+// holds that SHA1 for the version stat shows, before the first read and
+// after the last; a file whose size or modification time changed (or, when
+// it is not hashed, its change time or inode), whose content hashes
+// differently, or that reads short fails the job with a *SourceError
+// naming it. At the end Write fsyncs the device, which also flushes the
+// stick's volatile cache.
 func Write(ctx context.Context, dev *blockdev.Device, plan *fsimage.Plan, opts Options) (Stats, error) {
 	opts = opts.withDefaults()
 	start := time.Now()
@@ -57,7 +61,7 @@ func Write(ctx context.Context, dev *blockdev.Device, plan *fsimage.Plan, opts O
 	}
 	align := int64(max(blockdev.Align, dev.LogicalSectorSize))
 	windows, zero := writeWindows(plan, dev.Size, int64(opts.BufferSize), align)
-	w := &writer{ctx: ctx, dev: dev, plan: plan, zero: zero, src: &sources{open: map[*fsimage.Entry]*srcFile{}}}
+	w := &writer{ctx: ctx, dev: dev, plan: plan, zero: zero, src: newSources(opts.Hashes)}
 	defer w.src.closeAll()
 	m := newMeter("write", plan.Bytes(), opts)
 	rate := newRateCheck(opts, start)
@@ -158,19 +162,25 @@ func (w *writer) fill(j *inflight) error {
 		j.payload = j.w.end - j.w.off
 		return nil
 	}
-	clear(j.buf)
 	xs := w.plan.Extents
 	for w.next < len(xs) && xs[w.next].End() <= j.w.off {
 		w.next++
 	}
+	// Each byte of the buffer is written once: zeros where the plan has
+	// a Zero extent or nothing, the extent's bytes elsewhere.
+	pos := j.w.off
 	for k := w.next; k < len(xs) && xs[k].Offset < j.w.end; k++ {
 		e := &xs[k]
 		lo, hi := max(e.Offset, j.w.off), min(e.End(), j.w.end)
 		if hi <= lo {
 			continue
 		}
+		clear(j.buf[pos-j.w.off : lo-j.w.off]) // a don't-care gap
 		dst := j.buf[lo-j.w.off : hi-j.w.off]
+		pos = hi
 		switch e.Kind {
+		case fsimage.Zero:
+			clear(dst)
 		case fsimage.Bytes:
 			copy(dst, e.Data[lo-e.Offset:])
 		case fsimage.FileData:
@@ -184,6 +194,7 @@ func (w *writer) fill(j *inflight) error {
 		}
 		j.payload += hi - lo
 	}
+	clear(j.buf[pos-j.w.off:])
 	// Parts of large Zero extents handed to ZeroOut lie outside every
 	// window, so they were not counted above.
 	return nil
@@ -191,15 +202,20 @@ func (w *writer) fill(j *inflight) error {
 
 // sources reads and hashes source files in the order the plan needs them.
 type sources struct {
-	open  map[*fsimage.Entry]*srcFile
-	files int
+	open   map[*fsimage.Entry]*srcFile
+	hashes *manifest.Cache // sums taken by reading; nil hashes every file
+	files  int
+}
+
+func newSources(hashes *manifest.Cache) *sources {
+	return &sources{open: map[*fsimage.Entry]*srcFile{}, hashes: hashes}
 }
 
 type srcFile struct {
 	f       *os.File
-	h       hash.Hash
-	next    int64 // bytes hashed so far, in order
-	ordered bool  // false once the file was read out of order
+	h       hash.Hash // nil when the cache holds the sum of this version
+	next    int64     // bytes read so far, in order
+	ordered bool      // false once the file was read out of order
 	mtime   time.Time
 }
 
@@ -215,7 +231,13 @@ func (s *sources) get(e *fsimage.Entry) (*srcFile, error) {
 		f.Close()
 		return nil, err
 	}
-	sf := &srcFile{f: f, h: sha1.New(), ordered: true, mtime: fi.ModTime()}
+	sf := &srcFile{f: f, ordered: true, mtime: fi.ModTime()}
+	if !s.hashes.Holds(e) {
+		sf.h = sha1.New()
+	} else if why := manifest.Differs(e, fi); why != "" {
+		f.Close()
+		return nil, &SourceError{Path: e.Path, Source: e.Source, Reason: "changed since it was scanned: " + why}
+	}
 	s.open[e] = sf
 	return sf, nil
 }
@@ -243,7 +265,9 @@ func (s *sources) read(e *fsimage.Entry, off int64, dst []byte) error {
 			Reason: fmt.Sprintf("short read at %d: %d of %d bytes (did the file shrink?)", off, n, len(dst)), Err: err}
 	}
 	if sf.ordered && off == sf.next {
-		sf.h.Write(dst)
+		if sf.h != nil {
+			sf.h.Write(dst)
+		}
 		sf.next += int64(n)
 	} else {
 		sf.ordered = false
@@ -274,6 +298,9 @@ func (s *sources) finish(e *fsimage.Entry, sf *srcFile) error {
 	delete(s.open, e)
 	defer sf.f.Close()
 	s.files++
+	if sf.h == nil {
+		return unchanged(e, sf.f)
+	}
 	var got [20]byte
 	if sf.ordered {
 		sf.h.Sum(got[:0])
@@ -299,6 +326,19 @@ func (s *sources) finish(e *fsimage.Entry, sf *srcFile) error {
 	}
 	if !fi.ModTime().Equal(sf.mtime) {
 		return &SourceError{Path: e.Path, Source: e.Source, Reason: "modified while it was being copied"}
+	}
+	return nil
+}
+
+// unchanged checks, after the last read of a source that was not hashed,
+// that stat still shows the version the cache holds the sum of.
+func unchanged(e *fsimage.Entry, f *os.File) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return &SourceError{Path: e.Path, Source: e.Source, Reason: "cannot stat", Err: err}
+	}
+	if why := manifest.Differs(e, fi); why != "" {
+		return &SourceError{Path: e.Path, Source: e.Source, Reason: "modified while it was being copied: " + why}
 	}
 	return nil
 }

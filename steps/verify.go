@@ -20,7 +20,7 @@ import (
 var verifyKind = pipeline.Kind{
 	Name:     "verify",
 	New:      func() pipeline.Step { return &Verify{Hash: "sha1", What: "all"} },
-	Summary:  "read everything back from the stick, bypassing the page cache, and compare SHA1s",
+	Summary:  "read everything back from the stick, bypassing the page cache, and compare it with the content byte for byte (by SHA1 where a source changed since it was hashed)",
 	Provides: []string{pipeline.RoleVerified},
 	Requires: []pipeline.Order{{Roles: []string{pipeline.RoleWritten}, What: "a partition, mkfs or copy step",
 		Why: "verify reads back what the profile wrote, but this profile writes nothing before it: add partition, mkfs and copy steps."}},
@@ -30,7 +30,7 @@ var verifyKind = pipeline.Kind{
 // itself with the page cache dropped and bypassed.
 //
 //	step "verify" {
-//	  hash  = "sha1"   # the only hash; files are compared with the manifest's SHA1
+//	  hash  = "sha1"   # the only hash: the receipt's, and a file's check when its source changed
 //	  what  = "all"    # "all": metadata byte for byte and every file; "files": files only
 //	  mount = false    # also mount read-only and compare the tree (needs kernel support)
 //	}

@@ -151,7 +151,7 @@ func (w *writer) Run(ctx context.Context, j *pipeline.Job) (pipeline.Outcome, er
 	if err != nil {
 		return out, err
 	}
-	st, err := executor.Write(ctx, dev, j.Plan, executor.Options{Progress: progress(j), MinWriteMBps: j.Profile.MinWriteMBps})
+	st, err := executor.Write(ctx, dev, j.Plan, executor.Options{Progress: progress(j), MinWriteMBps: j.Profile.MinWriteMBps, Hashes: w.cache})
 	out.BytesWritten = st.Bytes
 	var changed *executor.SourceError
 	if errors.As(err, &changed) {

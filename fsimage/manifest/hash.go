@@ -35,21 +35,26 @@ type cacheKey struct {
 // Cache remembers SHA1s across Hash calls, keyed by (source path, size,
 // modification time, status change time, inode), so a station does not
 // hash the same content again for every stick. It keeps one sum per path,
-// the newest. The zero value is not usable; call NewCache. It is safe for
+// the newest. Hash calls that run at once (the sticks a station starts
+// together) share it: a file one of them is hashing is waited for by the
+// others, not hashed again, so each version of a file is read once per
+// station. The zero value is not usable; call NewCache. It is safe for
 // concurrent use.
 type Cache struct {
-	mu      sync.Mutex
-	sums    map[cacheKey][20]byte
-	latest  map[string]cacheKey // path → the key of its sum
-	forgot  map[string]bool     // paths Forget dropped, not hashed since
-	changed []string            // paths hashed again as another version, since TakeChanged
-	hits    int64
-	misses  int64
+	mu       sync.Mutex
+	sums     map[cacheKey][20]byte
+	inflight map[cacheKey]chan struct{} // versions a Hash call is reading; closed when it is done
+	latest   map[string]cacheKey        // path → the key of its sum
+	forgot   map[string]bool            // paths Forget dropped, not hashed since
+	changed  []string                   // paths hashed again as another version, since TakeChanged
+	hits     int64
+	misses   int64
 }
 
 // NewCache returns an empty in-memory cache.
 func NewCache() *Cache {
-	return &Cache{sums: map[cacheKey][20]byte{}, latest: map[string]cacheKey{}, forgot: map[string]bool{}}
+	return &Cache{sums: map[cacheKey][20]byte{}, inflight: map[cacheKey]chan struct{}{},
+		latest: map[string]cacheKey{}, forgot: map[string]bool{}}
 }
 
 func keyOf(e *fsimage.Entry) cacheKey {
@@ -60,21 +65,48 @@ func keyOf(e *fsimage.Entry) cacheKey {
 	return cacheKey{e.Source, e.Size, e.ModTime.UnixNano(), ctime, e.Inode}
 }
 
-func (c *Cache) get(e *fsimage.Entry) ([20]byte, bool) {
+// claim looks e up. It returns its sum when cached (ok); else, when
+// another Hash call is reading the same version, a channel that is closed
+// when that call is done; else nothing, and the caller is to hash it and
+// then call put or release.
+func (c *Cache) claim(e *fsimage.Entry) (sum [20]byte, ok bool, wait <-chan struct{}) {
 	if c == nil {
-		return [20]byte{}, false
+		return sum, false, nil
+	}
+	k := keyOf(e)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if sum, ok := c.sums[k]; ok {
+		c.hits++
+		return sum, true, nil
+	}
+	if ch, ok := c.inflight[k]; ok {
+		return sum, false, ch
+	}
+	c.misses++
+	c.inflight[k] = make(chan struct{})
+	return sum, false, nil
+}
+
+// release ends a claim without a sum (the hash failed): callers waiting
+// for it hash the file themselves.
+func (c *Cache) release(e *fsimage.Entry) {
+	if c == nil {
+		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	sum, ok := c.sums[keyOf(e)]
-	if ok {
-		c.hits++
-	} else {
-		c.misses++
-	}
-	return sum, ok
+	c.releaseLocked(keyOf(e))
 }
 
+func (c *Cache) releaseLocked(k cacheKey) {
+	if ch, ok := c.inflight[k]; ok {
+		close(ch)
+		delete(c.inflight, k)
+	}
+}
+
+// put records e's sum and ends the claim on it.
 func (c *Cache) put(e *fsimage.Entry, sum [20]byte) {
 	if c == nil {
 		return
@@ -89,6 +121,7 @@ func (c *Cache) put(e *fsimage.Entry, sum [20]byte) {
 	}
 	c.sums[k] = sum
 	c.latest[k.path] = k
+	c.releaseLocked(k)
 }
 
 // Forget drops the sum of the file at path: the next Hash reads it again
@@ -116,7 +149,9 @@ func (c *Cache) TakeChanged() []string {
 	return slices.Compact(ch)
 }
 
-// Stats returns how many lookups found a sum and how many did not.
+// Stats returns how many lookups found a sum and how many did not (and
+// hashed the file); a lookup that waited for another Hash call's reading
+// counts as a hit when that call found the sum.
 func (c *Cache) Stats() (hits, misses int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -125,29 +160,23 @@ func (c *Cache) Stats() (hits, misses int64) {
 
 // Hash fills the SHA1 of every regular file in entries, reading files in
 // parallel on every core with large reads. Files found in cache (which may
-// be nil) are not read. progress, when not nil, is called with bytes done
-// and bytes total, serially and with done increasing. A file whose size or
-// modification time changed since Scan is an error naming it; so is any
+// be nil) are not read, nor are files another Hash call on the same cache
+// is reading at the time: Hash waits for that call's sum. progress, when
+// not nil, is called with bytes done and bytes total, serially and with
+// done increasing, first once every file was looked up. A file whose size
+// or modification time changed since Scan is an error naming it; so is any
 // read error. Hash stops early when ctx is cancelled.
 func Hash(ctx context.Context, entries []*fsimage.Entry, cache *Cache, progress func(done, total int64)) error {
-	var todo []*fsimage.Entry
-	var total, done int64
+	var files []*fsimage.Entry
+	var total int64
 	for _, e := range entries {
-		if e.Dir {
-			continue
+		if !e.Dir {
+			files = append(files, e)
+			total += e.Size
 		}
-		total += e.Size
-		if sum, ok := cache.get(e); ok {
-			e.SHA1 = sum
-			done += e.Size
-			continue
-		}
-		todo = append(todo, e)
 	}
-	// Largest first, so one big file does not start last and run alone.
-	sort.SliceStable(todo, func(i, j int) bool { return todo[i].Size > todo[j].Size })
-
 	var mu sync.Mutex
+	var done int64
 	report := func(n int64) {
 		if progress == nil {
 			return
@@ -157,22 +186,76 @@ func Hash(ctx context.Context, entries []*fsimage.Entry, cache *Cache, progress 
 		progress(done, total)
 		mu.Unlock()
 	}
-	if progress != nil {
-		progress(done, total)
+	for first := true; first || len(files) > 0; first = false {
+		todo, waits, cached := claimAll(files, cache)
+		if cached > 0 || first {
+			report(cached)
+		}
+		if err := hashAll(ctx, todo, cache, report); err != nil {
+			return err
+		}
+		// What other calls were reading: their sums, or, where they
+		// failed, another round that reads them here.
+		files = nil
+		for _, e := range waits {
+			select {
+			case <-waitFor(cache, e):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			files = append(files, e)
+		}
 	}
+	return nil
+}
+
+// claimAll takes the sums of files the cache holds and returns their
+// bytes, the files this call is to hash and those another call is hashing.
+func claimAll(files []*fsimage.Entry, cache *Cache) (todo, waits []*fsimage.Entry, cached int64) {
+	for _, e := range files {
+		switch sum, ok, wait := cache.claim(e); {
+		case ok:
+			e.SHA1 = sum
+			cached += e.Size
+		case wait != nil:
+			waits = append(waits, e)
+		default:
+			todo = append(todo, e)
+		}
+	}
+	return todo, waits, cached
+}
+
+// waitFor returns a channel that is closed when no Hash call is reading
+// e's version any more.
+func waitFor(c *Cache, e *fsimage.Entry) <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if ch, ok := c.inflight[keyOf(e)]; ok {
+		return ch
+	}
+	ch := make(chan struct{})
+	close(ch)
+	return ch
+}
+
+// hashAll hashes todo on every core, largest first, and records each sum
+// in cache; the first error stops it.
+func hashAll(ctx context.Context, todo []*fsimage.Entry, cache *Cache, report func(int64)) error {
+	// Largest first, so one big file does not start last and run alone.
+	sort.SliceStable(todo, func(i, j int) bool { return todo[i].Size > todo[j].Size })
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	jobs := make(chan *fsimage.Entry)
 	errs := make(chan error, len(todo)+1)
 	var wg sync.WaitGroup
 	for range runtime.GOMAXPROCS(0) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			buf := make([]byte, readSize)
 			for e := range jobs {
 				sum, err := HashFile(ctx, e, buf, report)
 				if err != nil {
+					cache.release(e)
 					errs <- err
 					cancel()
 					continue
@@ -180,18 +263,22 @@ func Hash(ctx context.Context, entries []*fsimage.Entry, cache *Cache, progress 
 				e.SHA1 = sum
 				cache.put(e, sum)
 			}
-		}()
+		})
 	}
+	i := 0
 feed:
-	for _, e := range todo {
+	for ; i < len(todo); i++ {
 		select {
-		case jobs <- e:
+		case jobs <- todo[i]:
 		case <-ctx.Done():
 			break feed
 		}
 	}
 	close(jobs)
 	wg.Wait()
+	for _, e := range todo[i:] {
+		cache.release(e) // claimed, never started
+	}
 	close(errs)
 	var all []error
 	for err := range errs {
@@ -242,7 +329,7 @@ func HashFile(ctx context.Context, e *fsimage.Entry, buf []byte, read func(n int
 	if err != nil {
 		return sum, fmt.Errorf("hash %s: %w", e.Source, err)
 	}
-	why := e.Differs(fi)
+	why := Differs(e, fi)
 	if why == "" && n != e.Size {
 		why = fmt.Sprintf("read %d bytes, manifest says %d", n, e.Size)
 	}

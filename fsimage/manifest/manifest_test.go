@@ -416,3 +416,117 @@ func rerunAsNobody(t *testing.T) {
 		t.Errorf("%s as nobody: %v\n%s", t.Name(), err, out)
 	}
 }
+
+// concurrentTree makes a directory with one file of several reads and
+// three small ones, and returns a function that scans it afresh, as each
+// stick's preparation does.
+func concurrentTree(t *testing.T) (scan func() []*fsimage.Entry, files int64) {
+	t.Helper()
+	dir := t.TempDir()
+	tree(t, dir, "d/a", "d/b", "d/c")
+	big := make([]byte, 3*readSize)
+	for i := range big {
+		big[i] = byte(i * 13)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "d", "big"), big, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return func() []*fsimage.Entry {
+		t.Helper()
+		es, err := Scan([]Source{{Paths: []string{filepath.Join(dir, "d")}}}, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return es
+	}, 4
+}
+
+// whileHashing runs Hash on entries a with cache and, once it has read its
+// first bytes, Hash on entries b with the same cache; a's reading goes on
+// only after b has looked every file up. It returns both errors. cancelA
+// cancels a's context at that point instead.
+func whileHashing(t *testing.T, cache *Cache, a, b []*fsimage.Entry, cancelA bool) (errA, errB error) {
+	t.Helper()
+	ctxA, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	bDone := make(chan error, 1)
+	started := false
+	errA = Hash(ctxA, a, cache, func(done, total int64) {
+		if done == 0 || started {
+			return
+		}
+		started = true
+		looked := make(chan struct{})
+		var once bool
+		go func() {
+			bDone <- Hash(context.Background(), b, cache, func(int64, int64) {
+				if !once {
+					once = true
+					close(looked) // b's first report comes after its lookups
+				}
+			})
+		}()
+		<-looked
+		if cancelA {
+			cancel()
+		}
+	})
+	if !started {
+		t.Fatal("Hash(a) reported no bytes read")
+	}
+	return errA, <-bDone
+}
+
+func checkSums(t *testing.T, what string, es []*fsimage.Entry) {
+	t.Helper()
+	for _, e := range es {
+		if e.Dir {
+			continue
+		}
+		content, err := os.ReadFile(e.Source)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.SHA1 != sha1.Sum(content) {
+			t.Errorf("%s: SHA1 of %s = %x, want %x", what, e.Path, e.SHA1, sha1.Sum(content))
+		}
+	}
+}
+
+// TestHashConcurrentCallsReadOnce: sticks prepared at once share the
+// cache, and a file one call is reading is not read again by another: it
+// waits for the sum. Before, every stick started together hashed the whole
+// content itself.
+func TestHashConcurrentCallsReadOnce(t *testing.T) {
+	scan, files := concurrentTree(t)
+	cache := NewCache()
+	a, b := scan(), scan()
+	errA, errB := whileHashing(t, cache, a, b, false)
+	if errA != nil || errB != nil {
+		t.Fatalf("Hash() errors = %v, %v", errA, errB)
+	}
+	checkSums(t, "first call", a)
+	checkSums(t, "second call", b)
+	if hits, misses := cache.Stats(); misses != files || hits != files {
+		t.Errorf("cache Stats() = %d hits, %d misses, want %d, %d: each file read once, by the first call", hits, misses, files, files)
+	}
+}
+
+// TestHashConcurrentCallerFails: when the call reading a file fails (here
+// it is cancelled), the call waiting for it reads the file itself.
+func TestHashConcurrentCallerFails(t *testing.T) {
+	scan, files := concurrentTree(t)
+	cache := NewCache()
+	a, b := scan(), scan()
+	errA, errB := whileHashing(t, cache, a, b, true)
+	if !errors.Is(errA, context.Canceled) {
+		t.Errorf("Hash(cancelled) = %v, want context.Canceled", errA)
+	}
+	if errB != nil {
+		t.Fatalf("Hash() waiting for a cancelled call = %v, want it to hash the files itself", errB)
+	}
+	checkSums(t, "waiting call", b)
+	if _, misses := cache.Stats(); misses < files+1 {
+		t.Errorf("cache misses = %d, want more than %d: the waiting call read what the cancelled one left", misses, files)
+	}
+}

@@ -331,7 +331,9 @@ func (s *scanner) addFile(p, target, host string, fi fs.FileInfo) {
 		return
 	}
 	f.Close()
-	s.entries[p] = &fsimage.Entry{Path: p, Source: target, Size: fi.Size(), Mode: fi.Mode(), ModTime: fi.ModTime(), Inode: inodeOf(fi), ChangeTime: changeTimeOf(fi)}
+	e := &fsimage.Entry{Path: p, Source: target, Mode: fi.Mode()}
+	SetVersion(e, fi)
+	s.entries[p] = e
 	s.origin[p] = host
 }
 
