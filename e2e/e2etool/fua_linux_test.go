@@ -1,0 +1,5 @@
+package main
+
+import "unsafe"
+
+func unsafeSizeofSgIOHdr() uintptr { return unsafe.Sizeof(sgIOHdr{}) }
