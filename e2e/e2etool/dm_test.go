@@ -98,14 +98,3 @@ func TestDMDev(t *testing.T) {
 		}
 	}
 }
-
-func TestFUACDB(t *testing.T) {
-	got := fuaCDB(0x01020304, 0x0506)
-	want := []byte{0x2a, 0x08, 1, 2, 3, 4, 0, 5, 6, 0} // WRITE(10), FUA bit 3 of byte 1
-	if !bytes.Equal(got, want) {
-		t.Errorf("fuaCDB = % x, want % x", got, want)
-	}
-	if n := unsafeSizeofSgIOHdr(); n != 88 && n != 0 {
-		t.Errorf("sizeof(sgIOHdr) = %d, want 88 (struct sg_io_hdr on 64-bit Linux)", n)
-	}
-}

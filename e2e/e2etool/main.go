@@ -9,7 +9,6 @@
 //	e2etool dm load NAME TABLE         load a table to take effect at the next resume
 //	e2etool dm suspend NAME [noflush]  stop NAME's I/O (queued until resume)
 //	e2etool dm resume NAME | remove NAME
-//	e2etool fua DEV                    write DEV's block 0 back with WRITE(10) FUA (see fua.go)
 //
 // FIELD is a dotted path into the JSON object: "result", "device.port",
 // "verify.ok", "verify.failed_files.0.path"; "*" as a path element joins
@@ -42,7 +41,7 @@ func main() {
 
 func run(args []string, stdout, stderr io.Writer) int {
 	usage := func() int {
-		fmt.Fprintln(stderr, "usage: e2etool count FILE [SERIAL] | get FILE SERIAL FIELD | getn FILE SERIAL N FIELD | bmapcmp BMAP IMAGE DISK | dm ... | fua DEV")
+		fmt.Fprintln(stderr, "usage: e2etool count FILE [SERIAL] | get FILE SERIAL FIELD | getn FILE SERIAL N FIELD | bmapcmp BMAP IMAGE DISK | dm ...")
 		return 2
 	}
 	if len(args) < 2 {
@@ -50,9 +49,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if args[0] == "dm" {
 		return dm(args[1:], stdout, stderr)
-	}
-	if args[0] == "fua" {
-		return fua(args[1:], stdout, stderr)
 	}
 	if args[0] == "bmapcmp" {
 		if len(args) != 4 {

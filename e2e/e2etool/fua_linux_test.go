@@ -1,5 +1,0 @@
-package main
-
-import "unsafe"
-
-func unsafeSizeofSgIOHdr() uintptr { return unsafe.Sizeof(sgIOHdr{}) }
