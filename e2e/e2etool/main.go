@@ -5,6 +5,10 @@
 //	e2etool get FILE SERIAL FIELD      FIELD of the last receipt for SERIAL
 //	e2etool getn FILE SERIAL N FIELD   FIELD of the Nth (1-based) receipt for SERIAL
 //	e2etool bmapcmp BMAP IMAGE DISK    compare DISK with IMAGE in BMAP's mapped ranges
+//	e2etool dm create NAME TABLE       make a device-mapper device (prints MAJOR:MINOR)
+//	e2etool dm load NAME TABLE         load a table to take effect at the next resume
+//	e2etool dm suspend NAME [noflush]  stop NAME's I/O (queued until resume)
+//	e2etool dm resume NAME | remove NAME
 //
 // FIELD is a dotted path into the JSON object: "result", "device.port",
 // "verify.ok", "verify.failed_files.0.path"; "*" as a path element joins
@@ -15,6 +19,10 @@
 //
 // bmapcmp (see bmapcmp.go) reads a bmaptool block map itself, not with
 // flashpipe's parser, so the check does not share flashpipe's mistakes.
+//
+// dm (see dm.go) issues the device-mapper ioctls itself, so the guest needs
+// no dmsetup and its libraries: TABLE is dmsetup's format, one target per
+// line or separated by ";": "START LENGTH TYPE PARAMS" in 512-byte sectors.
 package main
 
 import (
@@ -33,11 +41,14 @@ func main() {
 
 func run(args []string, stdout, stderr io.Writer) int {
 	usage := func() int {
-		fmt.Fprintln(stderr, "usage: e2etool count FILE [SERIAL] | get FILE SERIAL FIELD | getn FILE SERIAL N FIELD | bmapcmp BMAP IMAGE DISK")
+		fmt.Fprintln(stderr, "usage: e2etool count FILE [SERIAL] | get FILE SERIAL FIELD | getn FILE SERIAL N FIELD | bmapcmp BMAP IMAGE DISK | dm ...")
 		return 2
 	}
 	if len(args) < 2 {
 		return usage()
+	}
+	if args[0] == "dm" {
+		return dm(args[1:], stdout, stderr)
 	}
 	if args[0] == "bmapcmp" {
 		if len(args) != 4 {

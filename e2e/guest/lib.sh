@@ -105,9 +105,10 @@ _stick_ready() {
 plug() {
 	local n g img udc ser
 	n=$1 g=$GADGETS/$1 img=$STICKS/$1.img
+	[ -f "$STICKS/$1.backing" ] && img=$(cat "$STICKS/$1.backing")
 	if [ ! -d "$g" ]; then
 		[ $# -ge 7 ] || { say "plug: usage: plug NAME VID PID SERIAL MANUFACTURER PRODUCT SIZE_MB [UDC]"; return 2; }
-		if [ ! -f "$img" ]; then
+		if [ ! -e "$img" ]; then
 			truncate -s "${7}M" "$img"
 			dd if=/dev/urandom of="$img" bs=1M count=4 conv=notrunc 2>/dev/null
 			dd if=/dev/urandom of="$img" bs=1M count=1 seek=$(($7 - 1)) conv=notrunc 2>/dev/null
@@ -156,14 +157,22 @@ stick_dev() { cat "$STICKS/$1.dev"; }
 stick_port() { cat "$STICKS/$1.port"; }
 stick_img() { echo "$STICKS/$1.img"; }
 
-# remove_stick NAME unplugs and deletes the gadget and its backing file.
+# remove_stick NAME unplugs and deletes the gadget and its backing file
+# (for a dm stick: its device-mapper device and loop device too).
 remove_stick() {
 	local g
 	g=$GADGETS/$1
-	[ -d "$g" ] || return 0
-	[ -z "$(cat "$g/UDC" 2>/dev/null)" ] || unplug "$1"
-	rm -f "$g/configs/c.1/mass_storage.0"
-	rmdir "$g/configs/c.1/strings/0x409" "$g/configs/c.1" "$g/functions/mass_storage.0" "$g/strings/0x409" "$g" 2>/dev/null
+	if [ -d "$g" ]; then
+		[ -z "$(cat "$g/UDC" 2>/dev/null)" ] || unplug "$1"
+		rm -f "$g/configs/c.1/mass_storage.0"
+		rmdir "$g/configs/c.1/strings/0x409" "$g/configs/c.1" "$g/functions/mass_storage.0" "$g/strings/0x409" "$g" 2>/dev/null
+	fi
+	if [ -f "$STICKS/$1.loop" ]; then
+		[ -f "$STICKS/$1.nocache" ] && kill "$(cat "$STICKS/$1.nocache")" 2>/dev/null && usleep 300000
+		e2etool dm resume "dm-$1" 2>/dev/null
+		e2etool dm remove "dm-$1" || say "E2E INFO $NAME: dm remove dm-$1 failed"
+		losetup -d "$(cat "$STICKS/$1.loop")"
+	fi
 	rm -f "$STICKS/$1".*
 }
 
@@ -172,7 +181,40 @@ remove_all_sticks() {
 	for g in "$GADGETS"/*; do
 		[ -d "$g" ] && remove_stick "${g##*/}"
 	done
+	for g in "$STICKS"/*.loop; do
+		[ -f "$g" ] && g=${g##*/} && remove_stick "${g%.loop}"
+	done
 }
+
+# make_dm NAME REAL_MB TABLE makes a misbehaving stick's medium: a REAL_MB
+# file on tmpfs (random bytes in its first 4 MiB) on a loop device, and
+# over it the device-mapper device dm-NAME with TABLE (dmsetup's format,
+# targets separated by ";", "@" standing for the loop device), made by
+# e2etool dm. plug NAME ... then backs the gadget with it (the size given
+# to plug is ignored: the gadget's LUN is the dm device's size). A
+# background loop writes back and drops dm-NAME's page cache every 0.1 s:
+# the gadget writes to its backing file through the guest's page cache,
+# which would otherwise answer every read of a written block itself and
+# hide where the table sends it; so the stick's "cache" stays small, as a
+# real stick's. Prints /dev/dm-N.
+make_dm() {
+	local real loop devno dev
+	real=$STICKS/$1.real
+	truncate -s "${2}M" "$real"
+	dd if=/dev/urandom of="$real" bs=1M count=4 conv=notrunc 2>/dev/null
+	loop=$(losetup -f) && losetup "$loop" "$real" || { say "make_dm $1: losetup failed"; return 1; }
+	echo "$loop" >"$STICKS/$1.loop"
+	devno=$(e2etool dm create "dm-$1" "$(echo "$3" | sed "s|@|$loop|g")") || { say "make_dm $1: e2etool dm create failed"; return 1; }
+	dev=/dev/$(basename "$(readlink -f "/sys/dev/block/$devno")")
+	wait_for 10 test -b "$dev" || { say "make_dm $1: no $dev"; return 1; }
+	echo "$dev" >"$STICKS/$1.backing"
+	(while :; do blockdev --flushbufs "$dev" 2>/dev/null; usleep 100000; done) </dev/null >/dev/null 2>&1 &
+	echo $! >"$STICKS/$1.nocache"
+	echo "$dev"
+}
+
+# dm_backing NAME prints the file behind NAME's dm device (its real bytes).
+dm_backing() { echo "$STICKS/$1.real"; }
 
 # mount_stick NAME FSTYPE DIR re-plugs NAME as a fresh device (no cached
 # pages) and mounts its first partition read-only at DIR.
