@@ -7,8 +7,14 @@ PKGS    := ./...
 
 all: build
 
+# The version is git describe of the tree (the last v* tag, commits since it and the
+# commit; "-dirty" with uncommitted changes); flashpipe version prints it.
+VERSION ?= $(shell git describe --tags --match 'v[0-9]*' --always --dirty 2>/dev/null || echo devel)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+
 build:
-	$(GO) build -o $(BIN) ./cmd/flashpipe
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/flashpipe
 
 # The README's test command: installs the oracles (fsck.fat, fsck.exfat,
 # mtools, sgdisk, ...), then runs every test, lint and the examples check.
