@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/flashpipe
 PKGS    := ./...
 
-.PHONY: all build test lint deps demo bench e2e validate-examples fuzz clean
+.PHONY: all build test lint deps demo bench e2e validate-examples fuzz package package-check clean
 
 all: build
 
@@ -49,5 +49,14 @@ bench: deps
 e2e:
 	bash e2e/run.sh
 
+# Debian packages for amd64 and arm64 in dist/ (scripts/package.sh), and
+# CI's checks of them (scripts/package-check.sh: lintian, dpkg -i, the
+# unit, the arm64 binary under qemu); package-check installs the package.
+package:
+	@GO=$(GO) bash scripts/package.sh
+
+package-check:
+	bash scripts/package-check.sh
+
 clean:
-	rm -rf bin
+	rm -rf bin dist
