@@ -26,6 +26,8 @@ for deb in "$amd" "$arm"; do
     /etc/flashpipe/station.hcl /usr/share/doc/flashpipe/copyright \
     /usr/share/doc/flashpipe/changelog.gz /usr/share/doc/flashpipe/operator.md \
     /usr/share/doc/flashpipe/examples/station.hcl \
+    /usr/share/doc/flashpipe/contrib/prometheus/rules.yml \
+    /usr/share/doc/flashpipe/contrib/grafana/flashpipe.json \
     /usr/share/man/man1/flashpipe.1.gz /usr/share/man/man1/flashpipe-run.1.gz \
     /usr/share/bash-completion/completions/flashpipe \
     /usr/share/zsh/vendor-completions/_flashpipe \
