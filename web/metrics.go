@@ -27,6 +27,10 @@ type Metrics struct {
 	// listener refused as not from the kernel (uevent.Listener.Dropped).
 	// Set it before serving.
 	UeventsDropped func() uint64
+	// UeventOverflows, when set, counts the times the kernel dropped
+	// uevents because the listener's socket buffer was full
+	// (uevent.Listener.Overflows); the station rescanned sysfs each time.
+	UeventOverflows func() uint64
 	// GuardRefusals, when set, counts the safety guard's refusals by kind
 	// (station.Station.GuardRefusals). Set it before serving.
 	GuardRefusals func() map[matchers.RefusalKind]uint64
@@ -76,6 +80,10 @@ func NewMetrics(b *status.Board) *Metrics {
 			Name: "flashpipe_uevents_dropped_total",
 			Help: "Uevent datagrams refused because they did not come from the kernel.",
 		}, m.ueventsDropped),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "flashpipe_uevent_overflows_total",
+			Help: "Times the kernel dropped uevents because the station's socket buffer was full (ENOBUFS); the station rescanned sysfs each time, so no stick is lost, but it is slower.",
+		}, func() float64 { return count(m.UeventOverflows) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "flashpipe_receipts_writable",
 			Help: "1 while receipts can be written; 0 after a receipt could not be written (disk full, read-only, file gone): no new sticks are taken until a retry succeeds.",
@@ -149,11 +157,14 @@ func (m *Metrics) Observe(j status.Row) {
 	}
 }
 
-func (m *Metrics) ueventsDropped() float64 {
-	if m.UeventsDropped == nil {
+func (m *Metrics) ueventsDropped() float64 { return count(m.UeventsDropped) }
+
+// count calls f, a counter of the station that may be unset (nil: 0).
+func count(f func() uint64) float64 {
+	if f == nil {
 		return 0
 	}
-	return float64(m.UeventsDropped())
+	return float64(f())
 }
 
 func (m *Metrics) activeJobs() float64 {

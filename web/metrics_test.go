@@ -119,6 +119,7 @@ func TestMetricsExposition(t *testing.T) {
 	b := status.NewBoard()
 	m := NewMetrics(b)
 	m.UeventsDropped = func() uint64 { return 3 }
+	m.UeventOverflows = func() uint64 { return 4 }
 	m.GuardRefusals = func() map[matchers.RefusalKind]uint64 {
 		return map[matchers.RefusalKind]uint64{matchers.RefusedReadOnly: 2, matchers.RefusedMounted: 1}
 	}
@@ -132,31 +133,33 @@ func TestMetricsExposition(t *testing.T) {
 		"flashpipe_bytes_verified_total": "counter", "flashpipe_verify_failures_total": "counter",
 		"flashpipe_active_jobs": "gauge", "flashpipe_job_throughput_bytes_per_second": "histogram",
 		"flashpipe_uevents_dropped_total": "counter", "flashpipe_receipts_writable": "gauge",
-		"flashpipe_guard_refusals_total": "counter",
+		"flashpipe_uevent_overflows_total": "counter",
+		"flashpipe_guard_refusals_total":   "counter",
 	}
 	if diff := cmp.Diff(wantTypes, types); diff != "" {
 		t.Errorf("metric types (-want +got):\n%s", diff)
 	}
 	h := "flashpipe_job_throughput_bytes_per_second"
 	want := map[string]float64{
-		`flashpipe_receipts_writable`:     1,
-		`flashpipe_bytes_written_total`:   211e6,
-		`flashpipe_bytes_verified_total`:  201e6,
-		`flashpipe_verify_failures_total`: 1,
-		`flashpipe_active_jobs`:           1,
-		`flashpipe_uevents_dropped_total`: 3,
-		h + `_bucket{le="1e+06"}`:         0,
-		h + `_bucket{le="2e+06"}`:         0,
-		h + `_bucket{le="5e+06"}`:         0,
-		h + `_bucket{le="1e+07"}`:         1, // 10 MB/s: le is inclusive
-		h + `_bucket{le="2e+07"}`:         1,
-		h + `_bucket{le="5e+07"}`:         2,
-		h + `_bucket{le="1e+08"}`:         2,
-		h + `_bucket{le="2e+08"}`:         2,
-		h + `_bucket{le="5e+08"}`:         2,
-		h + `_bucket{le="+Inf"}`:          2,
-		h + `_sum`:                        35e6,
-		h + `_count`:                      2,
+		`flashpipe_receipts_writable`:      1,
+		`flashpipe_bytes_written_total`:    211e6,
+		`flashpipe_bytes_verified_total`:   201e6,
+		`flashpipe_verify_failures_total`:  1,
+		`flashpipe_active_jobs`:            1,
+		`flashpipe_uevents_dropped_total`:  3,
+		`flashpipe_uevent_overflows_total`: 4,
+		h + `_bucket{le="1e+06"}`:          0,
+		h + `_bucket{le="2e+06"}`:          0,
+		h + `_bucket{le="5e+06"}`:          0,
+		h + `_bucket{le="1e+07"}`:          1, // 10 MB/s: le is inclusive
+		h + `_bucket{le="2e+07"}`:          1,
+		h + `_bucket{le="5e+07"}`:          2,
+		h + `_bucket{le="1e+08"}`:          2,
+		h + `_bucket{le="2e+08"}`:          2,
+		h + `_bucket{le="5e+08"}`:          2,
+		h + `_bucket{le="+Inf"}`:           2,
+		h + `_sum`:                         35e6,
+		h + `_count`:                       2,
 	}
 	// Every result of a profile that ended a job has a series, from zero.
 	sticks := map[[2]string]float64{{"kiosk", "done"}: 2, {"kiosk", "failed"}: 2, {"kiosk", "unverified"}: 1, {"kiosk", "interrupted"}: 1,

@@ -16,8 +16,9 @@ import (
 // stationCounts are the counters of a station that /metrics exports beside
 // what the board shows; a nil function counts nothing.
 type stationCounts struct {
-	dropped  func() uint64                          // uevent.Listener.Dropped
-	refusals func() map[matchers.RefusalKind]uint64 // station.Station.GuardRefusals
+	dropped   func() uint64                          // uevent.Listener.Dropped
+	overflows func() uint64                          // uevent.Listener.Overflows
+	refusals  func() map[matchers.RefusalKind]uint64 // station.Station.GuardRefusals
 }
 
 // startViews starts what the operator looks at: the live table when table
@@ -49,7 +50,7 @@ func startViews(ctx context.Context, out io.Writer, table bool, board *status.Bo
 // devices, and a tile for each hub port in sysfs that station.ports selects.
 func dashboard(board *status.Board, current func() *pipeline.Config, counts stationCounts, sysfs fs.FS, token string, hosts []string) http.Handler {
 	metrics := web.NewMetrics(board)
-	metrics.UeventsDropped, metrics.GuardRefusals = counts.dropped, counts.refusals
+	metrics.UeventsDropped, metrics.UeventOverflows, metrics.GuardRefusals = counts.dropped, counts.overflows, counts.refusals
 	return web.NewServer(board, web.Options{
 		Token:    token,
 		Hosts:    hosts,
