@@ -3,12 +3,18 @@ GO      ?= go
 BIN     := bin/flashpipe
 PKGS    := ./...
 
-.PHONY: all build test lint deps demo bench e2e validate-examples fuzz clean
+.PHONY: all build test lint deps demo bench e2e validate-examples fuzz package package-check clean
 
 all: build
 
+# The version is git describe of the tree (the last v* tag, commits since it and the
+# commit; "-dirty" with uncommitted changes); flashpipe version prints it.
+VERSION ?= $(shell git describe --tags --match 'v[0-9]*' --always --dirty 2>/dev/null || echo devel)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+
 build:
-	$(GO) build -o $(BIN) ./cmd/flashpipe
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/flashpipe
 
 # The README's test command: installs the oracles (fsck.fat, fsck.exfat,
 # mtools, sgdisk, ...), then runs every test, lint and the examples check.
@@ -43,5 +49,14 @@ bench: deps
 e2e:
 	bash e2e/run.sh
 
+# Debian packages for amd64 and arm64 in dist/ (scripts/package.sh), and
+# CI's checks of them (scripts/package-check.sh: lintian, dpkg -i, the
+# unit, the arm64 binary under qemu); package-check installs the package.
+package:
+	@GO=$(GO) bash scripts/package.sh
+
+package-check:
+	bash scripts/package-check.sh
+
 clean:
-	rm -rf bin
+	rm -rf bin dist

@@ -9,10 +9,59 @@ import (
 )
 
 // Refusal is the error the safety checks return: the station must not write
-// to Device, for Reason (a sentence for the operator).
+// to Device, for Reason (a sentence for the operator). Kind says which
+// check refused it, for counting.
 type Refusal struct {
-	Device string // kernel name, "sdb"
-	Reason string // "sdb1 is mounted at /boot (vfat)"
+	Device string      // kernel name, "sdb"
+	Reason string      // "sdb1 is mounted at /boot (vfat)"
+	Kind   RefusalKind // RefusedMounted
+}
+
+// RefusalKind names the check that refused a disk: a small, fixed set, so
+// that refusals can be counted by kind (flashpipe_guard_refusals_total's
+// reason label) where Reason, which names devices and paths, cannot.
+type RefusalKind int
+
+// The kinds of refusal, one per check of Guard.Check and Recheck.
+const (
+	invalidRefusal     RefusalKind = iota
+	RefusedPartition               // a partition, not a whole disk
+	RefusedBus                     // on a bus the station may not write to
+	RefusedBusUnknown              // its bus could not be told
+	RefusedLoopOnBlock             // a loop device backed by a block device
+	RefusedNoMedium                // no capacity: a card reader without a card
+	RefusedReadOnly                // read-only (write-protect switch)
+	RefusedHolders                 // held by device mapper, md RAID or LVM
+	RefusedMounted                 // something on it is mounted
+	RefusedSwap                    // something on it is in use as swap
+	RefusedLoop                    // a loop device reads it
+	RefusedVanished                // gone before the first write
+	RefusedChanged                 // another disk (or medium) before the first write
+	refusalKindEnd
+)
+
+var refusalNames = [...]string{
+	RefusedPartition: "partition", RefusedBus: "bus", RefusedBusUnknown: "bus_unknown",
+	RefusedLoopOnBlock: "loop_on_block_device", RefusedNoMedium: "no_medium", RefusedReadOnly: "read_only",
+	RefusedHolders: "holders", RefusedMounted: "mounted", RefusedSwap: "swap", RefusedLoop: "loop_device",
+	RefusedVanished: "vanished", RefusedChanged: "changed",
+}
+
+// RefusalKinds returns every kind of refusal, in order.
+func RefusalKinds() []RefusalKind {
+	var ks []RefusalKind
+	for k := invalidRefusal + 1; k < refusalKindEnd; k++ {
+		ks = append(ks, k)
+	}
+	return ks
+}
+
+// String returns the kind's name, a word such as "mounted" or "read_only".
+func (k RefusalKind) String() string {
+	if k <= invalidRefusal || k >= refusalKindEnd {
+		return fmt.Sprintf("RefusalKind(%d)", int(k))
+	}
+	return refusalNames[k]
 }
 
 func (r *Refusal) Error() string {
@@ -56,24 +105,24 @@ func (g Guard) AllowsBus(bus string) bool { return slices.Contains(g.buses(), bu
 // [Loop]; what is mounted from such a loop device is named first). d must
 // come from [Read] or [ReadFrom] with the real mountinfo and swaps.
 func (g Guard) Check(d *Device) error {
-	refuse := func(format string, args ...any) error {
-		return &Refusal{Device: d.Name, Reason: fmt.Sprintf(format, args...)}
+	refuse := func(kind RefusalKind, format string, args ...any) error {
+		return &Refusal{Device: d.Name, Reason: fmt.Sprintf(format, args...), Kind: kind}
 	}
 	switch {
 	case !d.WholeDisk:
-		return refuse("%s is a partition, not a whole disk", d.Name)
+		return refuse(RefusedPartition, "%s is a partition, not a whole disk", d.Name)
 	case d.Bus == "":
-		return refuse("its bus is unknown (sysfs path %s); allowed buses: %s", d.SysPath, strings.Join(g.buses(), ", "))
+		return refuse(RefusedBusUnknown, "its bus is unknown (sysfs path %s); allowed buses: %s", d.SysPath, strings.Join(g.buses(), ", "))
 	case !slices.Contains(g.buses(), d.Bus):
-		return refuse("it is on the %s bus; allowed buses: %s", d.Bus, strings.Join(g.buses(), ", "))
+		return refuse(RefusedBus, "it is on the %s bus; allowed buses: %s", d.Bus, strings.Join(g.buses(), ", "))
 	case d.LoopOn != "":
-		return refuse("it is a loop device on the block device %s: writing it would write %s", d.LoopOn, d.LoopOn)
+		return refuse(RefusedLoopOnBlock, "it is a loop device on the block device %s: writing it would write %s", d.LoopOn, d.LoopOn)
 	case d.Size <= 0:
-		return refuse("it reports no capacity (no medium in the reader?)")
+		return refuse(RefusedNoMedium, "it reports no capacity (no medium in the reader?)")
 	case d.ReadOnly:
-		return refuse("it is read-only (write-protect switch?)")
+		return refuse(RefusedReadOnly, "it is read-only (write-protect switch?)")
 	case len(d.Holders) > 0:
-		return refuse("it is in use by %s (device mapper, RAID or LVM)", strings.Join(d.Holders, ", "))
+		return refuse(RefusedHolders, "it is in use by %s (device mapper, RAID or LVM)", strings.Join(d.Holders, ", "))
 	}
 	for _, m := range d.Mounts {
 		via := d.through(m.Device)
@@ -81,13 +130,13 @@ func (g Guard) Check(d *Device) error {
 			via = ", and " + m.Device + " is " + via
 		}
 		if m.FSType == "swap" {
-			return refuse("%s is in use as swap%s", m.Device, via)
+			return refuse(RefusedSwap, "%s is in use as swap%s", m.Device, via)
 		}
-		return refuse("%s is mounted at %s (%s)%s", m.Device, m.MountPoint, m.FSType, via)
+		return refuse(RefusedMounted, "%s is mounted at %s (%s)%s", m.Device, m.MountPoint, m.FSType, via)
 	}
 	if len(d.Loops) > 0 {
 		l := d.Loops[0].Name
-		return refuse("it is in use by %s, %s", l, d.through(l))
+		return refuse(RefusedLoop, "it is in use by %s, %s", l, d.through(l))
 	}
 	return nil
 }
@@ -124,11 +173,11 @@ func (b *Baseline) Present(d *Device) bool {
 // size differ). The station calls it right before the first write.
 func Recheck(sysfs fs.FS, want *Device) error {
 	refuse := func(format string, args ...any) error {
-		return &Refusal{Device: want.Name, Reason: fmt.Sprintf(format, args...)}
+		return &Refusal{Device: want.Name, Reason: fmt.Sprintf(format, args...), Kind: RefusedChanged}
 	}
 	got, err := Read(sysfs, nil, nil, want.Name)
 	if errors.Is(err, fs.ErrNotExist) {
-		return refuse("it vanished before the first write")
+		return &Refusal{Device: want.Name, Reason: "it vanished before the first write", Kind: RefusedVanished}
 	}
 	if err != nil {
 		return fmt.Errorf("recheck %s: %w", want.Name, err)

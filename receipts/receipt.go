@@ -51,6 +51,13 @@ const (
 	ResultInterrupted Result = "interrupted"
 )
 
+// Results returns every result this program writes, in the order reports
+// list them: the one list of them (/metrics starts a counter at zero for
+// each).
+func Results() []Result {
+	return []Result{ResultDone, ResultUnverified, ResultFailed, ResultRemoved, ResultInterrupted}
+}
+
 // DiskIDs are the identifiers a write gave the stick, as blkid reports
 // them. flashpipe derives them from a per-stick serial, so no two sticks
 // share one (Windows refuses a second disk with the same MBR signature).

@@ -54,31 +54,36 @@ func (s *Station) newJob(parent context.Context, cfg *pipeline.Config, p *pipeli
 	j := &stick{s: s, seq: seq, dev: d, log: log, parent: parent, ctx: ctx, cancel: cancel, started: time.Now()}
 	j.pj = &pipeline.Job{
 		Seq: seq, Config: cfg, Profile: p, Device: d,
-		Target:    filepath.Join(s.opts.DevDir, d.Name),
-		SysfsRoot: s.opts.SysfsRoot,
-		DevDir:    s.opts.DevDir,
-		Now:       j.started,
-		BeforeFirstWrite: func() error {
-			if err := matchers.Recheck(s.opts.Sysfs, d); err != nil {
-				return err
-			}
-			if s.opts.GuardOverride {
-				return nil
-			}
-			// The guard again on a fresh reading: something may have been
-			// mounted or stacked on the stick since it was matched.
-			now, err := matchers.ReadFrom(s.opts.Sysfs, s.opts.Procfs, d.Name)
-			if err != nil {
-				return err
-			}
-			return s.guard().Check(now)
-		},
+		Target:           filepath.Join(s.opts.DevDir, d.Name),
+		SysfsRoot:        s.opts.SysfsRoot,
+		DevDir:           s.opts.DevDir,
+		Now:              j.started,
+		BeforeFirstWrite: func() error { return s.refusals.count(s.beforeFirstWrite(d)) },
 	}
 	j.pj.Progress = j.progress
 	j.view = boardRow(row, d, p.Name, status.StateQueued, "")
 	j.view.StepCount, j.view.Started, j.view.Updated = len(p.Stages), j.started, j.started
 	s.board(j.view)
 	return j
+}
+
+// beforeFirstWrite checks, right after d is opened for its first write,
+// that it is the disk the job was started for and that the guard still
+// lets it be written.
+func (s *Station) beforeFirstWrite(d *matchers.Device) error {
+	if err := matchers.Recheck(s.opts.Sysfs, d); err != nil {
+		return err
+	}
+	if s.opts.GuardOverride {
+		return nil
+	}
+	// The guard again on a fresh reading: something may have been
+	// mounted or stacked on the stick since it was matched.
+	now, err := matchers.ReadFrom(s.opts.Sysfs, s.opts.Procfs, d.Name)
+	if err != nil {
+		return err
+	}
+	return s.guard().Check(now)
 }
 
 func (j *stick) update(f func(v *status.Row)) {

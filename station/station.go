@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"path"
 	"path/filepath"
 	"sort"
@@ -93,6 +94,8 @@ type Station struct {
 	wg     sync.WaitGroup
 	counts Summary
 
+	refusals refusalCounts // the guard's refusals by kind (a lock of its own)
+
 	// The receipts (receipts.go): the journal of running jobs (nil until
 	// Open, and for Flash), the jobs the last station left unfinished, why
 	// the last receipt could not be written (nil when it could: then
@@ -131,6 +134,36 @@ func (s *Summary) add(r receipts.Result) {
 	default:
 		s.Failed++
 	}
+}
+
+// refusalCounts counts the safety guard's refusals by kind.
+type refusalCounts struct {
+	mu sync.Mutex
+	n  map[matchers.RefusalKind]uint64
+}
+
+// count counts err if it is a *matchers.Refusal, and returns it.
+func (c *refusalCounts) count(err error) error {
+	var r *matchers.Refusal
+	if errors.As(err, &r) {
+		c.mu.Lock()
+		if c.n == nil {
+			c.n = map[matchers.RefusalKind]uint64{}
+		}
+		c.n[r.Kind]++
+		c.mu.Unlock()
+	}
+	return err
+}
+
+// GuardRefusals returns how often the safety guard refused a disk since
+// the station was created, by kind: when a new disk was considered, and
+// when the check right before a job's first write refused it (the job
+// then fails). Kinds never seen are missing.
+func (s *Station) GuardRefusals() map[matchers.RefusalKind]uint64 {
+	s.refusals.mu.Lock()
+	defer s.refusals.mu.Unlock()
+	return maps.Clone(s.refusals.n)
 }
 
 // New returns a station. It takes no action until Run.
@@ -490,6 +523,7 @@ func (s *Station) decide(d *matchers.Device, log hclog.Logger) decision {
 	g := s.guard()
 	if err := g.Check(d); err != nil {
 		s.counts.Refused++
+		s.refusals.count(err)
 		// A disk on an allowed bus is a stick the operator just plugged
 		// in: show why it is not written. Others (the machine's own
 		// disks) stay in the log only.

@@ -2,9 +2,10 @@ package status
 
 import (
 	"fmt"
-	"github.com/flashpipe/flashpipe/receipts"
+	"slices"
 	"testing"
 
+	"github.com/flashpipe/flashpipe/receipts"
 	"github.com/google/go-cmp/cmp"
 	"go.uber.org/goleak"
 )
@@ -174,9 +175,15 @@ func TestUpdatePrunesFinishedRowsOfTheSamePortOrDevice(t *testing.T) {
 // TestStateOfEveryResult: every result a receipt can hold has a final
 // state whose Result is that result again.
 func TestStateOfEveryResult(t *testing.T) {
-	for _, r := range []receipts.Result{receipts.ResultDone, receipts.ResultUnverified, receipts.ResultFailed, receipts.ResultRemoved, receipts.ResultInterrupted} {
+	for _, r := range receipts.Results() {
 		if s := StateOf(r); !s.Terminal() || s.Result() != r {
 			t.Errorf("StateOf(%q) = %q (Terminal %v, Result %q), want a terminal state whose Result is %q", r, s, s.Terminal(), s.Result(), r)
+		}
+	}
+	// And every terminal state's result is in the list.
+	for _, s := range []State{StateVerified, StateUnverified, StateFailed, StateRemoved, StateInterrupted} {
+		if !s.Terminal() || !slices.Contains(receipts.Results(), s.Result()) {
+			t.Errorf("terminal state %q has result %q, which receipts.Results() does not list", s, s.Result())
 		}
 	}
 }

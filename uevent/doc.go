@@ -28,9 +28,10 @@
 //     first read error. A hub full of sticks produces bursts of uevents; here
 //     the buffer is 128 MiB like udevd's (SO_RCVBUFFORCE, falling back to
 //     SO_RCVBUF without CAP_NET_ADMIN), and ENOBUFS (the kernel dropped
-//     uevents) is not fatal: it is delivered as an Event with Action
-//     "resync", on which the station rescans sysfs. Losing events is then
-//     harmless, because sysfs, not the event stream, is the truth.
+//     uevents) is not fatal: it is counted (Listener.Overflows) and
+//     delivered as an Event with Action "resync", on which the station
+//     rescans sysfs. Losing events is then harmless, because sysfs, not
+//     the event stream, is the truth.
 //   - Parsing. go-udev splits "KEY=VALUE" on every '=', so a value
 //     containing '=' makes the whole event fail. Parse splits on the first
 //     '=' only, checks the header against ACTION and DEVPATH, parses SEQNUM

@@ -33,6 +33,7 @@ type Listener struct {
 	exited     chan struct{} // closed when the reader goroutine has returned
 	err        error         // why the reader stopped on its own; read after exited
 	dropped    atomic.Uint64
+	overflows  atomic.Uint64
 	closeOnce  sync.Once
 	closeErr   error
 }
@@ -108,6 +109,11 @@ func (l *Listener) Err() error {
 // not parse.
 func (l *Listener) Dropped() uint64 { return l.dropped.Load() }
 
+// Overflows returns how many times the kernel dropped uevents because the
+// socket's receive buffer was full (ENOBUFS); each was delivered as an
+// ActionResync event.
+func (l *Listener) Overflows() uint64 { return l.overflows.Load() }
+
 // Close stops the reader goroutine, waits for it to return, then closes the
 // socket. It is safe to call more than once and from any goroutine.
 func (l *Listener) Close() error {
@@ -165,6 +171,7 @@ func (l *Listener) drain(buf, oob []byte) bool {
 		case err == unix.EINTR:
 			continue
 		case err == unix.ENOBUFS:
+			l.overflows.Add(1)
 			if !l.deliver(Event{Action: ActionResync}) {
 				return false
 			}

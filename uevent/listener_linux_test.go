@@ -124,6 +124,9 @@ func TestListenerResyncAndTrust(t *testing.T) {
 	if got := l.Dropped(); got != 6 {
 		t.Errorf("Dropped() = %d, want 6", got)
 	}
+	if got := l.Overflows(); got != 1 {
+		t.Errorf("Overflows() = %d, want 1", got)
+	}
 }
 
 func TestListenerFatalErrorClosesEvents(t *testing.T) {
@@ -266,6 +269,9 @@ func TestListenOverflowResyncs(t *testing.T) {
 		}
 	}
 	waitFor(t, l, "resync", func(ev Event) bool { return ev.Action == ActionResync })
+	if l.Overflows() == 0 {
+		t.Errorf("Overflows() = 0 after a resync, want ≥ 1")
+	}
 	if err := os.WriteFile(trigger, []byte("change"), 0o200); err != nil {
 		t.Fatalf("write %s: %v", trigger, err)
 	}

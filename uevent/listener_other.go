@@ -21,5 +21,8 @@ func (l *Listener) Err() error { return errNotLinux }
 // Dropped returns 0.
 func (l *Listener) Dropped() uint64 { return 0 }
 
+// Overflows returns 0.
+func (l *Listener) Overflows() uint64 { return 0 }
+
 // Close does nothing.
 func (l *Listener) Close() error { return nil }

@@ -1,15 +1,15 @@
 package web
 
 import (
-	"fmt"
-	"io"
-	"math"
-	"sort"
-	"strconv"
-	"strings"
+	"net/http"
 	"sync"
 
+	"github.com/flashpipe/flashpipe/matchers"
+	"github.com/flashpipe/flashpipe/receipts"
 	"github.com/flashpipe/flashpipe/status"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // ThroughputBuckets are the upper bounds, in bytes per second, of the
@@ -17,64 +17,114 @@ import (
 // USB 2 stick (a few MB/s) to a fast USB 3 one (a few hundred MB/s).
 var ThroughputBuckets = []float64{1e6, 2e6, 5e6, 10e6, 20e6, 50e6, 100e6, 200e6, 500e6}
 
-// Metrics counts what a station has done since it started, for /metrics in
-// the Prometheus text format. Feed it every board update through Observe
-// (NewMetrics does that for a board). It is safe for concurrent use.
+// Metrics counts what a station has done since it started, for /metrics
+// (Handler), with the Prometheus client library: the flashpipe_* metrics,
+// and the process's and the Go runtime's (open fds, RSS, goroutines). Feed
+// it every board update through Observe (NewMetrics does that for a
+// board). It is safe for concurrent use.
 type Metrics struct {
 	// UeventsDropped, when set, counts uevent datagrams the station's
 	// listener refused as not from the kernel (uevent.Listener.Dropped).
 	// Set it before serving.
 	UeventsDropped func() uint64
+	// UeventOverflows, when set, counts the times the kernel dropped
+	// uevents because the listener's socket buffer was full
+	// (uevent.Listener.Overflows); the station rescanned sysfs each time.
+	UeventOverflows func() uint64
+	// GuardRefusals, when set, counts the safety guard's refusals by kind
+	// (station.Station.GuardRefusals). Set it before serving.
+	GuardRefusals func() map[matchers.RefusalKind]uint64
 
 	board *status.Board // its alerts, for flashpipe_receipts_writable; nil: none
+	reg   *prometheus.Registry
 
-	mu             sync.Mutex
-	sticks         map[[2]string]uint64 // {profile, result} → count
-	written        int64
-	verified       int64
-	verifyFailures uint64
-	buckets        []uint64 // counts per ThroughputBuckets bound, not cumulative; last is +Inf
-	tpSum          float64
-	tpCount        uint64
+	sticks         *prometheus.CounterVec // {profile, result}
+	written        prometheus.Counter
+	verified       prometheus.Counter
+	verifyFailures prometheus.Counter
+	throughput     prometheus.Histogram
 
-	counted map[int]bool  // jobs already counted in sticks
-	active  map[int]bool  // jobs in matched/queued/running
-	lastW   map[int]int64 // last BytesWritten seen per job
-	lastV   map[int]int64 // last BytesVerified seen per job
+	mu       sync.Mutex
+	profiles map[string]bool // profiles whose sticks_total series exist
+	counted  map[int]bool    // jobs already counted in sticks
+	active   map[int]bool    // jobs in matched/queued/running
+	lastW    map[int]int64   // last BytesWritten seen per job
+	lastV    map[int]int64   // last BytesVerified seen per job
 }
 
 // NewMetrics returns empty metrics. If b is not nil they observe b's updates.
 func NewMetrics(b *status.Board) *Metrics {
 	m := &Metrics{
-		sticks:  map[[2]string]uint64{},
-		buckets: make([]uint64, len(ThroughputBuckets)+1),
-		counted: map[int]bool{},
-		active:  map[int]bool{},
-		lastW:   map[int]int64{},
-		lastV:   map[int]int64{},
-		board:   b,
+		board:    b,
+		reg:      prometheus.NewRegistry(),
+		profiles: map[string]bool{},
+		counted:  map[int]bool{},
+		active:   map[int]bool{},
+		lastW:    map[int]int64{},
+		lastV:    map[int]int64{},
 	}
+	m.sticks = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "flashpipe_sticks_total",
+		Help: "Sticks whose job ended, by profile and result: done (written and verified), unverified (written, not read back), failed, removed, interrupted (the station stopped while the job ran; counted when it starts again).",
+	}, []string{"profile", "result"})
+	m.written = prometheus.NewCounter(prometheus.CounterOpts{Name: "flashpipe_bytes_written_total", Help: "Bytes written to sticks."})
+	m.verified = prometheus.NewCounter(prometheus.CounterOpts{Name: "flashpipe_bytes_verified_total", Help: "Bytes read back from sticks and compared."})
+	m.verifyFailures = prometheus.NewCounter(prometheus.CounterOpts{Name: "flashpipe_verify_failures_total", Help: "Jobs that failed in their verify step."})
+	m.throughput = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "flashpipe_job_throughput_bytes_per_second",
+		Help:    "Bytes written per second of job time, for jobs that ended verified.",
+		Buckets: ThroughputBuckets,
+	})
+	m.reg.MustRegister(m.sticks, m.written, m.verified, m.verifyFailures, m.throughput,
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "flashpipe_uevents_dropped_total",
+			Help: "Uevent datagrams refused because they did not come from the kernel.",
+		}, m.ueventsDropped),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "flashpipe_uevent_overflows_total",
+			Help: "Times the kernel dropped uevents because the station's socket buffer was full (ENOBUFS); the station rescanned sysfs each time, so no stick is lost, but it is slower.",
+		}, func() float64 { return count(m.UeventOverflows) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "flashpipe_receipts_writable",
+			Help: "1 while receipts can be written; 0 after a receipt could not be written (disk full, read-only, file gone): no new sticks are taken until a retry succeeds.",
+		}, m.receiptsWritable),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "flashpipe_active_jobs",
+			Help: "Jobs matched, queued or running now.",
+		}, m.activeJobs),
+		refusalCollector{m},
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectors.NewGoCollector(),
+	)
 	if b != nil {
 		b.Observe(m.Observe)
 	}
 	return m
 }
 
+// Handler serves the metrics in the Prometheus text format (or
+// OpenMetrics, when the scraper asks for it).
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{EnableOpenMetrics: true})
+}
+
 // Observe accounts one update of a job. Byte counters grow by how much a
 // job's BytesWritten and BytesVerified grew since its previous update. A job
 // is counted in flashpipe_sticks_total (and its throughput observed, if it
-// ended verified) once, on its first update in a terminal state. A failed
-// job whose read-back differed (VerifyFailed) also counts as a verify
-// failure. An idle update (the stick was pulled) forgets the job.
+// ended verified) once, on its first update in a terminal state; the first
+// job of a profile starts that profile's series of every result at zero,
+// so that a rate over them sees the first failure. A failed job whose
+// read-back differed (VerifyFailed) also counts as a verify failure. An
+// idle update (the stick was pulled) forgets the job.
 func (m *Metrics) Observe(j status.Row) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if d := j.BytesWritten - m.lastW[j.ID]; d > 0 {
-		m.written += d
+		m.written.Add(float64(d))
 		m.lastW[j.ID] = j.BytesWritten
 	}
 	if d := j.BytesVerified - m.lastV[j.ID]; d > 0 {
-		m.verified += d
+		m.verified.Add(float64(d))
 		m.lastV[j.ID] = j.BytesVerified
 	}
 	if j.State.Active() {
@@ -92,93 +142,71 @@ func (m *Metrics) Observe(j status.Row) {
 		return
 	}
 	m.counted[j.ID] = true
-	m.sticks[[2]string{j.Profile, string(j.State.Result())}]++
+	if !m.profiles[j.Profile] {
+		m.profiles[j.Profile] = true
+		for _, r := range receipts.Results() {
+			m.sticks.WithLabelValues(j.Profile, string(r))
+		}
+	}
+	m.sticks.WithLabelValues(j.Profile, string(j.State.Result())).Inc()
 	if j.State == status.StateFailed && j.VerifyFailed {
-		m.verifyFailures++
+		m.verifyFailures.Inc()
 	}
 	if j.State == status.StateVerified && !j.Started.IsZero() && j.Updated.After(j.Started) && j.BytesWritten > 0 {
-		m.observeThroughput(float64(j.BytesWritten) / j.Updated.Sub(j.Started).Seconds())
+		m.throughput.Observe(float64(j.BytesWritten) / j.Updated.Sub(j.Started).Seconds())
 	}
 }
 
-func (m *Metrics) observeThroughput(v float64) {
-	i := sort.SearchFloat64s(ThroughputBuckets, v) // first bound >= v
-	m.buckets[i]++
-	m.tpSum += v
-	m.tpCount++
+func (m *Metrics) ueventsDropped() float64 { return count(m.UeventsDropped) }
+
+// count calls f, a counter of the station that may be unset (nil: 0).
+func count(f func() uint64) float64 {
+	if f == nil {
+		return 0
+	}
+	return float64(f())
 }
 
-// WriteTo writes the metrics in the Prometheus text exposition format
-// (version 0.0.4).
-func (m *Metrics) WriteTo(w io.Writer) (int64, error) {
+func (m *Metrics) activeJobs() float64 {
 	m.mu.Lock()
-	var sb strings.Builder
-	header := func(name, typ, help string) {
-		fmt.Fprintf(&sb, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
-	}
-	header("flashpipe_sticks_total", "counter", "Sticks whose job ended, by profile and result: done (written and verified), unverified (written, not read back), failed, removed, interrupted (the station stopped while the job ran; counted when it starts again).")
-	keys := make([][2]string, 0, len(m.sticks))
-	for k := range m.sticks {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, k int) bool {
-		if keys[i][0] != keys[k][0] {
-			return keys[i][0] < keys[k][0]
-		}
-		return keys[i][1] < keys[k][1]
-	})
-	for _, k := range keys {
-		fmt.Fprintf(&sb, "flashpipe_sticks_total{profile=\"%s\",result=\"%s\"} %d\n", escapeLabel(k[0]), escapeLabel(k[1]), m.sticks[k])
-	}
-	header("flashpipe_bytes_written_total", "counter", "Bytes written to sticks.")
-	fmt.Fprintf(&sb, "flashpipe_bytes_written_total %d\n", m.written)
-	header("flashpipe_bytes_verified_total", "counter", "Bytes read back from sticks and compared.")
-	fmt.Fprintf(&sb, "flashpipe_bytes_verified_total %d\n", m.verified)
-	header("flashpipe_verify_failures_total", "counter", "Jobs that failed in their verify step.")
-	fmt.Fprintf(&sb, "flashpipe_verify_failures_total %d\n", m.verifyFailures)
-	var dropped uint64
-	if m.UeventsDropped != nil {
-		dropped = m.UeventsDropped()
-	}
-	header("flashpipe_uevents_dropped_total", "counter", "Uevent datagrams refused because they did not come from the kernel.")
-	fmt.Fprintf(&sb, "flashpipe_uevents_dropped_total %d\n", dropped)
-	writable := 1
-	if m.board != nil {
-		alerts, _ := m.board.Alerts()
-		for _, a := range alerts {
-			if a.Key == status.AlertReceipts {
-				writable = 0
-			}
-		}
-	}
-	header("flashpipe_receipts_writable", "gauge", "1 while receipts can be written; 0 after a receipt could not be written (disk full, read-only, file gone): no new sticks are taken until a retry succeeds.")
-	fmt.Fprintf(&sb, "flashpipe_receipts_writable %d\n", writable)
-	header("flashpipe_active_jobs", "gauge", "Jobs matched, queued or running now.")
-	fmt.Fprintf(&sb, "flashpipe_active_jobs %d\n", len(m.active))
-	const h = "flashpipe_job_throughput_bytes_per_second"
-	header(h, "histogram", "Bytes written per second of job time, for jobs that ended verified.")
-	var cum uint64
-	for i, le := range ThroughputBuckets {
-		cum += m.buckets[i]
-		fmt.Fprintf(&sb, "%s_bucket{le=\"%s\"} %d\n", h, formatFloat(le), cum)
-	}
-	cum += m.buckets[len(ThroughputBuckets)]
-	fmt.Fprintf(&sb, "%s_bucket{le=\"+Inf\"} %d\n", h, cum)
-	fmt.Fprintf(&sb, "%s_sum %s\n", h, formatFloat(m.tpSum))
-	fmt.Fprintf(&sb, "%s_count %d\n", h, m.tpCount)
-	m.mu.Unlock()
-	n, err := io.WriteString(w, sb.String())
-	return int64(n), err
+	defer m.mu.Unlock()
+	return float64(len(m.active))
 }
 
-func formatFloat(v float64) string {
-	if math.IsInf(v, +1) {
-		return "+Inf"
+// receiptsWritable is 0 while the board carries the receipts alert.
+func (m *Metrics) receiptsWritable() float64 {
+	if m.board == nil {
+		return 1
 	}
-	return strconv.FormatFloat(v, 'g', -1, 64)
+	alerts, _ := m.board.Alerts()
+	for _, a := range alerts {
+		if a.Key == status.AlertReceipts {
+			return 0
+		}
+	}
+	return 1
 }
 
-// escapeLabel escapes a label value as the text format requires.
-func escapeLabel(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s)
+// refusalDesc describes flashpipe_guard_refusals_total.
+var refusalDesc = prometheus.NewDesc("flashpipe_guard_refusals_total",
+	"Disks the safety guard refused, by the kind of check that refused them (reason): when a disk was inserted, or right before a job's first write.",
+	[]string{"reason"}, nil)
+
+// refusalCollector exports Metrics.GuardRefusals: a series for every kind
+// of refusal, zero until one happens, so that the set of series is known
+// in advance and a rate over it sees the first one.
+type refusalCollector struct{ m *Metrics }
+
+// Describe implements prometheus.Collector.
+func (c refusalCollector) Describe(ch chan<- *prometheus.Desc) { ch <- refusalDesc }
+
+// Collect implements prometheus.Collector.
+func (c refusalCollector) Collect(ch chan<- prometheus.Metric) {
+	var n map[matchers.RefusalKind]uint64
+	if c.m.GuardRefusals != nil {
+		n = c.m.GuardRefusals()
+	}
+	for _, k := range matchers.RefusalKinds() {
+		ch <- prometheus.MustNewConstMetric(refusalDesc, prometheus.CounterValue, float64(n[k]), k.String())
+	}
 }

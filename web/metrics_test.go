@@ -1,8 +1,8 @@
 package web
 
 import (
-	"bytes"
 	"fmt"
+	"net/http/httptest"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/flashpipe/flashpipe/internal/testreq"
+	"github.com/flashpipe/flashpipe/matchers"
+	"github.com/flashpipe/flashpipe/receipts"
 	"github.com/flashpipe/flashpipe/status"
 	"github.com/google/go-cmp/cmp"
 )
@@ -91,52 +93,94 @@ func feedJobs(b *status.Board) {
 	b.Remove(1) // pulled after finishing: counts stay
 }
 
+// scrape returns what m's handler serves to a plain GET /metrics.
+func scrape(t *testing.T, m *Metrics) string {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if rec.Code != 200 {
+		t.Fatalf("GET /metrics = %d %s", rec.Code, rec.Body)
+	}
+	return rec.Body.String()
+}
+
+// flashpipeOnly keeps the flashpipe_* entries of a map of series or types.
+func flashpipeOnly[V any](m map[string]V) map[string]V {
+	out := map[string]V{}
+	for k, v := range m {
+		if strings.HasPrefix(k, "flashpipe_") {
+			out[k] = v
+		}
+	}
+	return out
+}
+
 func TestMetricsExposition(t *testing.T) {
 	b := status.NewBoard()
 	m := NewMetrics(b)
 	m.UeventsDropped = func() uint64 { return 3 }
+	m.UeventOverflows = func() uint64 { return 4 }
+	m.GuardRefusals = func() map[matchers.RefusalKind]uint64 {
+		return map[matchers.RefusalKind]uint64{matchers.RefusedReadOnly: 2, matchers.RefusedMounted: 1}
+	}
 	feedJobs(b)
-	var buf bytes.Buffer
-	m.WriteTo(&buf)
-	series, types := parseExposition(t, buf.String())
+	text := scrape(t, m)
+	all, allTypes := parseExposition(t, text)
+	series, types := flashpipeOnly(all), flashpipeOnly(allTypes)
 
 	wantTypes := map[string]string{
 		"flashpipe_sticks_total": "counter", "flashpipe_bytes_written_total": "counter",
 		"flashpipe_bytes_verified_total": "counter", "flashpipe_verify_failures_total": "counter",
 		"flashpipe_active_jobs": "gauge", "flashpipe_job_throughput_bytes_per_second": "histogram",
 		"flashpipe_uevents_dropped_total": "counter", "flashpipe_receipts_writable": "gauge",
+		"flashpipe_uevent_overflows_total": "counter",
+		"flashpipe_guard_refusals_total":   "counter",
 	}
 	if diff := cmp.Diff(wantTypes, types); diff != "" {
 		t.Errorf("metric types (-want +got):\n%s", diff)
 	}
 	h := "flashpipe_job_throughput_bytes_per_second"
 	want := map[string]float64{
-		`flashpipe_sticks_total{profile="kiosk",result="done"}`:             2,
-		`flashpipe_sticks_total{profile="kiosk",result="failed"}`:           2,
-		`flashpipe_sticks_total{profile="kiosk",result="unverified"}`:       1,
-		`flashpipe_sticks_total{profile="kiosk",result="interrupted"}`:      1,
-		`flashpipe_receipts_writable`:                                       1,
-		`flashpipe_sticks_total{profile="odd \"name\"\\",result="removed"}`: 1,
-		`flashpipe_bytes_written_total`:                                     211e6,
-		`flashpipe_bytes_verified_total`:                                    201e6,
-		`flashpipe_verify_failures_total`:                                   1,
-		`flashpipe_active_jobs`:                                             1,
-		`flashpipe_uevents_dropped_total`:                                   3,
-		h + `_bucket{le="1e+06"}`:                                           0,
-		h + `_bucket{le="2e+06"}`:                                           0,
-		h + `_bucket{le="5e+06"}`:                                           0,
-		h + `_bucket{le="1e+07"}`:                                           1, // 10 MB/s: le is inclusive
-		h + `_bucket{le="2e+07"}`:                                           1,
-		h + `_bucket{le="5e+07"}`:                                           2,
-		h + `_bucket{le="1e+08"}`:                                           2,
-		h + `_bucket{le="2e+08"}`:                                           2,
-		h + `_bucket{le="5e+08"}`:                                           2,
-		h + `_bucket{le="+Inf"}`:                                            2,
-		h + `_sum`:                                                          35e6,
-		h + `_count`:                                                        2,
+		`flashpipe_receipts_writable`:      1,
+		`flashpipe_bytes_written_total`:    211e6,
+		`flashpipe_bytes_verified_total`:   201e6,
+		`flashpipe_verify_failures_total`:  1,
+		`flashpipe_active_jobs`:            1,
+		`flashpipe_uevents_dropped_total`:  3,
+		`flashpipe_uevent_overflows_total`: 4,
+		h + `_bucket{le="1e+06"}`:          0,
+		h + `_bucket{le="2e+06"}`:          0,
+		h + `_bucket{le="5e+06"}`:          0,
+		h + `_bucket{le="1e+07"}`:          1, // 10 MB/s: le is inclusive
+		h + `_bucket{le="2e+07"}`:          1,
+		h + `_bucket{le="5e+07"}`:          2,
+		h + `_bucket{le="1e+08"}`:          2,
+		h + `_bucket{le="2e+08"}`:          2,
+		h + `_bucket{le="5e+08"}`:          2,
+		h + `_bucket{le="+Inf"}`:           2,
+		h + `_sum`:                         35e6,
+		h + `_count`:                       2,
+	}
+	// Every result of a profile that ended a job has a series, from zero.
+	sticks := map[[2]string]float64{{"kiosk", "done"}: 2, {"kiosk", "failed"}: 2, {"kiosk", "unverified"}: 1, {"kiosk", "interrupted"}: 1,
+		{`odd \"name\"\\`, "removed"}: 1}
+	for _, p := range []string{"kiosk", `odd \"name\"\\`} {
+		for _, r := range receipts.Results() {
+			want[fmt.Sprintf(`flashpipe_sticks_total{profile="%s",result="%s"}`, p, r)] = sticks[[2]string{p, string(r)}]
+		}
+	}
+	// Every kind of refusal has a series, from zero.
+	for _, k := range matchers.RefusalKinds() {
+		want[fmt.Sprintf(`flashpipe_guard_refusals_total{reason="%s"}`, k)] = map[matchers.RefusalKind]float64{matchers.RefusedReadOnly: 2, matchers.RefusedMounted: 1}[k]
 	}
 	if diff := cmp.Diff(want, series); diff != "" {
-		t.Errorf("metrics after feedJobs (-want +got):\n%s\ntext:\n%s", diff, buf.String())
+		t.Errorf("metrics after feedJobs (-want +got):\n%s\ntext:\n%s", diff, text)
+	}
+	// The standard collectors: the process's and the Go runtime's.
+	for _, name := range []string{"process_open_fds", "process_resident_memory_bytes", "process_start_time_seconds", "go_goroutines", "go_memstats_heap_alloc_bytes"} {
+		if all[name] <= 0 {
+			t.Errorf("%s = %v, want a positive value (the standard collectors)", name, all[name])
+		}
 	}
 }
 
@@ -148,10 +192,8 @@ func TestMetricsPromtool(t *testing.T) {
 	m := NewMetrics(b)
 	m.UeventsDropped = func() uint64 { return 3 }
 	feedJobs(b)
-	var buf bytes.Buffer
-	m.WriteTo(&buf)
 	cmd := exec.Command(promtool, "check", "metrics")
-	cmd.Stdin = &buf
+	cmd.Stdin = strings.NewReader(scrape(t, m))
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Errorf("promtool check metrics: %v\n%s", err, out)
 	}
@@ -163,9 +205,7 @@ func TestMetricsReceiptsWritable(t *testing.T) {
 	b := status.NewBoard()
 	m := NewMetrics(b)
 	value := func() float64 {
-		var buf bytes.Buffer
-		m.WriteTo(&buf)
-		series, _ := parseExposition(t, buf.String())
+		series, _ := parseExposition(t, scrape(t, m))
 		return series["flashpipe_receipts_writable"]
 	}
 	if v := value(); v != 1 {

@@ -12,7 +12,7 @@
 //	GET /api/devices   JSON from Options.Devices (404 when not set)
 //	GET /api/profiles  JSON from Options.Profiles (404 when not set)
 //	GET /api/ports     JSON array of the port paths from Options.Ports ([] when not set)
-//	GET /metrics       Prometheus text format from Options.Metrics (404 when not set)
+//	GET /metrics       Prometheus text format (or OpenMetrics) from Options.Metrics (404 when not set)
 //	GET /healthz       "ok" (no token needed)
 //
 // With a token set, every route but /static and /healthz needs
@@ -202,8 +202,7 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "404 metrics not configured on this station", http.StatusNotFound)
 		return
 	}
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-	s.opts.Metrics.WriteTo(w)
+	s.opts.Metrics.Handler().ServeHTTP(w, r)
 }
 
 // events streams job updates: first an event "snapshot" whose data is the

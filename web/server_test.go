@@ -56,7 +56,7 @@ func TestRoutesWithoutToken(t *testing.T) {
 		{"/api/profiles", "application/json", `["kiosk"]`},
 		{"/api/devices", "application/json", `{"sdb":"1-1.1"}`},
 		{"/api/ports", "application/json", `["1-1.1","1-1.2"]`},
-		{"/metrics", "text/plain; version=0.0.4; charset=utf-8", `flashpipe_sticks_total{profile="",result="done"} 1`},
+		{"/metrics", "text/plain; version=0.0.4; charset=utf-8; escaping=underscores", `flashpipe_sticks_total{profile="",result="done"} 1`},
 		{"/healthz", "text/plain; charset=utf-8", "ok"},
 	} {
 		w := get(t, h, tc.path)

@@ -15,13 +15,15 @@ import (
 )
 
 // stationLockPath is the lock one station per machine holds while it
-// runs: /run/flashpipe.lock for root (the station), else in the user's
+// runs: /run/flashpipe/station.lock for root (the station; a directory of
+// its own, which flashpipe.service can make writable as its
+// RuntimeDirectory under ProtectSystem=strict), else in the user's
 // runtime directory; the temporary directory where neither exists (an
 // initramfs without /run).
 func stationLockPath() string {
 	if os.Geteuid() == 0 {
 		if fi, err := os.Stat("/run"); err == nil && fi.IsDir() {
-			return "/run/flashpipe.lock"
+			return "/run/flashpipe/station.lock"
 		}
 	} else if dir := os.Getenv("XDG_RUNTIME_DIR"); dir != "" {
 		return filepath.Join(dir, "flashpipe.lock")
@@ -35,6 +37,9 @@ func stationLockPath() string {
 // (one would then find each stick busy), so a second one is refused with
 // the first one's pid and receipts file.
 func lockStation(path, receipts string) (func(), error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("station lock: %w", err)
+	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("station lock: %w", err)

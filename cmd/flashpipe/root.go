@@ -68,7 +68,9 @@ ejects it, many at once, keeping a receipt for every stick.`,
 		newDevicesCmd(),
 		newReportCmd(),
 		newDemoCmd(),
+		newVersionCmd(),
 	)
+	root.AddCommand(extraCommands()...)
 	return root
 }
 

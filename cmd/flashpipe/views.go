@@ -13,19 +13,27 @@ import (
 	"github.com/hashicorp/go-hclog"
 )
 
+// stationCounts are the counters of a station that /metrics exports beside
+// what the board shows; a nil function counts nothing.
+type stationCounts struct {
+	dropped   func() uint64                          // uevent.Listener.Dropped
+	overflows func() uint64                          // uevent.Listener.Overflows
+	refusals  func() map[matchers.RefusalKind]uint64 // station.Station.GuardRefusals
+}
+
 // startViews starts what the operator looks at: the live table when table
 // is set (plain log lines otherwise) and, when st.Listen is set, the
 // dashboard. current returns the station's config as last reloaded: the
 // dashboard's profiles and ports follow it; its address and token are
 // st's, at start.
-func startViews(ctx context.Context, out io.Writer, table bool, board *status.Board, st *pipeline.StationBlock, current func() *pipeline.Config, dropped func() uint64, log hclog.Logger) error {
+func startViews(ctx context.Context, out io.Writer, table bool, board *status.Board, st *pipeline.StationBlock, current func() *pipeline.Config, counts stationCounts, log hclog.Logger) error {
 	go status.RunTerminal(ctx, board, out, table)
 	addr, token := st.Listen, st.Token
 	if addr == "" {
 		return nil
 	}
 	sysfs, _ := matchers.OSRoots()
-	h := dashboard(board, current, dropped, sysfs, token, st.AllowedHosts)
+	h := dashboard(board, current, counts, sysfs, token, st.AllowedHosts)
 	if err := web.CheckListenAddr(addr, h); err != nil {
 		return err
 	}
@@ -40,9 +48,9 @@ func startViews(ctx context.Context, out io.Writer, table bool, board *status.Bo
 
 // dashboard returns the web handler of a station: its jobs, profiles and
 // devices, and a tile for each hub port in sysfs that station.ports selects.
-func dashboard(board *status.Board, current func() *pipeline.Config, dropped func() uint64, sysfs fs.FS, token string, hosts []string) http.Handler {
+func dashboard(board *status.Board, current func() *pipeline.Config, counts stationCounts, sysfs fs.FS, token string, hosts []string) http.Handler {
 	metrics := web.NewMetrics(board)
-	metrics.UeventsDropped = dropped
+	metrics.UeventsDropped, metrics.UeventOverflows, metrics.GuardRefusals = counts.dropped, counts.overflows, counts.refusals
 	return web.NewServer(board, web.Options{
 		Token:    token,
 		Hosts:    hosts,
