@@ -171,6 +171,11 @@ type Entry struct {
 	// cache: writing a file changes it even when its size stays and its
 	// modification time is set back (touch -r). Zero when unknown.
 	ChangeTime time.Time
+	// Generated marks a file made for one stick (step "file"). Builders
+	// lay generated files out after every other entry's data, so a
+	// profile's shared content sits at the same place on every stick and
+	// only the generated files' runs and the metadata differ.
+	Generated bool
 }
 
 // Differs compares what stat says of e's source now with the entry: it

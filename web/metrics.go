@@ -25,6 +25,9 @@ type Metrics struct {
 	// listener refused as not from the kernel (uevent.Listener.Dropped).
 	// Set it before serving.
 	UeventsDropped func() uint64
+	// PoolRows, when set, returns the free rows of each of the station's
+	// pools, by name. Set it before serving.
+	PoolRows func() map[string]int
 
 	board *status.Board // its alerts, for flashpipe_receipts_writable; nil: none
 
@@ -142,6 +145,18 @@ func (m *Metrics) WriteTo(w io.Writer) (int64, error) {
 	}
 	header("flashpipe_uevents_dropped_total", "counter", "Uevent datagrams refused because they did not come from the kernel.")
 	fmt.Fprintf(&sb, "flashpipe_uevents_dropped_total %d\n", dropped)
+	if m.PoolRows != nil {
+		rows := m.PoolRows()
+		names := make([]string, 0, len(rows))
+		for n := range rows {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		header("flashpipe_pool_rows_free", "gauge", "Rows of a data pool not yet handed out; at 0 the profiles that take its rows take no sticks.")
+		for _, n := range names {
+			fmt.Fprintf(&sb, "flashpipe_pool_rows_free{pool=%q} %d\n", n, rows[n])
+		}
+	}
 	writable := 1
 	if m.board != nil {
 		alerts, _ := m.board.Alerts()

@@ -122,7 +122,7 @@ func TestDashboardPorts(t *testing.T) {
   ports         = ["1-1.[12]", "1-2"]
   allowed_hosts = ["example.com"]
 }`)
-	h := dashboard(status.NewBoard(), func() *pipeline.Config { return cfg }, nil, f.Sys, "", cfg.Station.AllowedHosts)
+	h := dashboard(status.NewBoard(), func() *pipeline.Config { return cfg }, nil, nil, f.Sys, "", cfg.Station.AllowedHosts)
 	get := func() string {
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, httptest.NewRequest("GET", "/api/ports", nil))

@@ -66,6 +66,7 @@ ejects it, many at once, keeping a receipt for every stick.`,
 		newFlashCmd(),
 		newDevicesCmd(),
 		newReportCmd(),
+		newPoolCmd(),
 		newDemoCmd(),
 	)
 	return root

@@ -18,14 +18,14 @@ import (
 // dashboard. current returns the station's config as last reloaded: the
 // dashboard's profiles and ports follow it; its address and token are
 // st's, at start.
-func startViews(ctx context.Context, out io.Writer, table bool, board *status.Board, st *pipeline.StationBlock, current func() *pipeline.Config, dropped func() uint64, log hclog.Logger) error {
+func startViews(ctx context.Context, out io.Writer, table bool, board *status.Board, st *pipeline.StationBlock, current func() *pipeline.Config, dropped func() uint64, poolRows func() map[string]int, log hclog.Logger) error {
 	go status.RunTerminal(ctx, board, out, table)
 	addr, token := st.Listen, st.Token
 	if addr == "" {
 		return nil
 	}
 	sysfs, _ := matchers.OSRoots()
-	h := dashboard(board, current, dropped, sysfs, token, st.AllowedHosts)
+	h := dashboard(board, current, dropped, poolRows, sysfs, token, st.AllowedHosts)
 	if err := web.CheckListenAddr(addr, h); err != nil {
 		return err
 	}
@@ -40,9 +40,9 @@ func startViews(ctx context.Context, out io.Writer, table bool, board *status.Bo
 
 // dashboard returns the web handler of a station: its jobs, profiles and
 // devices, and a tile for each hub port in sysfs that station.ports selects.
-func dashboard(board *status.Board, current func() *pipeline.Config, dropped func() uint64, sysfs fs.FS, token string, hosts []string) http.Handler {
+func dashboard(board *status.Board, current func() *pipeline.Config, dropped func() uint64, poolRows func() map[string]int, sysfs fs.FS, token string, hosts []string) http.Handler {
 	metrics := web.NewMetrics(board)
-	metrics.UeventsDropped = dropped
+	metrics.UeventsDropped, metrics.PoolRows = dropped, poolRows
 	return web.NewServer(board, web.Options{
 		Token:    token,
 		Hosts:    hosts,
