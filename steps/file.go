@@ -149,9 +149,10 @@ type GeneratedFile struct {
 	ModTime time.Time
 }
 
-// EvalFile evaluates a file step for one stick in ctx, the job's context.
+// EvalFile evaluates a file step for one stick in ctx, the job's context
+// with the file functions of the step's folder (pipeline.WithFiles with
+// f.Dir).
 func EvalFile(f *pipeline.FileSpec, ctx *hcl.EvalContext, now time.Time) (GeneratedFile, error) {
-	ctx = pipeline.WithFiles(ctx, f.Dir)
 	eval := func(e hcl.Expression) (string, error) {
 		v, diags := pipeline.EvalString(e, ctx)
 		if diags.HasErrors() {

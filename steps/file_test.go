@@ -301,3 +301,28 @@ profile "p" {
 		}
 	}
 }
+
+// TestFileStepExt4: mke2fs -d reads the generated files from temporary
+// files (the builder reads sources); e2fsck finds the volume clean and
+// debugfs reads them back.
+func TestFileStepExt4(t *testing.T) {
+	testreq.Tools(t, "mke2fs", "debugfs")
+	cfg := load(t, fileFixture(t, "ext4"))
+	s := newStick(t, cfg, 3)
+	s.j.Device = &matchers.Device{Name: "sdb", Serial: "EXT-1", Bus: "usb", Size: 40 << 20}
+	s.j.Rows = map[string]map[string]string{"keys": {"key": "AAAA-1111"}}
+	if _, err := runJob(t, s.j); err != nil {
+		t.Fatal(err)
+	}
+	vol := imagetest.Extract(t, s.j.Target, s.j.Plan.Partition.Offset, s.j.Plan.Partition.Length)
+	imagetest.Fsck(t, "ext4", vol)
+	for p, want := range map[string]string{
+		"/licence-3.txt":   "AAAA-1111\n",
+		"/docs/README.txt": "EXPO: stick EXT-1, job 3, key AAAA-1111\n",
+	} {
+		out, err := exec.Command("debugfs", "-R", "cat "+p, vol).Output()
+		if err != nil || string(out) != want {
+			t.Errorf("debugfs cat %s = %q (%v), want %q", p, out, err, want)
+		}
+	}
+}

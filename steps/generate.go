@@ -12,34 +12,45 @@ import (
 	"strings"
 
 	"github.com/flashpipe/flashpipe/fsimage"
+	"github.com/flashpipe/flashpipe/fsimage/compile"
 	"github.com/flashpipe/flashpipe/pipeline"
 	"github.com/flashpipe/flashpipe/receipts"
+	"github.com/hashicorp/hcl/v2"
 )
 
 // Generate evaluates the layout's file steps for the job's stick and adds
-// their files to the shared entries: each is written to a temporary file
-// (removed when the job closes), so the executor, the image writer and
-// verify treat it as any other source, and is marked Generated, so the
-// builders lay it out after the shared content. A missing folder on its
+// their files to the shared entries, marked Generated, so the builders lay
+// them out after the shared content. Their bytes stay in memory
+// (Entry.Data; the plan's InlineData makes them Bytes extents), unless the
+// filesystem's builder reads source files (ext4): then each is written to
+// a temporary file, removed when the job closes. A missing folder on the
 // path is made up; a path the shared content or another file step already
 // has fails the job before anything is written.
 func Generate(l *pipeline.WriteSpec, j *pipeline.Job, shared []*fsimage.Entry) ([]*fsimage.Entry, error) {
 	if len(l.Files) == 0 {
 		return shared, nil
 	}
-	dir, err := os.MkdirTemp("", "flashpipe-files-")
-	if err != nil {
-		return nil, fmt.Errorf("generated files: %w", err)
+	dir := ""
+	if fs, err := compile.Lookup(l.FS); err == nil && fs.ReadsSources {
+		if dir, err = os.MkdirTemp("", "flashpipe-files-"); err != nil {
+			return nil, fmt.Errorf("generated files: %w", err)
+		}
+		j.Closers = append(j.Closers, func() error { return os.RemoveAll(dir) })
 	}
-	j.Closers = append(j.Closers, func() error { return os.RemoveAll(dir) })
 	byPath := map[string]*fsimage.Entry{}
 	for _, e := range shared {
 		byPath[strings.ToLower(e.Path)] = e
 	}
 	entries := append([]*fsimage.Entry(nil), shared...)
 	ctx := j.EvalContext()
+	byDir := map[string]*hcl.EvalContext{} // the file functions of each step's folder, made once
 	for i, f := range l.Files {
-		g, err := EvalFile(f, ctx, j.Now)
+		fctx := byDir[f.Dir]
+		if fctx == nil {
+			fctx = pipeline.WithFiles(ctx, f.Dir)
+			byDir[f.Dir] = fctx
+		}
+		g, err := EvalFile(f, fctx, j.Now)
 		if err != nil {
 			return nil, err
 		}
@@ -72,9 +83,18 @@ func Generate(l *pipeline.WriteSpec, j *pipeline.Job, shared []*fsimage.Entry) (
 	return entries, nil
 }
 
-// writeGenerated writes one generated file's bytes to a file of its own in
-// dir, dated as the entry says, and returns its entry.
+// writeGenerated returns the entry of one generated file: its bytes in
+// memory, or, when dir is set, written to a file of its own there, dated
+// as the entry says.
 func writeGenerated(dir string, i int, g GeneratedFile) (*fsimage.Entry, error) {
+	e := &fsimage.Entry{Path: g.Path, Size: int64(len(g.Data)), Mode: g.Mode, ModTime: g.ModTime, SHA1: sha1.Sum(g.Data), Generated: true}
+	if dir == "" {
+		e.Data = g.Data
+		if e.Data == nil {
+			e.Data = []byte{}
+		}
+		return e, nil
+	}
 	src := filepath.Join(dir, fmt.Sprintf("%d", i))
 	if err := os.WriteFile(src, g.Data, 0o600); err != nil {
 		return nil, fmt.Errorf("file %s: %w", g.Path, err)
@@ -82,8 +102,8 @@ func writeGenerated(dir string, i int, g GeneratedFile) (*fsimage.Entry, error) 
 	if err := os.Chtimes(src, g.ModTime, g.ModTime); err != nil {
 		return nil, fmt.Errorf("file %s: %w", g.Path, err)
 	}
-	return &fsimage.Entry{Path: g.Path, Source: src, Size: int64(len(g.Data)), Mode: g.Mode, ModTime: g.ModTime,
-		SHA1: sha1.Sum(g.Data), Generated: true}, nil
+	e.Source = src
+	return e, nil
 }
 
 // Shared returns the entries that are not generated for one stick: the

@@ -129,6 +129,7 @@ func (w *writer) Prepare(ctx context.Context, j *pipeline.Job) error {
 		}
 		return fmt.Errorf("plan for %s: %w", j.Target, err)
 	}
+	plan.InlineData() // generated files' bytes, held in memory
 	j.Plan, j.Entries = plan, entries
 	j.Closers = append(j.Closers, func() error {
 		if plan.Cleanup != nil {

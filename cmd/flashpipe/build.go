@@ -111,7 +111,8 @@ func planImage(ctx context.Context, cfg *pipeline.Config, p *pipeline.Profile, t
 		j.Close()
 		return nil, nil, err
 	}
-	// The generated files' sources live until the plan is cleaned up.
+	plan.InlineData() // generated files' bytes, held in memory
+	// The generated files' sources (ext4) live until the plan is cleaned up.
 	own := plan.Cleanup
 	plan.Cleanup = func() error {
 		err := j.Close()
