@@ -176,8 +176,11 @@ func TestEditedPoolRefused(t *testing.T) {
 	p := open(t, s)
 	p.Take("a")
 	p.Close()
-	writePool(t, dir, 5) // appended
 	p = open(t, s)
+	writePool(t, dir, 5) // appended while the pool is open
+	if err := p.Refresh(); err != nil || p.Status().Rows != 5 {
+		t.Fatalf("Refresh after rows were appended = %v, %d rows; want 5", err, p.Status().Rows)
+	}
 	p.Close()
 	os.WriteFile(s.File, []byte("key,owner\nKEY-0002,x\nKEY-0001,y\n"), 0o644)
 	if _, err := Open(s); err == nil || !strings.Contains(err.Error(), "row 1") {

@@ -215,6 +215,25 @@ func (p *Pool) Return(n int, why string) error {
 	return p.write(Line{Op: OpReturn, Row: n, Why: why})
 }
 
+// Refresh reads the pool file again, for rows appended since Open. A file
+// whose rows handed out so far no longer hash as the journal recorded
+// them is refused, and the pool keeps the rows it had.
+func (p *Pool) Refresh() error {
+	_, rows, err := Read(p.spec.File, p.spec.Format)
+	if err != nil {
+		return fmt.Errorf("pool %q: %s: %w", p.spec.Name, p.spec.File, err)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for n, l := range p.last {
+		if n > len(rows) || (l.Hash != "" && l.Hash != RowHash(rows[n-1])) {
+			return fmt.Errorf("pool %q: row %d of %s is not the row the journal %s handed out: rows may be appended to a pool file, never edited, removed or reordered", p.spec.Name, n, p.spec.File, p.spec.Journal)
+		}
+	}
+	p.rows = rows
+	return nil
+}
+
 // Status counts the pool's rows by state.
 func (p *Pool) Status() Status {
 	p.mu.Lock()

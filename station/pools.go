@@ -24,7 +24,12 @@ func (s *Station) openPools(cfg *pipeline.Config) error {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		if _, ok := s.pools[n]; ok {
+		if p, ok := s.pools[n]; ok {
+			// Open already: rows appended to its file count from now on.
+			if err := p.Refresh(); err != nil {
+				return err
+			}
+			s.poolAlert(cfg.Pools[n], p.Status())
 			continue
 		}
 		b := cfg.Pools[n]
@@ -118,7 +123,7 @@ func (s *Station) takeRows(j *stick) error {
 		s.mu.Unlock()
 		if p == nil {
 			s.returnRows(j, "its job did not start")
-			return fmt.Errorf("pool %q is not open", n)
+			return fmt.Errorf("pool %q is not open: only a station (flashpipe run) hands out a pool's rows", n)
 		}
 		row, err := p.Take(jobID(j))
 		if err != nil {
