@@ -5,6 +5,7 @@
 #      standard-tools baseline and the physical limit;
 #   3. decompress: image decompression into the image cache, per format, vs
 #      zstd -d, pigz -d, gzip -d, xz -d -T0 and bzip2 -d on the same file;
+#   3b. perstick: the per-stick part of a plan with 1,000 generated files;
 #   4. image (root): flashpipe flash --image with a bmap on N throttled loop
 #      sticks vs the physical limit and an Etcher-style dd write + read-back,
 #      and its peak RSS;
@@ -22,6 +23,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "== fsimage (bench/fsimage.sh ${FSIMAGE_MIB:-1024}) =="
 sh bench/fsimage.sh "${FSIMAGE_MIB:-1024}"
+echo
+echo "== per-stick generated files (bench/perstick.sh) =="
+sh bench/perstick.sh
 echo
 echo "== image decompression (bench/decompress.sh ${DECOMPRESS_MIB:-512}) =="
 bash bench/decompress.sh "${DECOMPRESS_MIB:-512}"

@@ -144,7 +144,7 @@ for f in "${extra[@]}"; do
 	[ -z "$f" ] || cp "$f" "$stage/bin/" || die "E2E_EXTRA: cannot copy $f"
 done
 mkdir -p "$stage/e2e/scenarios" "$stage/e2e/profiles"
-cp "$here"/profiles/*.hcl "$stage/e2e/profiles/" 2>/dev/null || true
+cp "$here"/profiles/* "$stage/e2e/profiles/" 2>/dev/null || true # station files and the pools and templates they read
 if [ $# -gt 0 ]; then
 	for s in "$@"; do
 		f=$(ls "$here"/scenarios/"$s".sh "$here"/scenarios/"$s"-*.sh "$here"/scenarios/"$s"*.sh 2>/dev/null | head -n 1 || true)

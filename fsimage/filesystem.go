@@ -46,6 +46,10 @@ type Filesystem struct {
 	// when flashpipe lays the filesystem out itself. validate does not run
 	// them, so it skips the content-fit check for such a filesystem.
 	Tools []string
+	// ReadsSources: Build reads the entries' source files (ext4's
+	// mke2fs -d). The other builders only lay out extents, so an entry's
+	// bytes may be held in memory (Entry.Data) instead of a file.
+	ReadsSources bool
 	// Mount says how the kernel mounts the filesystem (verify { mount =
 	// true }).
 	Mount Mount

@@ -171,6 +171,27 @@ type Entry struct {
 	// cache: writing a file changes it even when its size stays and its
 	// modification time is set back (touch -r). Zero when unknown.
 	ChangeTime time.Time
+	// Generated marks a file made for one stick (step "file"). Builders
+	// lay generated files out after every other entry's data, so a
+	// profile's shared content sits at the same place on every stick and
+	// only the generated files' runs and the metadata differ.
+	Generated bool
+	// Data holds a generated file's bytes when it has no Source: a
+	// plan's FileData extents of such an entry are turned into Bytes
+	// extents (InlineData) before anything reads them.
+	Data []byte
+}
+
+// InlineData turns the plan's FileData extents of entries whose bytes are
+// in memory (Entry.Data) into Bytes extents, so that writers and verify
+// never open a source for them.
+func (p *Plan) InlineData() {
+	for i := range p.Extents {
+		e := &p.Extents[i]
+		if e.Kind == FileData && e.Entry.Data != nil {
+			e.Kind, e.Data = Bytes, e.Entry.Data[e.SourceOffset:e.SourceOffset+e.Length]
+		}
+	}
 }
 
 // Differs compares what stat says of e's source now with the entry: it

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
 )
 
 // CheckContext is what a step sees when it is checked.
@@ -20,6 +21,19 @@ type CheckContext struct {
 // values so that typos are caught before any stick arrives.
 func (c *CheckContext) DeviceExpr(expr hcl.Expression) hcl.Diagnostics {
 	return c.Config.checkDeviceExpr(expr)
+}
+
+// FileExpr type-checks a per-device expression that may also read files
+// relative to the station file that declares the step (file, filebase64,
+// templatefile; templates are parsed and their references checked) and
+// whose value converts to want.
+func (c *CheckContext) FileExpr(expr hcl.Expression, want cty.Type) hcl.Diagnostics {
+	return c.Config.checkDeviceExprIn(expr, c.Dir(), want)
+}
+
+// Dir is the directory of the station file that declares the step.
+func (c *CheckContext) Dir() string {
+	return ResolvePaths(c.Block.DeclRange.Filename, []string{"."})[0]
 }
 
 // CheckLabel checks a per-device label expression as the loader checks a
@@ -40,7 +54,20 @@ type WriteSpec struct {
 	ClusterSize int    // bytes; 0 = the filesystem's default
 	Label       hcl.Expression
 	Copies      []*CopySpec
+	Files       []*FileSpec  // files generated for each stick (step "file")
 	Steps       []*StepBlock // the steps fused into this layout
+}
+
+// FileSpec is one generated file: its expressions are evaluated for each
+// stick (EvalFile), in a per-device context that also reads files
+// relative to Dir.
+type FileSpec struct {
+	Path          hcl.Expression
+	Content       hcl.Expression // text; or
+	ContentBase64 hcl.Expression // bytes, base64-encoded
+	Mode          hcl.Expression // "0644"; optional
+	Mtime         hcl.Expression // RFC 3339; optional, the job's start time when not set
+	Dir           string         // directory of the station file that declares the step
 }
 
 // CopySpec is one copy step's content: sources by reference and inline paths.

@@ -48,12 +48,34 @@ func (l *Loader) compile(cfg *Config, p *Profile) hcl.Diagnostics {
 		if l.Registry.LabelRules != nil {
 			diags = append(diags, cfg.checkLabel(write.Label, write.FS, l.Registry.LabelRules)...)
 		}
+		p.Pools = cfg.writePools(write)
 	}
 	diags = append(diags, checkStickSize(p)...)
 	if l.firstPlaying(p.Steps, []string{RoleWritten}) != nil && l.firstPlaying(p.Steps, []string{RoleVerified}) == nil {
 		diags = append(diags, noVerifyWarning(p, l.kindsPlaying(RoleVerified)))
 	}
 	return diags
+}
+
+// writePools returns the pools a write's generated files take rows from,
+// sorted.
+func (c *Config) writePools(w *WriteSpec) []string {
+	seen := map[string]bool{}
+	for _, f := range w.Files {
+		for _, e := range []hcl.Expression{f.Path, f.Content, f.ContentBase64, f.Mode, f.Mtime} {
+			if IsSet(e) {
+				for _, n := range c.PoolsUsed(e, f.Dir) {
+					seen[n] = true
+				}
+			}
+		}
+	}
+	if IsSet(w.Label) {
+		for _, n := range c.PoolsUsed(w.Label, "") {
+			seen[n] = true
+		}
+	}
+	return sortedKeys(seen)
 }
 
 // checkOrder checks the order of a profile's steps: no kind twice unless it

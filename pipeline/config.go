@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/flashpipe/flashpipe/matchers"
+	"github.com/flashpipe/flashpipe/pool"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -20,6 +21,7 @@ type Config struct {
 	// that its uses add nothing to the error where it is defined.
 	Locals   map[string]cty.Value
 	Sources  map[string]*SourceBlock
+	Pools    map[string]*PoolBlock
 	Profiles []*Profile // sorted by priority (highest first), then by name
 
 	static *hcl.EvalContext
@@ -28,6 +30,9 @@ type Config struct {
 	// repeats one label in many profiles). See checkLabel.
 	src    map[string][]byte
 	probed map[string]*hcl.Diagnostic
+	// templates holds the templates templatefile calls read at load time,
+	// by path, for diagnostics' source lines.
+	templates map[string][]byte
 }
 
 // StationBlock decodes the station block:
@@ -119,6 +124,41 @@ type SourceBlock struct {
 	DeclRange hcl.Range
 }
 
+// PoolBlock decodes a data pool: rows that sticks take one each, never
+// one row twice (package pool):
+//
+//	pool "keys" {
+//	  csv        = "keys.csv"     # or jsonl = "keys.jsonl"
+//	  on_failure = "burn"         # or "return": a failed stick's row goes back
+//	  record     = "sha256"       # what receipts keep: "value", "sha256", "none"
+//	  warn_below = 50             # warn when fewer rows are left
+//	}
+//
+// The file is relative to the station file that declares the pool.
+type PoolBlock struct {
+	Name      string `hcl:"name,label"`
+	CSV       string `hcl:"csv,optional"`
+	JSONL     string `hcl:"jsonl,optional"`
+	OnFailure string `hcl:"on_failure,optional"`
+	Record    string `hcl:"record,optional"`
+	WarnBelow int    `hcl:"warn_below,optional"`
+
+	File      string // the pool file, absolute
+	Format    pool.Format
+	Columns   []string // nil when not read (validate --skip-content)
+	Rows      int      // rows in the file when it was loaded
+	DeclRange hcl.Range
+}
+
+// Burn reports whether a failed stick's row is spent (on_failure = "burn").
+func (p *PoolBlock) Burn() bool { return p.OnFailure == "burn" }
+
+// Pool defaults and choices.
+const (
+	DefaultPoolRecord    = "sha256"
+	DefaultPoolOnFailure = "burn"
+)
+
 // Profile is one decoded and compiled profile block:
 //
 //	profile "sandisk" {
@@ -139,7 +179,10 @@ type Profile struct {
 	Steps        []*StepBlock
 	Stages       []*Stage   // compiled: see compile.go
 	Write        *WriteSpec // the fused write stage's description; nil when there is none
-	DeclRange    hcl.Range
+	// Pools names the pools the profile's steps take a row from, sorted:
+	// each job of the profile takes one row of each before it writes.
+	Pools     []string
+	DeclRange hcl.Range
 }
 
 // MatchBlock decodes a profile's match block. Every attribute is optional;

@@ -21,6 +21,7 @@ var fileSchema = &hcl.BodySchema{
 		{Type: "variable", LabelNames: []string{"name"}},
 		{Type: "locals"},
 		{Type: "source", LabelNames: []string{"name"}},
+		{Type: "pool", LabelNames: []string{"name"}},
 		{Type: "profile", LabelNames: []string{"name"}},
 	},
 }
@@ -44,13 +45,14 @@ func (l *Loader) decode(files []*hcl.File, names []string) (*Config, hcl.Diagnos
 		Vars:    map[string]cty.Value{},
 		Locals:  map[string]cty.Value{},
 		Sources: map[string]*SourceBlock{},
+		Pools:   map[string]*PoolBlock{},
 		src:     map[string][]byte{},
 	}
 	for i, f := range files {
 		cfg.src[names[i]] = f.Bytes
 	}
 	var diags hcl.Diagnostics
-	var stations, variables, locals, sources, profiles []*hcl.Block
+	var stations, variables, locals, sources, pools, profiles []*hcl.Block
 	for _, f := range files {
 		content, d := f.Body.Content(fileSchema)
 		diags = append(diags, d...)
@@ -64,6 +66,8 @@ func (l *Loader) decode(files []*hcl.File, names []string) (*Config, hcl.Diagnos
 				locals = append(locals, b)
 			case "source":
 				sources = append(sources, b)
+			case "pool":
+				pools = append(pools, b)
 			case "profile":
 				profiles = append(profiles, b)
 			}
@@ -81,6 +85,7 @@ func (l *Loader) decode(files []*hcl.File, names []string) (*Config, hcl.Diagnos
 	diags = append(diags, decodeLocals(cfg, locals)...)
 	diags = append(diags, l.decodeSources(cfg, sources)...)
 	diags = append(diags, decodeStation(cfg, stations)...)
+	diags = append(diags, l.decodePools(cfg, pools)...)
 	diags = append(diags, l.decodeProfiles(cfg, profiles)...)
 	return cfg, dropUnknownCascades(diags)
 }

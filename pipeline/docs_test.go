@@ -66,7 +66,7 @@ type docRow struct {
 
 var (
 	headingRE = regexp.MustCompile("^#{2,4} (.+)$")
-	rowRE     = regexp.MustCompile("^\\| `([a-z_]+)` \\| ([^|]*) \\| ([^|]*) \\|")
+	rowRE     = regexp.MustCompile("^\\| `([a-z_0-9]+)` \\| ([^|]*) \\| ([^|]*) \\|")
 )
 
 // readDocs splits docs/config.md into sections by heading and returns each
@@ -101,6 +101,7 @@ func TestDocsCoverSchemas(t *testing.T) {
 	schemas := map[string][]hclAttr{
 		"station":         hclAttrs(pipeline.StationBlock{}),
 		`source "NAME"`:   hclAttrs(pipeline.SourceBlock{}),
+		`pool "NAME"`:     hclAttrs(pipeline.PoolBlock{}),
 		"match":           hclAttrs(pipeline.MatchBlock{}),
 		"Meta-arguments":  hclAttrs(pipeline.StepMeta{}),
 		`variable "NAME"`: schemaAttrs(pipeline.VariableSchema),

@@ -68,10 +68,10 @@ func Functions() map[string]function.Function {
 }
 
 // deviceRoots are the names a per-device expression may start with.
-var deviceRoots = []string{"var", "local", "device", "job", "station", "now"}
+var deviceRoots = []string{"var", "local", "device", "job", "station", "now", "pool"}
 
 // DeviceRoots returns the names a per-device expression may start with:
-// var, local, device, job, station, now.
+// var, local, device, job, station, now, pool.
 func DeviceRoots() []string { return append([]string(nil), deviceRoots...) }
 
 // staticContext is what station, source, locals and static step
@@ -106,6 +106,44 @@ func objectOrEmpty(m map[string]cty.Value) cty.Value {
 // (with did-you-mean suggestions) and then evaluates it with unknown device
 // values, which type-checks function calls.
 func (c *Config) checkDeviceExpr(expr hcl.Expression) hcl.Diagnostics {
+	return c.checkDeviceExprIn(expr, "", cty.String)
+}
+
+// checkDeviceExprIn is checkDeviceExpr for an expression that may also
+// read files relative to dir (WithFiles; "" for none) and whose value
+// converts to want.
+func (c *Config) checkDeviceExprIn(expr hcl.Expression, dir string, want cty.Type) hcl.Diagnostics {
+	diags := c.checkRefs(expr.Variables(), nil)
+	if dir != "" {
+		diags = append(diags, c.checkTemplates(expr, dir)...)
+	}
+	if diags.HasErrors() {
+		return diags
+	}
+	ctx := c.deviceContext(cty.UnknownVal(DeviceType), cty.UnknownVal(JobType), cty.UnknownVal(cty.String), nil)
+	if dir != "" {
+		ctx = WithFiles(ctx, dir)
+	}
+	v, more := expr.Value(ctx)
+	diags = append(diags, more...)
+	if !more.HasErrors() {
+		if _, err := convert.Convert(v, want); err != nil {
+			rng := expr.Range()
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Expression is not a " + want.FriendlyName(),
+				Detail:   fmt.Sprintf("This value must be a %s: %s.", want.FriendlyName(), err),
+				Subject:  &rng,
+			})
+		}
+	}
+	return diags
+}
+
+// checkRefs checks references of a per-device expression or template by
+// name: roots, the attributes of device, job, station, var and local, and
+// pool references. extra are names a template's variables add.
+func (c *Config) checkRefs(trs []hcl.Traversal, extra map[string]bool) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	known := map[string][]string{
 		"device":  attrNames(DeviceType),
@@ -114,9 +152,22 @@ func (c *Config) checkDeviceExpr(expr hcl.Expression) hcl.Diagnostics {
 		"var":     mapKeys(c.Vars),
 		"local":   mapKeys(c.Locals),
 	}
-	for _, tr := range expr.Variables() {
+	roots := deviceRoots
+	for n := range extra {
+		roots = append(append([]string(nil), roots...), n)
+	}
+	for _, tr := range trs {
 		root := tr.RootName()
 		rng := tr.SourceRange()
+		if extra[root] {
+			continue
+		}
+		if root == "pool" {
+			if d := c.checkPoolRef(tr); d != nil {
+				diags = append(diags, d)
+			}
+			continue
+		}
 		names, ok := known[root]
 		if !ok {
 			if root == "now" {
@@ -126,7 +177,7 @@ func (c *Config) checkDeviceExpr(expr hcl.Expression) hcl.Diagnostics {
 				Severity: hcl.DiagError,
 				Summary:  "Unknown variable",
 				Detail: fmt.Sprintf("There is no variable named %q.%s Per-device expressions may use %s.",
-					root, DidYouMean(root, deviceRoots), strings.Join(deviceRoots, ", ")),
+					root, DidYouMean(root, roots), strings.Join(roots, ", ")),
 				Subject: &rng,
 			})
 			continue
@@ -149,36 +200,28 @@ func (c *Config) checkDeviceExpr(expr hcl.Expression) hcl.Diagnostics {
 			})
 		}
 	}
-	if diags.HasErrors() {
-		return diags
-	}
-	ctx := c.deviceContext(cty.UnknownVal(DeviceType), cty.UnknownVal(JobType), cty.UnknownVal(cty.String))
-	v, more := expr.Value(ctx)
-	diags = append(diags, more...)
-	if !more.HasErrors() {
-		if _, err := convert.Convert(v, cty.String); err != nil {
-			rng := expr.Range()
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Expression is not a string",
-				Detail:   fmt.Sprintf("This value must be a string: %s.", err),
-				Subject:  &rng,
-			})
-		}
-	}
 	return diags
 }
 
-func (c *Config) deviceContext(dev, job, now cty.Value) *hcl.EvalContext {
+// deviceContext is the per-device context: rows are the job's pool rows
+// (nil at load time: every pool's row unknown).
+func (c *Config) deviceContext(dev, job, now cty.Value, rows map[string]map[string]string) *hcl.EvalContext {
 	child := c.staticContext().NewChild()
 	// hcl suggests a function name ("Did you mean ...?") only from the
 	// context the expression is evaluated in, not from its parents.
-	child.Functions = c.staticContext().Functions
+	child.Functions = map[string]function.Function{}
+	for n, f := range c.staticContext().Functions {
+		child.Functions[n] = f
+	}
+	for n, f := range jobFunctions(now) {
+		child.Functions[n] = f
+	}
 	child.Variables = map[string]cty.Value{
 		"device":  dev,
 		"job":     job,
 		"station": cty.ObjectVal(map[string]cty.Value{"name": cty.StringVal(c.Station.Name)}),
 		"now":     now,
+		"pool":    c.poolValue(rows),
 	}
 	return child
 }
@@ -186,8 +229,14 @@ func (c *Config) deviceContext(dev, job, now cty.Value) *hcl.EvalContext {
 // DeviceContext returns the evaluation context for one stick: a child of
 // the static context holding the real device, the job and the time.
 func (c *Config) DeviceContext(d *matchers.Device, target string, seq int, now time.Time) *hcl.EvalContext {
+	return c.JobContext(d, target, seq, now, nil)
+}
+
+// JobContext is DeviceContext for a job that took rows from pools: rows
+// holds, by pool name, the row's value of each column.
+func (c *Config) JobContext(d *matchers.Device, target string, seq int, now time.Time, rows map[string]map[string]string) *hcl.EvalContext {
 	return c.deviceContext(DeviceValue(d, target), cty.ObjectVal(map[string]cty.Value{"seq": cty.NumberIntVal(int64(seq))}),
-		cty.StringVal(now.UTC().Format(time.RFC3339)))
+		cty.StringVal(now.UTC().Format(time.RFC3339)), rows)
 }
 
 // DeviceValue converts a device to the object expressions see. Every job

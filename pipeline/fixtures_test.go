@@ -179,8 +179,8 @@ func TestExamples(t *testing.T) {
 	if len(diags) > 0 {
 		t.Fatalf("LoadFiles(%v) diagnostics:\n%s", files, dump(diags))
 	}
-	if got := len(cfg.Profiles); got != 5 {
-		t.Errorf("len(LoadFiles(examples).Profiles) = %d, want 5", got)
+	if got := len(cfg.Profiles); got != 6 {
+		t.Errorf("len(LoadFiles(examples).Profiles) = %d, want 6", got)
 	}
 }
 

@@ -48,6 +48,10 @@ type Job struct {
 	BeforeFirstWrite func() error
 	Now              time.Time
 
+	// Rows are the pool rows the job took before it started, by pool
+	// name: each column's value. pool.NAME.row.COLUMN reads them.
+	Rows map[string]map[string]string
+
 	// Progress, when set, receives the running stage's progress.
 	Progress func(StageProgress)
 
@@ -71,7 +75,7 @@ func (j *Job) EvalContext() *hcl.EvalContext {
 	if j.Device == nil {
 		panic("pipeline: a job without a device (program bug: use matchers.ImageFile for image files)")
 	}
-	ctx := j.Config.DeviceContext(j.Device, j.Target, j.Seq, j.Now)
+	ctx := j.Config.JobContext(j.Device, j.Target, j.Seq, j.Now, j.Rows)
 	if j.Usable > 0 {
 		ctx.Variables["device"] = withUsable(ctx.Variables["device"], min(j.Usable, j.Device.Size))
 	}
@@ -107,6 +111,9 @@ type Outcome struct {
 	Label, ManifestDigest string
 	// DiskIDs are the identifiers the write gave the stick.
 	DiskIDs *receipts.DiskIDs
+	// Files are the files the write generated for this stick (step
+	// "file"): path and SHA1 of each.
+	Files []receipts.GeneratedFile
 	// Details is anything else the kind wants in the receipt's entry for
 	// this stage.
 	Details map[string]any

@@ -99,6 +99,7 @@ func (l *Loader) LoadFiles(paths []string) (*Config, hcl.Diagnostics) {
 		return nil, diags
 	}
 	cfg, more := l.decode(files, names)
+	l.keepTemplates(cfg)
 	cfg.Digest = hex.EncodeToString(h.Sum(nil))
 	return cfg, append(diags, more...)
 }
@@ -111,6 +112,7 @@ func (l *Loader) LoadSource(name string, src []byte) (*Config, hcl.Diagnostics) 
 		return nil, diags
 	}
 	cfg, more := l.decode([]*hcl.File{f}, []string{name})
+	l.keepTemplates(cfg)
 	sum := sha256.Sum256(src)
 	cfg.Digest = hex.EncodeToString(sum[:])
 	return cfg, append(diags, more...)
@@ -197,4 +199,15 @@ func stripComments(src []byte) []byte {
 // file:line:col, summary and detail.
 func (l *Loader) WriteDiagnostics(w io.Writer, diags hcl.Diagnostics, width uint, color bool) error {
 	return hcl.NewDiagnosticTextWriter(w, l.Parser.Files(), width, color).WriteDiagnostics(diags)
+}
+
+// keepTemplates gives the parser the templates the config's file steps
+// read, so that diagnostics in them render their source lines too.
+func (l *Loader) keepTemplates(cfg *Config) {
+	files := l.Parser.Files()
+	for name, b := range cfg.templates {
+		if _, ok := files[name]; !ok {
+			files[name] = &hcl.File{Bytes: b}
+		}
+	}
 }

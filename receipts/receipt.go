@@ -2,7 +2,11 @@
 // object per line in the receipts file, appended and fsynced per job.
 package receipts
 
-import "time"
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"time"
+)
 
 // Receipt is one job's record.
 type Receipt struct {
@@ -16,13 +20,19 @@ type Receipt struct {
 	Device         Device    `json:"device"`
 	Label          string    `json:"label,omitempty"`
 	DiskIDs        *DiskIDs  `json:"disk_ids,omitempty"` // identifiers the write gave the stick
-	Steps          []Step    `json:"steps"`
-	Verify         *Verify   `json:"verify,omitempty"` // nil when no verify step ran
-	Result         Result    `json:"result"`
-	FailedStep     string    `json:"failed_step,omitempty"`
-	Error          string    `json:"error,omitempty"`
-	BytesWritten   int64     `json:"bytes_written"`
-	BytesVerified  int64     `json:"bytes_verified"`
+	// Files are the files generated for this stick (step "file"); the
+	// manifest digest covers the shared content only.
+	Files []GeneratedFile `json:"files,omitempty"`
+	// PoolRows are the rows the job took from pools, as each pool's
+	// record says.
+	PoolRows      []PoolRow `json:"pool_rows,omitempty"`
+	Steps         []Step    `json:"steps"`
+	Verify        *Verify   `json:"verify,omitempty"` // nil when no verify step ran
+	Result        Result    `json:"result"`
+	FailedStep    string    `json:"failed_step,omitempty"`
+	Error         string    `json:"error,omitempty"`
+	BytesWritten  int64     `json:"bytes_written"`
+	BytesVerified int64     `json:"bytes_verified"`
 }
 
 // Result is how a job ended. It names exactly what was done: a stick is
@@ -66,6 +76,33 @@ type DiskIDs struct {
 	DiskGUID      string `json:"disk_guid,omitempty"`      // PTUUID of a GPT disk
 	PartitionGUID string `json:"partition_guid,omitempty"` // PARTUUID of its partition (GPT)
 	VolumeID      string `json:"volume_id,omitempty"`      // UUID of the filesystem: "1A2B-3C4D" (FAT, exFAT) or a UUID (ext4)
+}
+
+// GeneratedFile is one file generated for a stick: its path inside the
+// filesystem and the SHA1 of its bytes (verify reads it back).
+type GeneratedFile struct {
+	Path string `json:"path"`
+	SHA1 string `json:"sha1"`
+	Size int64  `json:"size"`
+}
+
+// PoolRow is a row a job took from a pool. Values holds the row as the
+// pool's record says: the values themselves ("value"), "sha256:<hex>" of
+// each ("sha256"), or nothing ("none"). Outcome says what became of the
+// row: "spent" (it stays on the stick), "returned" or "burnt"; the pool's
+// journal says the same.
+type PoolRow struct {
+	Pool    string            `json:"pool"`
+	Row     int               `json:"row"`
+	Values  map[string]string `json:"values,omitempty"`
+	Outcome string            `json:"outcome,omitempty"`
+}
+
+// ValueHash is what a receipt keeps of a pool row's value when the pool's
+// record is "sha256": "sha256:" and the hex SHA-256 of the value.
+func ValueHash(v string) string {
+	s := sha256.Sum256([]byte(v))
+	return "sha256:" + hex.EncodeToString(s[:])
 }
 
 // Device is the identity of the stick the job ran on.

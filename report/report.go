@@ -6,6 +6,7 @@
 package report
 
 import (
+	"fmt"
 	"regexp"
 	"sort"
 	"strconv"
@@ -259,4 +260,56 @@ func FindSerial(rs []receipts.Receipt, serial string) []receipts.Receipt {
 	}
 	sort.SliceStable(out, func(i, k int) bool { return out[i].Time.Before(out[k].Time) })
 	return out
+}
+
+// Match is a receipt that Find found, and what in it matched.
+type Match struct {
+	Receipt receipts.Receipt
+	What    string // "pool keys row 17 (key)", "file /licence.txt", "disk id volume_id"
+}
+
+// Find returns the receipts that hold needle, oldest first: a pool row's
+// value (kept as the value, or as its SHA-256 when the pool's record is
+// "sha256"; the hash itself matches too), a row given as POOL:N (e.g.
+// "keys:17"), a generated file's SHA1 or path, or one of the disk's
+// identifiers. Text is compared without regard to case.
+func Find(rs []receipts.Receipt, needle string) []Match {
+	var out []Match
+	hashed := receipts.ValueHash(needle)
+	for _, r := range rs {
+		if what := findIn(r, needle, hashed); what != "" {
+			out = append(out, Match{Receipt: r, What: what})
+		}
+	}
+	sort.SliceStable(out, func(i, k int) bool { return out[i].Receipt.Time.Before(out[k].Receipt.Time) })
+	return out
+}
+
+func findIn(r receipts.Receipt, needle, hashed string) string {
+	for _, row := range r.PoolRows {
+		if strings.EqualFold(needle, fmt.Sprintf("%s:%d", row.Pool, row.Row)) {
+			return fmt.Sprintf("pool %s row %d", row.Pool, row.Row)
+		}
+		for col, v := range row.Values {
+			if v == needle || v == hashed || strings.EqualFold(v, needle) {
+				return fmt.Sprintf("pool %s row %d (%s)", row.Pool, row.Row, col)
+			}
+		}
+	}
+	for _, f := range r.Files {
+		if strings.EqualFold(f.SHA1, needle) {
+			return "file /" + f.Path + " (sha1)"
+		}
+		if strings.EqualFold(f.Path, strings.TrimPrefix(needle, "/")) {
+			return "file /" + f.Path
+		}
+	}
+	if ids := r.DiskIDs; ids != nil {
+		for name, v := range map[string]string{"mbr_signature": ids.MBRSignature, "disk_guid": ids.DiskGUID, "partition_guid": ids.PartitionGUID, "volume_id": ids.VolumeID} {
+			if v != "" && strings.EqualFold(v, needle) {
+				return "disk id " + name
+			}
+		}
+	}
+	return ""
 }

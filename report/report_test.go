@@ -258,3 +258,34 @@ func TestInterruptedCounted(t *testing.T) {
 		t.Errorf("WriteText = %s\nwant an INTERRUPTED column and the reason", text)
 	}
 }
+
+// TestFind finds the stick that got a pool row (by value, by the hash a
+// "sha256" pool keeps, by POOL:N), a generated file (by SHA1) and a disk
+// identifier; other values find nothing.
+func TestFind(t *testing.T) {
+	t0 := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	rs := []receipts.Receipt{
+		{Time: t0.Add(time.Minute), Job: 2, Device: receipts.Device{Serial: "B"},
+			PoolRows: []receipts.PoolRow{{Pool: "keys", Row: 2, Values: map[string]string{"key": receipts.ValueHash("SECRET-2")}}},
+			Files:    []receipts.GeneratedFile{{Path: "licence.txt", SHA1: "aa11"}}},
+		{Time: t0, Job: 1, Device: receipts.Device{Serial: "A"},
+			PoolRows: []receipts.PoolRow{{Pool: "keys", Row: 1, Values: map[string]string{"key": "PLAIN-1"}}},
+			DiskIDs:  &receipts.DiskIDs{MBRSignature: "1a2b3c4d", VolumeID: "1A2B-3C4D"}},
+	}
+	for needle, want := range map[string]string{
+		"PLAIN-1":   "A pool keys row 1 (key)",
+		"SECRET-2":  "B pool keys row 2 (key)",
+		"keys:2":    "B pool keys row 2",
+		"AA11":      "B file /licence.txt (sha1)",
+		"1a2b-3c4d": "A disk id volume_id",
+		"SECRET-3":  "",
+	} {
+		var got []string
+		for _, m := range Find(rs, needle) {
+			got = append(got, m.Receipt.Device.Serial+" "+m.What)
+		}
+		if strings.Join(got, "; ") != want {
+			t.Errorf("Find(%q) = %q, want %q", needle, got, want)
+		}
+	}
+}

@@ -219,6 +219,12 @@ func (s *Station) runJob(j *stick) {
 		return
 	}
 	defer func() { <-s.slots }()
+	// The rows first, each on disk in its pool's journal; then the job's
+	// start, with its rows, in the station's journal; then the stick.
+	if err := s.takeRows(j); err != nil {
+		s.finish(j, rc, PlanStep, err)
+		return
+	}
 	if err := s.journalStart(j); err != nil {
 		s.finish(j, rc, "", err)
 		return
@@ -310,6 +316,9 @@ func (s *Station) runRecorded(j *stick, rc *receipts.Receipt, i int, st *pipelin
 	}
 	if out.DiskIDs != nil {
 		rc.DiskIDs = out.DiskIDs
+	}
+	if out.Files != nil {
+		rc.Files = out.Files
 	}
 	if err != nil {
 		err = j.cause(st.Name, err)
@@ -428,6 +437,7 @@ func (s *Station) finish(j *stick, rc *receipts.Receipt, failedStage string, err
 	if err != nil {
 		rc.FailedStep, rc.Error = failedStage, err.Error()
 	}
+	s.finishRows(j, rc)
 	// The receipt first: the board, the counters and the log say how the
 	// job ended only once its receipt is on disk. The device stays the
 	// job's meanwhile, so no second job starts on the stick.

@@ -48,6 +48,14 @@ func (s *Station) Open() error {
 		jn.Close()
 		return fmt.Errorf("cannot record jobs: %w", err)
 	}
+	if err := s.openPools(s.Config()); err != nil {
+		jn.Close()
+		for _, p := range s.pools {
+			p.Close()
+		}
+		s.pools = nil
+		return fmt.Errorf("cannot hand out pool rows: %w", err)
+	}
 	s.journal, s.opened = jn, true
 	return nil
 }

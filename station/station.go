@@ -19,6 +19,7 @@ import (
 
 	"github.com/flashpipe/flashpipe/matchers"
 	"github.com/flashpipe/flashpipe/pipeline"
+	"github.com/flashpipe/flashpipe/pool"
 	"github.com/flashpipe/flashpipe/printable"
 	"github.com/flashpipe/flashpipe/receipts"
 	"github.com/flashpipe/flashpipe/status"
@@ -106,6 +107,7 @@ type Station struct {
 	interrupted []receipts.Unfinished
 	receiptErr  error
 	waiting     map[string]uint64
+	pools       map[string]*pool.Pool // open and locked by Open
 }
 
 // Summary counts what a station did. Done counts sticks written and
@@ -191,6 +193,13 @@ func (s *Station) Config() *pipeline.Config { return s.cfg.Load() }
 // Reload swaps the profiles for new jobs; running jobs keep theirs. While
 // the station runs, sticks that waited for a profile are considered again.
 func (s *Station) Reload(cfg *pipeline.Config) {
+	s.mu.Lock()
+	if s.opened {
+		if err := s.openPools(cfg); err != nil {
+			s.log.Error("a pool of the reloaded files cannot be opened; its profiles take no sticks", "error", err)
+		}
+	}
+	s.mu.Unlock()
 	s.cfg.Store(cfg)
 	s.log.Info("profiles reloaded", "files", cfg.Files, "profiles", len(cfg.Profiles))
 	s.mu.Lock()
@@ -227,6 +236,7 @@ func (s *Station) Run(intake, jobs context.Context) Summary {
 		return Summary{}
 	}
 	defer s.closeJournal()
+	defer s.closePools()
 	present, _ := s.scanAll()
 	s.showInterrupted(present)
 	s.mu.Lock()
@@ -538,6 +548,11 @@ func (s *Station) decide(d *matchers.Device, log hclog.Logger) decision {
 	if p == nil {
 		s.counts.Ignored++
 		return decision{verdict: ignored, row: s.newRow(name), why: whyNot}
+	}
+	if dry, st := s.dryPool(p); dry != "" {
+		s.counts.Ignored++
+		return decision{verdict: ignored, row: s.newRow(name), why: fmt.Sprintf(
+			"profile %q takes rows from pool %q, which has none left (%d of %d rows free); its sticks wait until rows are added or returned", p.Name, dry, st.Free, st.Rows)}
 	}
 	s.seq++
 	j := s.newJob(s.jobsCtx, cfg, p, d, s.seq, s.newRow(name), log)

@@ -19,6 +19,6 @@ func Builtin() *pipeline.Registry {
 		Fuse:       func(w *pipeline.WriteSpec) pipeline.Runner { return newWriter(w) },
 		LabelRules: compile.CheckLabel,
 	}
-	r.Add(probeKind, wipeKind, partitionKind, mkfsKind, copyKind, labelKind, imageKind, verifyKind, ejectKind)
+	r.Add(probeKind, wipeKind, partitionKind, mkfsKind, copyKind, fileKind, labelKind, imageKind, verifyKind, ejectKind)
 	return r
 }

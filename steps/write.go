@@ -18,7 +18,7 @@ import (
 	"github.com/flashpipe/flashpipe/receipts"
 )
 
-// writer is the write stage: partition, mkfs, copy and label fused into
+// writer is the write stage: partition, mkfs, copy, file and label fused into
 // one plan that is streamed to the stick sequentially.
 type writer struct {
 	layout *pipeline.WriteSpec
@@ -110,6 +110,9 @@ func (w *writer) Prepare(ctx context.Context, j *pipeline.Job) error {
 			"content changed since it was last hashed; %d file(s) hashed again, sticks from now on get the new content: %s",
 			len(changed), strings.Join(changed, ", "))})
 	}
+	if entries, err = Generate(w.layout, j, entries); err != nil {
+		return err
+	}
 	label, err := JobLabel(w.layout, j)
 	if err != nil {
 		return err
@@ -127,6 +130,7 @@ func (w *writer) Prepare(ctx context.Context, j *pipeline.Job) error {
 		return fmt.Errorf("plan for %s: %w", j.Target, err)
 	}
 	plan.DeviceSize = dev.Size // laid out in the usable part (see Probe) of this device
+	plan.InlineData()          // generated files' bytes, held in memory
 	j.Plan, j.Entries = plan, entries
 	j.Closers = append(j.Closers, func() error {
 		if plan.Cleanup != nil {
@@ -146,7 +150,8 @@ func (w *writer) Run(ctx context.Context, j *pipeline.Job) (pipeline.Outcome, er
 			return out, err
 		}
 	}
-	out.Label, out.ManifestDigest, out.DiskIDs = j.Plan.Label, manifest.Digest(j.Entries), diskIDs(w.layout, j.Plan)
+	out.Label, out.ManifestDigest, out.DiskIDs = j.Plan.Label, manifest.Digest(Shared(j.Entries)), diskIDs(w.layout, j.Plan)
+	out.Files = generatedFiles(j.Entries)
 	dev, err := openTarget(j)
 	if err != nil {
 		return out, err

@@ -34,6 +34,9 @@ type Metrics struct {
 	// GuardRefusals, when set, counts the safety guard's refusals by kind
 	// (station.Station.GuardRefusals). Set it before serving.
 	GuardRefusals func() map[matchers.RefusalKind]uint64
+	// PoolRows, when set, returns the free rows of each of the station's
+	// pools, by name. Set it before serving.
+	PoolRows func() map[string]int
 
 	board *status.Board // its alerts, for flashpipe_receipts_writable; nil: none
 	reg   *prometheus.Registry
@@ -93,6 +96,7 @@ func NewMetrics(b *status.Board) *Metrics {
 			Help: "Jobs matched, queued or running now.",
 		}, m.activeJobs),
 		refusalCollector{m},
+		poolCollector{m},
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewGoCollector(),
 	)
@@ -208,5 +212,27 @@ func (c refusalCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, k := range matchers.RefusalKinds() {
 		ch <- prometheus.MustNewConstMetric(refusalDesc, prometheus.CounterValue, float64(n[k]), k.String())
+	}
+}
+
+// poolDesc describes flashpipe_pool_rows_free.
+var poolDesc = prometheus.NewDesc("flashpipe_pool_rows_free",
+	"Rows of a data pool not yet handed out; at 0 the profiles that take its rows take no sticks.",
+	[]string{"pool"}, nil)
+
+// poolCollector exports Metrics.PoolRows: a series for each of the
+// station's pools, none without pools.
+type poolCollector struct{ m *Metrics }
+
+// Describe implements prometheus.Collector.
+func (c poolCollector) Describe(ch chan<- *prometheus.Desc) { ch <- poolDesc }
+
+// Collect implements prometheus.Collector.
+func (c poolCollector) Collect(ch chan<- prometheus.Metric) {
+	if c.m.PoolRows == nil {
+		return
+	}
+	for name, n := range c.m.PoolRows() {
+		ch <- prometheus.MustNewConstMetric(poolDesc, prometheus.GaugeValue, float64(n), name)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/flashpipe/flashpipe/diskimage/bmap"
@@ -153,10 +154,34 @@ func planImage(ctx context.Context, cfg *pipeline.Config, p *pipeline.Profile, t
 	if err != nil {
 		return nil, nil, err
 	}
+	if len(p.Pools) > 0 {
+		return nil, nil, fmt.Errorf("profile %q takes rows from pool %s: only a station hands out a pool's rows (flashpipe run), so that none goes to two sticks", p.Name, strings.Join(p.Pools, ", "))
+	}
+	if entries, err = steps.Generate(p.Write, j, entries); err != nil {
+		j.Close()
+		return nil, nil, err
+	}
 	label, err := steps.JobLabel(p.Write, j)
 	if err != nil {
+		j.Close()
 		return nil, nil, err
 	}
 	plan, err := compile.Build(steps.Spec(p.Write, entries, label, steps.VolumeSerial(j), now), size, sector)
+	if err != nil {
+		j.Close()
+		return nil, nil, err
+	}
+	plan.InlineData() // generated files' bytes, held in memory
+	// The generated files' sources (ext4) live until the plan is cleaned up.
+	own := plan.Cleanup
+	plan.Cleanup = func() error {
+		err := j.Close()
+		if own != nil {
+			if e := own(); e != nil {
+				err = e
+			}
+		}
+		return err
+	}
 	return plan, entries, err
 }

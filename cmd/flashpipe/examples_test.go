@@ -95,3 +95,18 @@ func extractPartition(t *testing.T, img, table, name string) string {
 	}
 	return imagetest.Extract(t, img, parts[0].Offset, parts[0].Size)
 }
+
+// TestExamplePoolNotBuilt: the licence example takes rows from a pool,
+// which only a station hands out: build refuses it, naming the pool, and
+// writes no image.
+func TestExamplePoolNotBuilt(t *testing.T) {
+	img := filepath.Join(t.TempDir(), "licensed.img")
+	args := append([]string{"build"}, examples(t)...)
+	code, _, errs := runCLI(t, append(args, "--profile", "licensed", "--size", "64MiB", "-o", img)...)
+	if code == 0 || !strings.Contains(errs, `pool licences`) || !strings.Contains(errs, "only a station") {
+		t.Fatalf("build --profile licensed = %d, stderr %q; want a failure naming the pool", code, errs)
+	}
+	if _, err := os.Stat(img); err == nil {
+		t.Errorf("build of a pool profile wrote %s", img)
+	}
+}

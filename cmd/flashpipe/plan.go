@@ -49,6 +49,10 @@ func writePlan(w io.Writer, files map[string]*hcl.File, cfg *pipeline.Config) {
 		}
 		fmt.Fprintf(w, "\nprofile %q (priority %d, routing order %d) from %s\n", p.Name, p.Priority, i+1, at)
 		fmt.Fprintf(w, "  match: %s\n", describeMatch(p))
+		for _, n := range p.Pools {
+			b := cfg.Pools[n]
+			fmt.Fprintf(w, "  pool:  each stick takes a row of %q (%d rows in %s; on_failure %s, receipts keep %s)\n", n, b.Rows, b.File, b.OnFailure, b.Record)
+		}
 		for n, s := range p.Stages {
 			fmt.Fprintf(w, "  %d. %-7s", n+1, s.Name)
 			if s.Fused() {

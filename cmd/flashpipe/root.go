@@ -67,6 +67,7 @@ ejects it, many at once, keeping a receipt for every stick.`,
 		newFlashCmd(),
 		newDevicesCmd(),
 		newReportCmd(),
+		newPoolCmd(),
 		newDemoCmd(),
 		newVersionCmd(),
 	)

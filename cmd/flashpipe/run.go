@@ -143,7 +143,7 @@ func runStation(ctx context.Context, f *runFlags, args []string, stdout, stderr 
 	defer listener.Close()
 	views, stopViews := context.WithCancel(context.Background())
 	defer stopViews()
-	if err := startViews(views, stdout, table, board, cfg.Station, st.Config, stationCounts{listener.Dropped, listener.Overflows, st.GuardRefusals}, log); err != nil {
+	if err := startViews(views, stdout, table, board, cfg.Station, st.Config, stationCounts{listener.Dropped, listener.Overflows, st.GuardRefusals, st.PoolRows}, log); err != nil {
 		return err
 	}
 	sv := &supervisor{st: st, grace: cfg.Station.Grace, watch: newFileWatch(cfg.Files), log: log,

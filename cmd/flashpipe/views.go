@@ -19,6 +19,7 @@ type stationCounts struct {
 	dropped   func() uint64                          // uevent.Listener.Dropped
 	overflows func() uint64                          // uevent.Listener.Overflows
 	refusals  func() map[matchers.RefusalKind]uint64 // station.Station.GuardRefusals
+	poolRows  func() map[string]int                  // station.Station.PoolRows
 }
 
 // startViews starts what the operator looks at: the live table when table
@@ -50,7 +51,7 @@ func startViews(ctx context.Context, out io.Writer, table bool, board *status.Bo
 // devices, and a tile for each hub port in sysfs that station.ports selects.
 func dashboard(board *status.Board, current func() *pipeline.Config, counts stationCounts, sysfs fs.FS, token string, hosts []string) http.Handler {
 	metrics := web.NewMetrics(board)
-	metrics.UeventsDropped, metrics.UeventOverflows, metrics.GuardRefusals = counts.dropped, counts.overflows, counts.refusals
+	metrics.UeventsDropped, metrics.UeventOverflows, metrics.GuardRefusals, metrics.PoolRows = counts.dropped, counts.overflows, counts.refusals, counts.poolRows
 	return web.NewServer(board, web.Options{
 		Token:    token,
 		Hosts:    hosts,

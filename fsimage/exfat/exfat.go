@@ -278,9 +278,15 @@ func allocate(g *geometry, t *tree, up *upcase) (*system, error) {
 	}
 	g.rootCluster = t.root.first
 	s.metaEnd = uint32(min(next, uint64(g.clusterCount)+2))
-	for _, f := range t.files {
-		f.clusters = (uint64(f.e.Size) + cs - 1) / cs
-		f.first = take(f.clusters)
+	for _, generated := range []bool{false, true} {
+		// Generated files last: the shared content's runs do not move
+		// between sticks.
+		for _, f := range t.files {
+			if f.e.Generated == generated {
+				f.clusters = (uint64(f.e.Size) + cs - 1) / cs
+				f.first = take(f.clusters)
+			}
+		}
 	}
 	s.used = next - 2
 	if s.used > uint64(g.clusterCount) {

@@ -25,7 +25,9 @@ var Filesystem = &fsimage.Filesystem{
 	MinSize: func(vol fsimage.Volume) (int64, error) {
 		return MinSize(vol.Entries, Options{TempDir: vol.TempDir})
 	},
-	Tools:    []string{"mke2fs", "dumpe2fs", "debugfs"},
-	Mount:    fsimage.Mount{Type: "ext4", Own: []string{"lost+found"}},
-	VolumeID: deriveUUID,
+	Tools: []string{"mke2fs", "dumpe2fs", "debugfs"},
+	// mke2fs -d copies the files: they must be files.
+	ReadsSources: true,
+	Mount:        fsimage.Mount{Type: "ext4", Own: []string{"lost+found"}},
+	VolumeID:     deriveUUID,
 }

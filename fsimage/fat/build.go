@@ -75,7 +75,8 @@ type builder struct {
 }
 
 // allocate gives every directory and non-empty file its cluster run, in
-// Entries order after the FAT32 root.
+// Entries order after the FAT32 root; generated files come last, so that
+// the shared content's runs do not move between sticks.
 func (b *builder) allocate() error {
 	cs := int64(b.g.clusterSz)
 	b.next = 2
@@ -91,7 +92,12 @@ func (b *builder) allocate() error {
 		switch n := &b.t.nodes[i]; {
 		case n.e.Dir:
 			alloc(n, int64(n.slots)*direntSize)
-		case n.e.Size > 0:
+		case n.e.Size > 0 && !n.e.Generated:
+			alloc(n, n.e.Size)
+		}
+	}
+	for i := 1; i < len(b.t.nodes); i++ {
+		if n := &b.t.nodes[i]; !n.e.Dir && n.e.Size > 0 && n.e.Generated {
 			alloc(n, n.e.Size)
 		}
 	}

@@ -5,5 +5,5 @@ profile "a" {
   }
   step "partition" {}
   step "mkfs" { type = "vfat" }
-  step "frobnicate" {} # ERROR: Unknown step kind | Valid kinds: copy, eject, image, label, mkfs, partition, probe, verify, wipe.
+  step "frobnicate" {} # ERROR: Unknown step kind | Valid kinds: copy, eject, file, image, label, mkfs, partition, probe, verify, wipe.
 }
