@@ -117,6 +117,11 @@ type Outcome struct {
 	// Details is anything else the kind wants in the receipt's entry for
 	// this stage.
 	Details map[string]any
+	// Findings name what the stage found wrong with the stick, whether it
+	// failed the stick or went on (the probe's "fake"): the station keeps
+	// them on the board's row, and /metrics counts them. A kind declares
+	// the findings it may report in Kind.Findings.
+	Findings []string
 	// Note is one line for the operator: on the board and in the log.
 	Note string
 }

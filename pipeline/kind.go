@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/hashicorp/hcl/v2"
@@ -43,6 +44,9 @@ type Kind struct {
 	// (eject): the station expects the disk to go away then, and does not
 	// take it again until it is pulled.
 	Detaches bool
+	// Findings are the findings its outcomes may report (Outcome.Findings),
+	// so that their counters exist before the first one.
+	Findings []string
 }
 
 // Order is one ordering rule of a kind: a step that plays one of Roles,
@@ -101,6 +105,16 @@ type Registry struct {
 	// filesystem of type fs, or nil. The loader checks each write's label
 	// with it (see Config.checkLabel); nil checks nothing.
 	LabelRules func(fs, label string) error
+}
+
+// Findings returns the findings the kinds declare, sorted, each once.
+func (r *Registry) Findings() []string {
+	var out []string
+	for _, k := range r.Kinds {
+		out = append(out, k.Findings...)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // Add declares kinds. A kind without a name or New, or a name declared

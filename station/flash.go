@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/flashpipe/flashpipe/blockdev"
 	"github.com/flashpipe/flashpipe/matchers"
 	"github.com/flashpipe/flashpipe/pipeline"
 	"github.com/flashpipe/flashpipe/printable"
@@ -20,6 +21,10 @@ type Target struct {
 	// caller, or an image file's matchers.ImageFile; nil means an image
 	// file whose size is read when its job is created.
 	Device *matchers.Device
+	// Dev, when set, is the target already open, of any backing (a
+	// blockdev/fakedev stick in tests): the job's steps use it instead of
+	// opening Path, and the caller closes it after Flash.
+	Dev *blockdev.Device
 }
 
 // Flash runs each target's profile on it, outside hotplug, all at once up
@@ -66,6 +71,9 @@ func (s *Station) flashJob(ctx context.Context, t Target) *stick {
 	}
 	j := s.newJob(ctx, s.Config(), t.Profile, dev, seq, row, s.log.Named(printable.String(filepath.Base(t.Path))))
 	j.pj.Target = t.Path
+	if t.Dev != nil {
+		j.pj.Dev = t.Dev
+	}
 	if dev.Bus == matchers.BusFile {
 		j.pj.BeforeFirstWrite = nil // no sysfs identity to re-check
 	}

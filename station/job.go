@@ -328,6 +328,7 @@ func (s *Station) runRecorded(j *stick, rc *receipts.Receipt, i int, st *pipelin
 	j.update(func(v *status.Row) {
 		v.BytesWritten, v.BytesVerified = rc.BytesWritten, rc.BytesVerified
 		v.VerifyFailed = v.VerifyFailed || (out.Verify != nil && !out.Verify.OK)
+		v.Findings = append(v.Findings, out.Findings...)
 		if out.Note != "" {
 			v.Note = out.Note
 		}

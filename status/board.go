@@ -115,9 +115,12 @@ type Row struct {
 	Error string `json:"error,omitempty"`
 	Note  string `json:"note,omitempty"` // the last stage's line for the operator, e.g. "ejected: safe to pull"
 	// VerifyFailed: the job read the stick back and it differed.
-	VerifyFailed bool      `json:"verify_failed,omitempty"`
-	Started      time.Time `json:"started"`
-	Updated      time.Time `json:"updated"`
+	VerifyFailed bool `json:"verify_failed,omitempty"`
+	// Findings are what the job's stages found wrong with the stick
+	// (pipeline.Outcome.Findings), such as "fake", in the order found.
+	Findings []string  `json:"findings,omitempty"`
+	Started  time.Time `json:"started"`
+	Updated  time.Time `json:"updated"`
 
 	BytesWritten  int64 `json:"bytes_written"`  // bytes written to the stick so far
 	BytesVerified int64 `json:"bytes_verified"` // bytes read back and compared so far

@@ -17,6 +17,7 @@ import (
 var probeKind = pipeline.Kind{
 	Name:     "probe",
 	New:      func() pipeline.Step { return &Probe{OnFake: "fail", MaxTime: "2m"} },
+	Findings: []string{FindingFake},
 	Summary:  "screen the stick: its real capacity (fake sticks that wrap or drop writes), its write cache, its sustained write and read speed",
 	Provides: []string{"probe"},
 	Precedes: []pipeline.Order{{Roles: []string{"erase", pipeline.RoleWritten},
@@ -86,13 +87,18 @@ func (p *Probe) Describe(*pipeline.WriteSpec, func(hcl.Expression) string) strin
 	return d
 }
 
+// FindingFake is the finding (pipeline.Outcome.Findings) of a probe that
+// found a fake stick, whether it failed the stick or shrank it.
+const FindingFake = "fake"
+
 // ErrFake is wrapped by the error of a probe that found a fake stick
 // with on_fake = "fail".
 var ErrFake = errors.New("fake")
 
 // Run probes the stick. The outcome's details keep what the probe found
 // for the receipt whether the stick passes or not; its note is the line
-// the board shows. An image file is not probed.
+// the board shows; a fake is its finding FindingFake, whether it fails the
+// stick or is shrunk. An image file is not probed.
 func (p *Probe) Run(ctx context.Context, j *pipeline.Job) (pipeline.Outcome, error) {
 	if j.ImageFile() {
 		return pipeline.Outcome{Note: "not probed: the target is an image file"}, nil
@@ -119,6 +125,7 @@ func (p *Probe) Run(ctx context.Context, j *pipeline.Job) (pipeline.Outcome, err
 	}
 	out.Note = summary(res)
 	if res.Fake {
+		out.Findings = []string{FindingFake}
 		if p.OnFake != "shrink" {
 			return out, fmt.Errorf("%w: %s usable of %s claimed (%s at %s)", ErrFake,
 				units.Bytes(res.Usable), units.Bytes(res.Claimed), res.Fault, units.Exact(res.FirstBad))

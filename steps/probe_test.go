@@ -76,8 +76,8 @@ func TestProbeStepGenuine(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := outs[0].Details
-	if d["fake"] != false || d["usable_bytes"] != int64(2<<30) || !strings.HasPrefix(outs[0].Note, "genuine: 2.1 GB stored as claimed") {
-		t.Errorf("probe outcome = %q, %v; want a genuine 2.1 GB stick", outs[0].Note, d)
+	if d["fake"] != false || d["usable_bytes"] != int64(2<<30) || !strings.HasPrefix(outs[0].Note, "genuine: 2.1 GB stored as claimed") || outs[0].Findings != nil {
+		t.Errorf("probe outcome = %q, %v, findings %q; want a genuine 2.1 GB stick, no finding", outs[0].Note, d, outs[0].Findings)
 	}
 	if v := outs[len(outs)-1].Verify; v == nil || !v.OK || outs[2].Label != "U2147" {
 		t.Errorf("verify after the probe = %+v, label %q; want OK, U2147", v, outs[2].Label)
@@ -101,6 +101,10 @@ func TestProbeStepFailsFake(t *testing.T) {
 		d["fault"] != probe.Aliased.String() || d["on_fake"] != "fail" || !strings.HasPrefix(outs[0].Note, "fake: 7.9 GB usable of 64.0 GB claimed") {
 		t.Errorf("probe outcome = %q, %v", outs[0].Note, d)
 	}
+	// The failing probe's outcome still says what it found, for the board and /metrics.
+	if f := outs[0].Findings; len(f) != 1 || f[0] != steps.FindingFake {
+		t.Errorf("findings of the failed fake = %q, want [%q]", f, steps.FindingFake)
+	}
 	got := make([]byte, len(first))
 	f.ReadAt(got, 0)
 	if !bytes.Equal(got, first[:len(got)]) {
@@ -120,6 +124,9 @@ func TestProbeStepShrinks(t *testing.T) {
 	if j.Usable <= 0 || j.Usable > 1*gb || !strings.Contains(outs[0].Note, "only the usable part is written") || outs[0].Details["on_fake"] != "shrink" {
 		t.Errorf("probe: Usable = %d, note %q; want the usable part below 1 GB, and the note saying so", j.Usable, outs[0].Note)
 	}
+	if f := outs[0].Findings; len(f) != 1 || f[0] != steps.FindingFake {
+		t.Errorf("findings of the shrunk fake = %q, want [%q]", f, steps.FindingFake)
+	}
 	last := j.Plan.Extents[len(j.Plan.Extents)-1]
 	if last.End() > j.Usable {
 		t.Errorf("the plan ends at %d, past the usable %d", last.End(), j.Usable)
@@ -129,6 +136,14 @@ func TestProbeStepShrinks(t *testing.T) {
 	}
 	if want := fmt.Sprintf("U%d", j.Usable/1000000); outs[2].Label != want {
 		t.Errorf("label of the shrunk stick = %q, want %q (device.usable_size)", outs[2].Label, want)
+	}
+}
+
+// TestProbeFindingsDeclared: the registry declares the probe's finding, so
+// /metrics has its series before the first fake.
+func TestProbeFindingsDeclared(t *testing.T) {
+	if got := steps.Builtin().Findings(); fmt.Sprint(got) != fmt.Sprint([]string{steps.FindingFake}) {
+		t.Errorf("Builtin().Findings() = %q, want [%q]", got, steps.FindingFake)
 	}
 }
 

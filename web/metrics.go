@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"slices"
 	"sync"
 
 	"github.com/flashpipe/flashpipe/matchers"
@@ -37,11 +38,17 @@ type Metrics struct {
 	// PoolRows, when set, returns the free rows of each of the station's
 	// pools, by name. Set it before serving.
 	PoolRows func() map[string]int
+	// Findings are the findings known in advance (pipeline.Registry.Findings):
+	// the first job of a profile starts that profile's
+	// flashpipe_stick_findings_total series of each at zero. Set it before
+	// serving.
+	Findings []string
 
 	board *status.Board // its alerts, for flashpipe_receipts_writable; nil: none
 	reg   *prometheus.Registry
 
 	sticks         *prometheus.CounterVec // {profile, result}
+	findings       *prometheus.CounterVec // {profile, finding}
 	written        prometheus.Counter
 	verified       prometheus.Counter
 	verifyFailures prometheus.Counter
@@ -70,6 +77,10 @@ func NewMetrics(b *status.Board) *Metrics {
 		Name: "flashpipe_sticks_total",
 		Help: "Sticks whose job ended, by profile and result: done (written and verified), unverified (written, not read back), failed, removed, interrupted (the station stopped while the job ran; counted when it starts again).",
 	}, []string{"profile", "result"})
+	m.findings = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "flashpipe_stick_findings_total",
+		Help: "Sticks whose job ended with a finding of one of its steps, by profile and finding: fake (the probe found less storage than claimed, whether the stick failed or was written only as far as it stores).",
+	}, []string{"profile", "finding"})
 	m.written = prometheus.NewCounter(prometheus.CounterOpts{Name: "flashpipe_bytes_written_total", Help: "Bytes written to sticks."})
 	m.verified = prometheus.NewCounter(prometheus.CounterOpts{Name: "flashpipe_bytes_verified_total", Help: "Bytes read back from sticks and compared."})
 	m.verifyFailures = prometheus.NewCounter(prometheus.CounterOpts{Name: "flashpipe_verify_failures_total", Help: "Jobs that failed in their verify step."})
@@ -78,7 +89,7 @@ func NewMetrics(b *status.Board) *Metrics {
 		Help:    "Bytes written per second of job time, for jobs that ended verified.",
 		Buckets: ThroughputBuckets,
 	})
-	m.reg.MustRegister(m.sticks, m.written, m.verified, m.verifyFailures, m.throughput,
+	m.reg.MustRegister(m.sticks, m.findings, m.written, m.verified, m.verifyFailures, m.throughput,
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "flashpipe_uevents_dropped_total",
 			Help: "Uevent datagrams refused because they did not come from the kernel.",
@@ -117,7 +128,8 @@ func (m *Metrics) Handler() http.Handler {
 // is counted in flashpipe_sticks_total (and its throughput observed, if it
 // ended verified) once, on its first update in a terminal state; the first
 // job of a profile starts that profile's series of every result at zero,
-// so that a rate over them sees the first failure. A failed job whose
+// so that a rate over them sees the first failure. Each finding of the
+// job counts once in flashpipe_stick_findings_total. A failed job whose
 // read-back differed (VerifyFailed) also counts as a verify failure. An
 // idle update (the stick was pulled) forgets the job.
 func (m *Metrics) Observe(j status.Row) {
@@ -151,8 +163,14 @@ func (m *Metrics) Observe(j status.Row) {
 		for _, r := range receipts.Results() {
 			m.sticks.WithLabelValues(j.Profile, string(r))
 		}
+		for _, f := range m.Findings {
+			m.findings.WithLabelValues(j.Profile, f)
+		}
 	}
 	m.sticks.WithLabelValues(j.Profile, string(j.State.Result())).Inc()
+	for _, f := range slices.Compact(slices.Sorted(slices.Values(j.Findings))) {
+		m.findings.WithLabelValues(j.Profile, f).Inc()
+	}
 	if j.State == status.StateFailed && j.VerifyFailed {
 		m.verifyFailures.Inc()
 	}

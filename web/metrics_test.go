@@ -220,3 +220,35 @@ func TestMetricsReceiptsWritable(t *testing.T) {
 		t.Errorf("flashpipe_receipts_writable after the alert cleared = %v, want 1", v)
 	}
 }
+
+// TestMetricsFindings: a job's findings count once when it ends, whether
+// it failed or not; a profile's series of each known finding start at
+// zero with its first job, and a finding not known in advance still counts.
+func TestMetricsFindings(t *testing.T) {
+	b := status.NewBoard()
+	m := NewMetrics(b)
+	m.Findings = []string{"fake"}
+	shrunk := status.Row{ID: 1, Profile: "kiosk", State: status.StateRunning, Step: "copy", Findings: []string{"fake"}}
+	b.Update(shrunk) // not counted before the job ends
+	shrunk.State = status.StateVerified
+	b.Update(shrunk)
+	b.Update(shrunk) // the same terminal update again is not a second stick
+	b.Update(status.Row{ID: 2, Profile: "kiosk", State: status.StateFailed, Step: "probe", Findings: []string{"fake"}})
+	b.Update(status.Row{ID: 3, Profile: "plain", State: status.StateVerified})
+	b.Update(status.Row{ID: 4, Profile: "kiosk", State: status.StateFailed, Findings: []string{"worn", "worn"}})
+	series, _ := parseExposition(t, scrape(t, m))
+	got := map[string]float64{}
+	for k, v := range series {
+		if strings.HasPrefix(k, "flashpipe_stick_findings_total") {
+			got[k] = v
+		}
+	}
+	want := map[string]float64{
+		`flashpipe_stick_findings_total{finding="fake",profile="kiosk"}`: 2,
+		`flashpipe_stick_findings_total{finding="fake",profile="plain"}`: 0,
+		`flashpipe_stick_findings_total{finding="worn",profile="kiosk"}`: 1,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("flashpipe_stick_findings_total (-want +got):\n%s", diff)
+	}
+}

@@ -16,10 +16,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flashpipe/flashpipe/blockdev/fakedev"
 	"github.com/flashpipe/flashpipe/internal/testreq"
-	"github.com/flashpipe/flashpipe/receipts"
+	"github.com/flashpipe/flashpipe/matchers"
+	"github.com/flashpipe/flashpipe/pipeline"
 	"github.com/flashpipe/flashpipe/station"
 	"github.com/flashpipe/flashpipe/status"
+	"github.com/flashpipe/flashpipe/steps"
 	"github.com/flashpipe/flashpipe/web"
 	"github.com/spf13/cobra"
 )
@@ -40,7 +43,7 @@ func TestFleetRulesUnitTests(t *testing.T) {
 }
 
 // TestFleetExpressionsHaveData runs the demo's three sticks (two verified,
-// one failed) through a station whose /metrics a real Prometheus on
+// one failed), a stick that takes a pool row and a fake stick through a station whose /metrics a real Prometheus on
 // loopback scrapes as docs/operator.md says (job "flashpipe", a station
 // label), with contrib/prometheus/rules.yml loaded. Every expression of
 // the Grafana dashboard, and its station variable, must return data; every
@@ -60,6 +63,17 @@ func TestFleetExpressionsHaveData(t *testing.T) {
 	})
 	if r := promQuery(t, api, `up{job="flashpipe", station="demo"}`); len(r) != 1 || r[0].Value[1] != "1" {
 		t.Fatalf("up = %v, want one series of value 1", r)
+	}
+
+	// The pool and fake-stick series carry what the station did, not only
+	// zeros that were there from the start.
+	for q, want := range map[string]string{
+		`flashpipe_pool_rows_free{station="demo", pool="keys"}`:                              "2",
+		`flashpipe_stick_findings_total{station="demo", profile="screened", finding="fake"}`: "1",
+	} {
+		if r := promQuery(t, api, q); len(r) != 1 || r[0].Value[1] != want {
+			t.Errorf("%s = %v, want one series of value %s", q, r, want)
+		}
 	}
 
 	t.Run("dashboard", func(t *testing.T) {
@@ -102,33 +116,103 @@ func TestFleetExpressionsHaveData(t *testing.T) {
 	})
 }
 
+// fleetProfiles are what the fleet test adds to the demo station so that
+// the dashboard's pool and fake-stick panels have data: a pool whose rows a
+// profile takes, and a profile that probes its sticks.
+const fleetProfiles = `
+pool "keys" {
+  csv    = %q
+  record = "value"
+}
+
+profile "keyed" {
+  step "wipe" { mode = "quick" }
+  step "partition" { table = "mbr" }
+  step "mkfs" { type = "vfat" }
+  step "file" {
+    path    = "/licence.txt"
+    content = "${pool.keys.row.key}\n"
+  }
+  step "verify" {}
+}
+
+profile "screened" {
+  step "probe" {}
+  step "wipe" { mode = "quick" }
+  step "partition" { table = "mbr" }
+  step "mkfs" { type = "vfat" }
+  step "copy" { sources = [source.demo] }
+  step "verify" {}
+}
+`
+
 // demoStationMetrics runs the demo's sticks through a station with the
 // dashboard's metrics, and serves them on loopback; it returns their URL.
+// Beside the demo's three sticks, everything the dashboard shows is real:
+// the station opens a three-row pool (Open, as Run does) and a stick of
+// profile "keyed" takes a row, so flashpipe_pool_rows_free{pool="keys"} is
+// the station's own PoolRows, 2; and a stick of profile "screened" is a
+// blockdev/fakedev "64 GB" stick that stores 1 GB, which the station's
+// probe step fails as fake, so flashpipe_stick_findings_total counts the
+// finding the station put on its board row.
 func demoStationMetrics(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
 	var errb bytes.Buffer
 	cmd := &cobra.Command{}
 	cmd.SetErr(&errb)
-	_, cfg, err := writeDemoStation(cmd, dir)
+	cfgPath, _, err := writeDemoStation(cmd, dir)
 	if err != nil {
 		t.Fatalf("demo station: %v\n%s", err, errb.String())
 	}
-	targets, err := demoTargets(cfg, demoSticks(dir))
+	keys := filepath.Join(dir, "keys.csv")
+	if err := os.WriteFile(keys, []byte("key\nKEY-ONE\nKEY-TWO\nKEY-THREE\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(cfgPath, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
+	fmt.Fprintf(f, fleetProfiles, keys)
+	f.Close()
+	l := pipeline.NewLoader(steps.Builtin())
+	cfg, diags := l.LoadFiles([]string{cfgPath})
+	if diags.HasErrors() {
+		t.Fatalf("demo station with the fleet profiles: %s", diags.Error())
+	}
+	sticks := append(demoSticks(dir), demoStick{file: filepath.Join(dir, "stick4-keyed.img"), port: "demo-4", size: 64 << 20, profile: "keyed"})
+	targets, err := demoTargets(cfg, sticks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake := fakedev.New(fakedev.Config{Claimed: 64 * 1_000_000_000 &^ 4095, Real: 1 << 30, Past: fakedev.Wrap})
+	screened, err := pickProfile(cfg, "screened")
+	if err != nil {
+		t.Fatal(err)
+	}
+	targets = append(targets, station.Target{Profile: screened, Path: "/dev/fake-demo",
+		Device: &matchers.Device{Name: "fake-demo", Bus: "usb", Port: "demo-5", Size: 64 * 1_000_000_000 &^ 4095, WholeDisk: true},
+		Dev:    fake.Device("/dev/fake-demo")})
+
 	board := status.NewBoard()
 	metrics := web.NewMetrics(board)
+	metrics.Findings = steps.Builtin().Findings() // as dashboard (views.go) sets them
 	st := station.New(station.Options{Config: cfg, Receipts: filepath.Join(dir, "receipts.jsonl"), Board: board,
 		Concurrency: len(targets), Log: newLogger(&bytes.Buffer{}, "info", "text")})
-	results := st.Flash(context.Background(), targets)
-	var got []receipts.Result
-	for _, r := range results {
-		got = append(got, r.Result)
+	if err := st.Open(); err != nil {
+		t.Fatal(err)
 	}
-	if want := []receipts.Result{receipts.ResultDone, receipts.ResultDone, receipts.ResultFailed}; fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Fatalf("demo results = %v, want %v", got, want)
+	metrics.PoolRows = st.PoolRows // as cmd/flashpipe's views wire it
+	results := st.Flash(context.Background(), targets)
+	var got []string
+	for _, r := range results {
+		got = append(got, string(r.Result)+" "+r.FailedStep)
+	}
+	if want := []string{"done ", "done ", "failed write", "done ", "failed probe"}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("demo results = %q, want %q", got, want)
+	}
+	if rows := st.PoolRows(); rows["keys"] != 2 {
+		t.Fatalf("pool rows free after the keyed stick = %v, want keys: 2", rows)
 	}
 	srv := httptest.NewServer(metrics.Handler())
 	t.Cleanup(srv.Close)

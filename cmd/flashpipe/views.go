@@ -9,6 +9,7 @@ import (
 	"github.com/flashpipe/flashpipe/matchers"
 	"github.com/flashpipe/flashpipe/pipeline"
 	"github.com/flashpipe/flashpipe/status"
+	"github.com/flashpipe/flashpipe/steps"
 	"github.com/flashpipe/flashpipe/web"
 	"github.com/hashicorp/go-hclog"
 )
@@ -52,6 +53,7 @@ func startViews(ctx context.Context, out io.Writer, table bool, board *status.Bo
 func dashboard(board *status.Board, current func() *pipeline.Config, counts stationCounts, sysfs fs.FS, token string, hosts []string) http.Handler {
 	metrics := web.NewMetrics(board)
 	metrics.UeventsDropped, metrics.UeventOverflows, metrics.GuardRefusals, metrics.PoolRows = counts.dropped, counts.overflows, counts.refusals, counts.poolRows
+	metrics.Findings = steps.Builtin().Findings() // their series start at zero with a profile's first job
 	return web.NewServer(board, web.Options{
 		Token:    token,
 		Hosts:    hosts,
