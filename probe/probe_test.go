@@ -156,7 +156,12 @@ func TestFailingRegion(t *testing.T) {
 
 func TestSpeed(t *testing.T) {
 	// 40 MB/s write and 80 MB/s read past an 8 MiB cache that writes
-	// at once: the probe times the rates past the cache.
+	// at once: the probe times the rates past the cache. The fake paces
+	// itself with sleeps, which a busy machine can only lengthen: a rate
+	// above the stick's (+10 %) means the cache was timed, and one below
+	// half of it means the timing counts something else; between the two
+	// is the scheduler's noise (28.8 MB/s was seen with every package's
+	// tests running on two cores), which this test must not assert on.
 	f := fakedev.New(fakedev.Config{Claimed: 1 << 30, Cache: 8 * mib,
 		Slow: []fakedev.Slow{{Region: fakedev.Region{End: 1 << 30}, WriteBps: 40e6, ReadBps: 80e6}}})
 	res, err := Run(context.Background(), f.Device("/dev/slow"), Options{MinFlush: 16 * mib})
@@ -164,8 +169,8 @@ func TestSpeed(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("cache %d, flush %d, write %.1f MB/s, read %.1f MB/s", res.Cache, res.Flush, res.WriteBps/1e6, res.ReadBps/1e6)
-	if res.WriteBps < 30e6 || res.WriteBps > 44e6 || res.ReadBps < 60e6 || res.ReadBps > 88e6 {
-		t.Errorf("WriteBps, ReadBps = %.1f, %.1f MB/s; want about 40 and 80", res.WriteBps/1e6, res.ReadBps/1e6)
+	if res.WriteBps < 20e6 || res.WriteBps > 44e6 || res.ReadBps < 40e6 || res.ReadBps > 88e6 {
+		t.Errorf("WriteBps, ReadBps = %.1f, %.1f MB/s; want at most 44 and 88 (the stick's 40 and 80, +10 %%), at least half of those", res.WriteBps/1e6, res.ReadBps/1e6)
 	}
 	if res.Cache < 8*mib || res.Flush < 16*mib || res.Fake {
 		t.Errorf("Cache, Flush, Fake = %d, %d, %v; want the 8 MiB cache seen, at least twice that written, genuine", res.Cache, res.Flush, res.Fake)
