@@ -2,7 +2,10 @@ package station
 
 import (
 	"context"
+	"maps"
+	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/flashpipe/flashpipe/receipts"
@@ -69,4 +72,52 @@ func waitRow(t *testing.T, b *status.Board, ok func(status.Row) bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	t.Fatalf("the board never showed the row the test waits for: %+v", b.Snapshot())
+}
+
+// TestNewMediumDropsOldRow: a name the kernel gives to another medium (a
+// loop device detached and attached again, a card swapped in a reader)
+// keeps no row of the medium before: the row of a stick that matched no
+// profile goes when the slot shows empty, and when a new medium appears
+// under the name before sysfs showed it empty.
+func TestNewMediumDropsOldRow(t *testing.T) {
+	h := newFakeHost(t)
+	ev := &fakeUevents{ch: make(chan uevent.Event)}
+	cfg := loadTestKinds(t, `profile "p" {
+  match { vendor_id = "ffff" }
+  step "gate" { gate = "never" }
+}
+`)
+	r := h.runConfig(t, cfg, ev, time.Hour, context.Background())
+	// A card reader's media change event; the first insertion is an add.
+	change := uevent.Event{Action: "change", Subsystem: "block", DevType: "disk", DevName: "sdb", DevPath: removeEvent.DevPath,
+		Env: map[string]string{"DISK_MEDIA_CHANGE": "1"}}
+	h.plug(t)
+	ev.ch <- uevent.Event{Action: "add", Subsystem: "block", DevType: "disk", DevName: "sdb", DevPath: removeEvent.DevPath}
+	waitRow(t, r.board, func(j status.Row) bool { return j.State == status.StateIgnored })
+	first := r.board.Snapshot()[0].ID
+
+	h.reinsert(t) // a new diskseq, never seen empty
+	ev.ch <- change
+	waitRow(t, r.board, func(j status.Row) bool { return j.ID != first })
+	if rows := r.board.Snapshot(); len(rows) != 1 || rows[0].ID == first || rows[0].State != status.StateIgnored {
+		t.Errorf("board after a new medium under the same name = %+v, want only the new medium's row", rows)
+	}
+
+	h.sys.set(withFile(h.with, "/block/sdb/size", "0\n")) // the slot empty
+	ev.ch <- change
+	waitRow(t, r.board, nil)
+	r.stop()
+	<-r.done
+}
+
+// withFile returns a copy of m in which the file whose name ends in
+// suffix holds data.
+func withFile(m fstest.MapFS, suffix, data string) fstest.MapFS {
+	c := maps.Clone(m)
+	for name := range c {
+		if strings.HasSuffix(name, suffix) {
+			c[name] = &fstest.MapFile{Data: []byte(data)}
+		}
+	}
+	return c
 }

@@ -452,6 +452,7 @@ type decision struct {
 	why     string            // why no profile matched
 	job     *stick            // the job to start
 	profile *pipeline.Profile // the profile it runs
+	drop    int               // a board row that no longer describes the disk; 0 for none
 }
 
 // consider decides about one disk — leave it alone, or start a job — and
@@ -466,6 +467,9 @@ func (s *Station) consider(name, why string) {
 	s.mu.Lock()
 	dec := s.decide(d, log)
 	s.mu.Unlock()
+	if dec.drop != 0 && s.opts.Board != nil {
+		s.opts.Board.Remove(dec.drop)
+	}
 	switch dec.verdict {
 	case present:
 		log.Info("left alone: present when the station started", "diskseq", d.DiskSeq)
@@ -506,27 +510,34 @@ func (s *Station) decide(d *matchers.Device, log hclog.Logger) decision {
 		}
 		return decision{verdict: skip}
 	}
-	if d.Size == 0 {
-		return decision{verdict: skip} // an empty card reader slot or a detached loop device
-	}
 	if _, busy := s.jobs[name]; busy {
 		return decision{verdict: skip}
+	}
+	if d.Size == 0 {
+		// An empty card reader slot or a detached loop device: the medium
+		// is gone, as a pulled stick is, and so is its row.
+		delete(s.seen, name)
+		return decision{verdict: skip, drop: s.dropRow(name)}
 	}
 	if seq, ok := s.seen[name]; ok && seq == d.DiskSeq {
 		return decision{verdict: skip} // already decided about this insertion
 	}
+	// A new medium under a name that still has a row (a loop device
+	// attached again, a card swapped faster than sysfs showed it empty):
+	// the row described the one before, and goes.
+	drop := s.dropRow(name)
 	if s.baseline.Present(d) {
 		s.seen[name] = d.DiskSeq
-		return decision{verdict: present}
+		return decision{verdict: present, drop: drop}
 	}
 	if s.receiptErr != nil {
 		// Not decided: the rescan considers it again once receipts can
 		// be written.
 		if seq, logged := s.waiting[name]; logged && seq == d.DiskSeq {
-			return decision{verdict: skip}
+			return decision{verdict: skip, drop: drop}
 		}
 		s.waiting[name] = d.DiskSeq
-		return decision{verdict: waiting, err: s.receiptErr}
+		return decision{verdict: waiting, err: s.receiptErr, drop: drop}
 	}
 	delete(s.waiting, name)
 	s.seen[name] = d.DiskSeq
@@ -537,7 +548,7 @@ func (s *Station) decide(d *matchers.Device, log hclog.Logger) decision {
 		// A disk on an allowed bus is a stick the operator just plugged
 		// in: show why it is not written. Others (the machine's own
 		// disks) stay in the log only.
-		dec := decision{verdict: refused, err: err}
+		dec := decision{verdict: refused, err: err, drop: drop}
 		if g.AllowsBus(d.Bus) {
 			dec.row = s.newRow(name)
 		}
@@ -547,18 +558,26 @@ func (s *Station) decide(d *matchers.Device, log hclog.Logger) decision {
 	p, whyNot := route(cfg, d)
 	if p == nil {
 		s.counts.Ignored++
-		return decision{verdict: ignored, row: s.newRow(name), why: whyNot}
+		return decision{verdict: ignored, row: s.newRow(name), why: whyNot, drop: drop}
 	}
 	if dry, st := s.dryPool(p); dry != "" {
 		s.counts.Ignored++
-		return decision{verdict: ignored, row: s.newRow(name), why: fmt.Sprintf(
+		return decision{verdict: ignored, row: s.newRow(name), drop: drop, why: fmt.Sprintf(
 			"profile %q takes rows from pool %q, which has none left (%d of %d rows free); its sticks wait until rows are added or returned", p.Name, dry, st.Free, st.Rows)}
 	}
 	s.seq++
 	j := s.newJob(s.jobsCtx, cfg, p, d, s.seq, s.newRow(name), log)
 	s.jobs[name] = j
 	s.wg.Add(1)
-	return decision{verdict: take, job: j, profile: p}
+	return decision{verdict: take, job: j, profile: p, drop: drop}
+}
+
+// dropRow forgets the disk's last board row and returns it (0 for none).
+// s.mu is held.
+func (s *Station) dropRow(name string) int {
+	row := s.lastRow[name]
+	delete(s.lastRow, name)
+	return row
 }
 
 // newRow returns a new board row for the disk name. s.mu is held.
