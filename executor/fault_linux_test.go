@@ -91,3 +91,25 @@ func TestWriteHungThenPulled(t *testing.T) {
 		t.Errorf("Write after the hung stick was pulled = %v, want IsDeviceGone", err)
 	}
 }
+
+// TestWipeStopsAtUsable: on a fake stick a probe shrank to its usable
+// part, zero and discard wipes write that part only — not the claimed
+// size, whose upper part wraps onto the start or vanishes and would take
+// claimed/usable times as long — and a quick wipe (which follows a
+// discard) zeroes the first and last MiB of that part.
+func TestWipeStopsAtUsable(t *testing.T) {
+	const usable = devSize / 4
+	for mode, want := range map[string]int64{WipeZero: usable, WipeDiscard: usable + 2<<20, WipeQuick: 2 << 20} {
+		f := fakedev.New(fakedev.Config{Claimed: devSize, Real: usable, Past: fakedev.Wrap})
+		if err := Wipe(context.Background(), f.Device("/dev/fake-wrap"), mode, usable, nil); err != nil {
+			t.Fatalf("Wipe(%s, usable %d) = %v", mode, usable, err)
+		}
+		if w := f.Written(); w != want {
+			t.Errorf("Wipe(%s) on a stick with %d usable of %d bytes wrote %d bytes, want %d", mode, usable, int64(devSize), w, want)
+		}
+	}
+	f := fakedev.New(fakedev.Config{Claimed: devSize})
+	if err := Wipe(context.Background(), f.Device("/dev/fake-genuine"), WipeZero, 0, nil); err != nil || f.Written() != devSize {
+		t.Errorf("Wipe(zero) on a genuine stick = %v after %d bytes, want all %d", err, f.Written(), int64(devSize))
+	}
+}

@@ -37,20 +37,30 @@ const zeroChunk = 64 << 20
 //   - "none" does nothing.
 //
 // Wipe ends with an fsync.
-func Wipe(ctx context.Context, dev *blockdev.Device, mode string, progress ProgressFunc) error {
+//
+// usable, when between 0 and the device's size, is how many bytes from
+// the start hold what is written: a probe found the rest of a fake stick
+// missing, where writes wrap onto the start or vanish. The wipe then
+// covers [0, usable) only, its quick ranges taken as if the stick ended
+// there (where a table written for the usable part keeps its backup).
+func Wipe(ctx context.Context, dev *blockdev.Device, mode string, usable int64, progress ProgressFunc) error {
 	opts := Options{Progress: progress}.withDefaults()
+	size := dev.Size
+	if usable > 0 && usable < size {
+		size = alignDown(usable, int64(max(blockdev.Align, dev.LogicalSectorSize)))
+	}
 	var err error
 	switch mode {
 	case WipeNone:
 		return nil
 	case WipeQuick:
-		err = wipeQuick(ctx, dev, opts)
+		err = wipeQuick(ctx, dev, size, opts)
 	case WipeZero:
-		err = wipeAll(ctx, dev, opts, false)
+		err = wipeAll(ctx, dev, size, opts, false)
 	case WipeDiscard:
-		err = wipeAll(ctx, dev, opts, true)
+		err = wipeAll(ctx, dev, size, opts, true)
 		if err == nil {
-			err = wipeQuick(ctx, dev, opts)
+			err = wipeQuick(ctx, dev, size, opts)
 		}
 	default:
 		return fmt.Errorf("wipe %s: unknown mode %q (want none, quick, zero or discard)", dev.Path, mode)
@@ -61,16 +71,16 @@ func Wipe(ctx context.Context, dev *blockdev.Device, mode string, progress Progr
 	return stepError("wipe", dev, err)
 }
 
-// wipeAll zeroes or discards the whole device in chunks; zeroing goes in
-// calls sized to the device's speed (PaceTarget).
-func wipeAll(ctx context.Context, dev *blockdev.Device, opts Options, discard bool) error {
-	m := newMeter("wipe", dev.Size, opts)
+// wipeAll zeroes or discards the device's first size bytes in chunks;
+// zeroing goes in calls sized to the device's speed (PaceTarget).
+func wipeAll(ctx context.Context, dev *blockdev.Device, size int64, opts Options, discard bool) error {
+	m := newMeter("wipe", size, opts)
 	zeroes := newPacer(int64(max(blockdev.Align, dev.LogicalSectorSize)), zeroChunk)
-	for off := int64(0); off < dev.Size; off += zeroChunk {
+	for off := int64(0); off < size; off += zeroChunk {
 		if err := ctx.Err(); err != nil {
 			return errors.Join(errCanceled, err)
 		}
-		n := min(zeroChunk, dev.Size-off)
+		n := min(zeroChunk, size-off)
 		if discard {
 			err := dev.Discard(off, n)
 			if errors.Is(err, blockdev.ErrNotSupported) {
@@ -87,13 +97,13 @@ func wipeAll(ctx context.Context, dev *blockdev.Device, opts Options, discard bo
 		}
 		m.report(off+n, false)
 	}
-	m.report(dev.Size, true)
+	m.report(size, true)
 	return nil
 }
 
-// wipeQuick zeroes the ranges quickRanges finds.
-func wipeQuick(ctx context.Context, dev *blockdev.Device, opts Options) error {
-	rs, err := quickRanges(dev)
+// wipeQuick zeroes the ranges quickRanges finds in the first size bytes.
+func wipeQuick(ctx context.Context, dev *blockdev.Device, size int64, opts Options) error {
+	rs, err := quickRanges(dev, size)
 	if err != nil {
 		return err
 	}
@@ -130,8 +140,9 @@ const mib = 1 << 20
 //     relative to the partition) and its last MiB (NTFS and md backups);
 //   - the MiB before the backup GPT header where the primary header says it
 //     is, in case the table was written for a smaller image.
-func quickRanges(dev *blockdev.Device) ([]span, error) {
-	size := dev.Size
+//
+// The device is taken to end at size bytes; ranges past it are dropped.
+func quickRanges(dev *blockdev.Device, size int64) ([]span, error) {
 	rs := []span{{0, mib}, {size - mib, size}}
 	parts, err := oldPartitions(dev)
 	if err != nil {

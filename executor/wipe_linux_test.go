@@ -69,7 +69,7 @@ func TestWipeQuick(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer dev.Close()
-			if err := Wipe(context.Background(), dev, WipeQuick, nil); err != nil {
+			if err := Wipe(context.Background(), dev, WipeQuick, 0, nil); err != nil {
 				t.Fatalf("Wipe(quick) = %v", err)
 			}
 			for _, off := range offsets {
@@ -102,7 +102,7 @@ func TestWipeWholeDevice(t *testing.T) {
 			}
 			fill(t, dev.Path, size, 0xa5)
 			var notes []string
-			err := Wipe(context.Background(), dev, tc.mode, func(p Progress) {
+			err := Wipe(context.Background(), dev, tc.mode, 0, func(p Progress) {
 				if p.Note != "" {
 					notes = append(notes, p.Note)
 				}
@@ -130,14 +130,14 @@ func TestWipeWholeDevice(t *testing.T) {
 func TestWipeNoneAndBadMode(t *testing.T) {
 	dev, img := imageDevice(t, 1<<20)
 	fill(t, img, 1<<20, 0xa5)
-	if err := Wipe(context.Background(), dev, WipeNone, nil); err != nil {
+	if err := Wipe(context.Background(), dev, WipeNone, 0, nil); err != nil {
 		t.Fatalf("Wipe(none) = %v", err)
 	}
 	b, _ := os.ReadFile(img)
 	if !bytes.Equal(b, bytes.Repeat([]byte{0xa5}, 1<<20)) {
 		t.Errorf("Wipe(none) changed the device")
 	}
-	if err := Wipe(context.Background(), dev, "fast", nil); err == nil || !strings.Contains(err.Error(), "quick") {
+	if err := Wipe(context.Background(), dev, "fast", 0, nil); err == nil || !strings.Contains(err.Error(), "quick") {
 		t.Errorf("Wipe(fast) = %v, want an error listing the modes", err)
 	}
 }

@@ -47,7 +47,7 @@ func (w *Wipe) Run(ctx context.Context, j *pipeline.Job) (pipeline.Outcome, erro
 	if err != nil {
 		return out, err
 	}
-	return out, executor.Wipe(ctx, dev, w.Mode, progress(j)) // its errors name the step and the device
+	return out, executor.Wipe(ctx, dev, w.Mode, j.Usable, progress(j)) // its errors name the step and the device
 }
 
 // Describe says what the step does, for plan.

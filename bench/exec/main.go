@@ -159,7 +159,7 @@ func stick(path string, serial uint32, entries []*fsimage.Entry, fs, table strin
 	}
 	ctx := context.Background()
 	t = time.Now()
-	if r.err = executor.Wipe(ctx, dev, executor.WipeQuick, nil); r.err != nil {
+	if r.err = executor.Wipe(ctx, dev, executor.WipeQuick, 0, nil); r.err != nil {
 		return r
 	}
 	r.wipe = time.Since(t)
