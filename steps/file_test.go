@@ -207,6 +207,71 @@ func TestSharedExtentsIdenticalAcrossSticks(t *testing.T) {
 	}
 }
 
+// TestSharedExtentsWhateverTheNames: generated files whose names differ
+// in length from stick to stick (a serial in the name) and a generated
+// folder named after the stick do not move the shared content: its file
+// runs and its folders sit at the same offsets on every stick, whether a
+// long name would have made its folder grow by a cluster or not. Shared
+// folders of K files are tried for several K, so that one of them sits at
+// a cluster's edge.
+func TestSharedExtentsWhateverTheNames(t *testing.T) {
+	const profile = `
+source "c" { paths = [%q] }
+profile "p" {
+  step "partition" { table = "mbr" }
+  step "mkfs" { type = %q }
+  step "copy" { sources = [source.c] }
+  step "file" {
+    path    = "/docs/${device.serial}.txt"
+    content = "key"
+  }
+  step "file" {
+    path    = "/${device.serial}/readme.txt"
+    content = "readme"
+  }
+  step "verify" {}
+}
+`
+	for _, fs := range []string{"vfat", "exfat"} {
+		for _, k := range []int{20, 40, 55, 60, 100, 120, 125} {
+			content := filepath.Join(t.TempDir(), "content")
+			os.MkdirAll(filepath.Join(content, "docs"), 0o755)
+			for i := range k {
+				os.WriteFile(filepath.Join(content, "docs", fmt.Sprintf("F%03d.TXT", i)), []byte("shared\n"), 0o644)
+			}
+			os.WriteFile(filepath.Join(content, "zz.bin"), make([]byte, 70_000), 0o644)
+			cfg := load(t, fmt.Sprintf(profile, content, fs))
+			layout := func(serial string) (string, []string) {
+				s := newStick(t, cfg, 1)
+				s.j.Device = &matchers.Device{Name: "sdb", Serial: serial, Bus: "usb", Size: 40 << 20}
+				if err := s.j.Profile.Stages[0].Runner.(pipeline.Preparer).Prepare(context.Background(), s.j); err != nil {
+					t.Fatal(err)
+				}
+				var runs, dirs []string
+				for _, r := range s.j.Plan.Files {
+					if !r.Entry.Generated {
+						runs = append(runs, fmt.Sprintf("%s@%d", r.Entry.Path, r.Offset))
+					}
+				}
+				for _, x := range s.j.Plan.Extents {
+					if strings.Contains(x.What, "dir") && !strings.Contains(x.What, serial) {
+						dirs = append(dirs, fmt.Sprintf("%s@%d+%d", x.What, x.Offset, x.Length))
+					}
+				}
+				return strings.Join(runs, " "), dirs
+			}
+			shortRuns, shortDirs := layout("S")
+			longRuns, longDirs := layout(strings.Repeat("L", 200))
+			if shortRuns != longRuns {
+				t.Errorf("%s, %d shared files in /docs: shared runs with a short generated name:\n%s\nwith a long one:\n%s", fs, k, shortRuns, longRuns)
+			}
+			if fmt.Sprint(shortDirs) != fmt.Sprint(longDirs) {
+				t.Errorf("%s, %d shared files in /docs: shared folders with a short generated name: %v\nwith a long one: %v", fs, k, shortDirs, longDirs)
+			}
+		}
+	}
+}
+
 // TestVerifyCoversGeneratedFiles flips a byte of a generated file on the
 // stick: verify fails and names the file.
 func TestVerifyCoversGeneratedFiles(t *testing.T) {

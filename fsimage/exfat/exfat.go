@@ -219,7 +219,13 @@ func buildTree(entries []*fsimage.Entry, up *upcase, maxDir int) (*tree, error) 
 		}
 		n.name = units
 		parent.children = append(parent.children, n)
-		parent.dirBytes += setEntries(len(units)) * entrySize
+		if e.Generated {
+			// Room for the longest name, so that a folder's size does not
+			// depend on the name a stick's generated file gets.
+			parent.dirBytes += setEntries(maxNameUnits) * entrySize
+		} else {
+			parent.dirBytes += setEntries(len(units)) * entrySize
+		}
 		switch {
 		case e.Dir:
 			byPath[e.Path] = n
@@ -272,9 +278,15 @@ func allocate(g *geometry, t *tree, up *upcase) (*system, error) {
 	uc := (uint64(len(up.raw)) + cs - 1) / cs
 	s.upcaseClusters = uint32(uc)
 	s.upcaseFirst = take(uc)
-	for _, d := range t.dirs {
-		d.clusters = max(1, (uint64(d.dirBytes)+cs-1)/cs)
-		d.first = take(d.clusters)
+	for _, generated := range []bool{false, true} {
+		// Generated folders after the shared ones, which then do not move
+		// between sticks.
+		for _, d := range t.dirs {
+			if d.e == nil && !generated || d.e != nil && d.e.Generated == generated {
+				d.clusters = max(1, (uint64(d.dirBytes)+cs-1)/cs)
+				d.first = take(d.clusters)
+			}
+		}
 	}
 	g.rootCluster = t.root.first
 	s.metaEnd = uint32(min(next, uint64(g.clusterCount)+2))

@@ -75,8 +75,10 @@ type builder struct {
 }
 
 // allocate gives every directory and non-empty file its cluster run, in
-// Entries order after the FAT32 root; generated files come last, so that
-// the shared content's runs do not move between sticks.
+// Entries order after the FAT32 root; generated files and folders come
+// last, so that the shared content's runs do not move between sticks (a
+// folder's size does not depend on its generated entries' names either:
+// see generatedSlots).
 func (b *builder) allocate() error {
 	cs := int64(b.g.clusterSz)
 	b.next = 2
@@ -90,14 +92,19 @@ func (b *builder) allocate() error {
 	}
 	for i := 1; i < len(b.t.nodes); i++ {
 		switch n := &b.t.nodes[i]; {
+		case n.e.Generated:
 		case n.e.Dir:
 			alloc(n, int64(n.slots)*direntSize)
-		case n.e.Size > 0 && !n.e.Generated:
+		case n.e.Size > 0:
 			alloc(n, n.e.Size)
 		}
 	}
 	for i := 1; i < len(b.t.nodes); i++ {
-		if n := &b.t.nodes[i]; !n.e.Dir && n.e.Size > 0 && n.e.Generated {
+		switch n := &b.t.nodes[i]; {
+		case !n.e.Generated:
+		case n.e.Dir:
+			alloc(n, int64(n.slots)*direntSize)
+		case n.e.Size > 0:
 			alloc(n, n.e.Size)
 		}
 	}

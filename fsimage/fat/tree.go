@@ -29,6 +29,11 @@ type node struct {
 	nclust   int64
 }
 
+// generatedSlots are the directory entries a generated file or folder is
+// given in its parent, whatever its name: those of the longest long name
+// (255 UTF-16 units in 20 long-name entries) and its short entry.
+var generatedSlots = 1 + lfnSlots(255)
+
 func (n *node) isDir() bool { return n.e == nil || n.e.Dir }
 
 func (n *node) path() string {
@@ -113,7 +118,14 @@ func buildTree(entries []*fsimage.Entry, hasLabel bool) (*tree, error) {
 		if !ok {
 			n.lfn = lfnSlots(utf16Len(name))
 		}
-		parent.slots += 1 + n.lfn
+		if e.Generated {
+			// Room for the longest name: a folder's size must not
+			// depend on the name a stick's generated file gets, or the
+			// shared content after it would move from stick to stick.
+			parent.slots += generatedSlots
+		} else {
+			parent.slots += 1 + n.lfn
+		}
 	}
 	for i := range t.nodes {
 		if n := &t.nodes[i]; n.isDir() && n.slots > maxDirSlots {
