@@ -148,6 +148,8 @@ type PoolBlock struct {
 	Columns   []string // nil when not read (validate --skip-content)
 	Rows      int      // rows in the file when it was loaded
 	DeclRange hcl.Range
+
+	rows []pool.Row // the rows read at load, for checking labels that use them
 }
 
 // Burn reports whether a failed stick's row is spent (on_failure = "burn").

@@ -216,8 +216,10 @@ func poolRowType(columns []string) cty.Type {
 func (c *Config) poolValue(rows map[string]map[string]string) cty.Value {
 	m := map[string]cty.Value{}
 	for name, p := range c.Pools {
-		t := poolRowType(p.Columns)
-		row := cty.UnknownVal(t)
+		row := cty.UnknownVal(poolRowType(p.Columns))
+		if p.Columns == nil {
+			row = cty.DynamicVal // not read (validate --skip-content): any column
+		}
 		if r, ok := rows[name]; ok {
 			vals := map[string]cty.Value{}
 			for _, col := range p.Columns {

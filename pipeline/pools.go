@@ -63,7 +63,7 @@ func (l *Loader) decodePools(cfg *Config, blocks []*hcl.Block) hcl.Diagnostics {
 			diags = append(diags, errAt(rangeOf(attrs, attr, b.DefRange), "Cannot read the pool file", fmt.Sprintf("%s: %s.", p.File, err)))
 			continue
 		}
-		p.Columns, p.Rows = cols, len(rows)
+		p.Columns, p.Rows, p.rows = cols, len(rows), rows
 	}
 	return diags
 }

@@ -128,6 +128,9 @@ func (c *Config) probeLabel(expr hcl.Expression, valid func(string) error) *hcl.
 	for _, tr := range expr.Variables() {
 		uses[tr.RootName()] = true
 	}
+	if uses["pool"] {
+		return c.probePoolLabel(expr, valid)
+	}
 	sticks, times, jobs := probeSticks[:1], probeTimes[:1], []int{1}
 	if uses["device"] {
 		sticks = probeSticks
@@ -241,4 +244,57 @@ func diagText(diags hcl.Diagnostics) string {
 		}
 	}
 	return strings.Join(parts, "; ")
+}
+
+// probePoolLabel checks a label that uses pool rows with every row of the
+// pools it uses (row i of each, for every i), as the first stick of a
+// typical USB stick's job would get them: an error when no row gives a
+// valid label, a warning naming the first row that does not when some do
+// not (the station fails the stick that takes such a row before writing
+// it). Without the rows (validate --skip-content) nothing is checked.
+func (c *Config) probePoolLabel(expr hcl.Expression, valid func(string) error) *hcl.Diagnostic {
+	names := c.PoolsUsed(expr, "")
+	n := 0
+	for _, name := range names {
+		p := c.Pools[name]
+		if p == nil || len(p.rows) == 0 {
+			return nil
+		}
+		n = max(n, len(p.rows))
+	}
+	var failed []int
+	firstWhy, firstRows := "", ""
+	for i := range n {
+		rows := map[string]map[string]string{}
+		var which []string
+		for _, name := range names {
+			r := c.Pools[name].rows[i%len(c.Pools[name].rows)]
+			rows[name] = r.Values
+			which = append(which, fmt.Sprintf("row %d of pool %q", r.N, name))
+		}
+		why := ""
+		label, diags := EvalString(expr, c.JobContext(probeSticks[0], "sdb", 1, probeTimes[0], rows))
+		if diags.HasErrors() {
+			why = "the label cannot be evaluated: " + diagText(diags)
+		} else if err := valid(label); err != nil {
+			why = err.Error()
+		}
+		if why == "" {
+			continue
+		}
+		if len(failed) == 0 {
+			firstWhy, firstRows = why, strings.Join(which, " and ")
+		}
+		failed = append(failed, i)
+	}
+	switch {
+	case len(failed) == 0:
+		return nil
+	case len(failed) == n:
+		return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid volume label",
+			Detail: fmt.Sprintf("With %s: %s. No row of the pool gives a valid label, so no stick could be written.", firstRows, firstWhy)}
+	}
+	return &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "Volume label fails for some pool rows",
+		Detail: fmt.Sprintf("With %s: %s. %d of %d rows give a label the filesystem refuses; the station would fail a stick that takes one, before writing it.",
+			firstRows, firstWhy, len(failed), n)}
 }

@@ -367,6 +367,56 @@ profile "p" {
 	}
 }
 
+// TestLabelFromPoolRows: a label made of pool rows is checked at load with
+// every row — a valid one passes, one row too long for FAT is a warning
+// naming the row, no valid row is an error — and, with the pool file not
+// read (validate --skip-content), its references pass unchecked.
+func TestLabelFromPoolRows(t *testing.T) {
+	const src = `
+pool "keys" { csv = "keys.csv" }
+profile "p" {
+  step "partition" {}
+  step "mkfs" { type = "vfat" }
+  step "label" { label = "K${pool.keys.row.key}" }
+  step "file" {
+    path    = "/key.txt"
+    content = pool.keys.row.key
+  }
+  step "verify" {}
+}`
+	for _, tc := range []struct {
+		name, rows string
+		skip       bool
+		want       string // "" = no diagnostic; else severity and summary
+	}{
+		{"valid", "key\nA1\nB2\n", false, ""},
+		{"one too long", "key\nA1\nTHIS-IS-TOO-LONG\nB2\n", false, "warning: Volume label fails for some pool rows"},
+		{"none valid", "key\nTHIS-IS-TOO-LONG\n", false, "error: Invalid volume label"},
+		{"not read", "", true, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if tc.rows != "" {
+				os.WriteFile(filepath.Join(dir, "keys.csv"), []byte(tc.rows), 0o644)
+			}
+			l := pipeline.NewLoader(steps.Builtin())
+			l.SkipContent = tc.skip
+			_, diags := l.LoadSource(filepath.Join(dir, "t.hcl"), []byte(src))
+			var got []string
+			for _, d := range diags {
+				sev := map[hcl.DiagnosticSeverity]string{hcl.DiagError: "error", hcl.DiagWarning: "warning"}[d.Severity]
+				got = append(got, sev+": "+d.Summary)
+			}
+			if tc.want == "" && len(got) > 0 || tc.want != "" && (len(got) != 1 || got[0] != tc.want) {
+				t.Fatalf("diagnostics = %q, want %q\n%s", got, tc.want, diags.Error())
+			}
+			if tc.name == "one too long" && !strings.Contains(diags.Error(), "row 2 of pool") {
+				t.Errorf("warning %q does not name row 2", diags.Error())
+			}
+		})
+	}
+}
+
 // TestFileStepExt4: mke2fs -d reads the generated files from temporary
 // files (the builder reads sources); e2fsck finds the volume clean and
 // debugfs reads them back.
