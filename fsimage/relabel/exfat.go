@@ -66,7 +66,7 @@ func parseExFAT(v *volume) (*exfatVol, error) {
 // set writes the root directory's Volume Label entry where it is, or in
 // its first unused entry. An empty label keeps the entry, with no
 // characters, as exfatlabel and mkfs.exfat write it.
-func (e *exfatVol) set(p *patcher, label string, _ time.Time) (string, error) {
+func (e *exfatVol) set(p *Patcher, label string, _ time.Time) (string, error) {
 	entry, err := exfat.LabelEntry(label)
 	if err != nil {
 		return "", err
@@ -97,7 +97,7 @@ func (e *exfatVol) set(p *patcher, label string, _ time.Time) (string, error) {
 	case at < 0:
 		at = free
 	}
-	b, err := p.block(at&^511, 512, "exFAT root directory (volume label)")
+	b, err := p.Block(at&^511, 512, "exFAT root directory (volume label)")
 	if err != nil {
 		return "", err
 	}
