@@ -1,0 +1,109 @@
+package steps_test
+
+import (
+	"crypto/sha1"
+	"encoding/hex"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/flashpipe/flashpipe/fsimage/imagetest"
+	"github.com/flashpipe/flashpipe/pipeline"
+	"github.com/flashpipe/flashpipe/receipts"
+	"github.com/flashpipe/flashpipe/steps"
+)
+
+// TestImageFiles writes a Raspberry Pi OS-like image to two sticks with
+// a per-stick label and the Pi's per-stick files in its boot partition
+// (file steps with partition = 1): verify passes (the job is done), the
+// receipt lists each file with its SHA1, fsck.fat finds the partition
+// clean and mtools reads each stick's own files back.
+func TestImageFiles(t *testing.T) {
+	dir := t.TempDir()
+	img := piImage(t, dir, "mbr", "zstd")
+	body := fmt.Sprintf(`source = %q
+  bmap = "auto"
+  label = format("BOOT%%04d", job.seq)
+  label_partition = 1
+  }
+  step "file" {
+    path      = "ssh"
+    content   = ""
+    partition = 1
+  }
+  step "file" {
+    path      = "userconf.txt"
+    content   = "pi:${job.seq}\n"
+    partition = 1
+  }
+  step "file" {
+    path      = "firstrun.sh"
+    content   = "%s"
+    partition = 1
+  }
+  step "file" {
+    path      = "config/wpa_supplicant.conf"
+    content   = "network={ ssid=\"hall-${job.seq}\" }\n"
+    partition = 1`, img, strings.Repeat(`echo ${job.seq}\n`, 2000))
+	rcs, sticks := flashLabelled(t, dir, body, 2)
+	for k, rc := range rcs {
+		seq := k + 1
+		want := map[string]string{
+			"ssh":                        "",
+			"userconf.txt":               fmt.Sprintf("pi:%d\n", seq),
+			"config/wpa_supplicant.conf": fmt.Sprintf("network={ ssid=\"hall-%d\" }\n", seq),
+		}
+		want["firstrun.sh"] = strings.Repeat(fmt.Sprintf("echo %d\n", seq), 2000) // several clusters
+		if rc.Result != receipts.ResultDone || rc.Label != fmt.Sprintf("BOOT%04d", seq) || len(rc.Files) != len(want) {
+			t.Fatalf("stick %d: result %q (%s), label %q, %d files; want done, BOOT%04d, %d files", seq, rc.Result, rc.Error, rc.Label, len(rc.Files), seq, len(want))
+		}
+		for _, f := range rc.Files {
+			sum := sha1.Sum([]byte(want[f.Path]))
+			if f.SHA1 != hex.EncodeToString(sum[:]) {
+				t.Errorf("stick %d: receipt file %s SHA1 %s, want that of %q", seq, f.Path, f.SHA1, want[f.Path])
+			}
+		}
+		got := imagetest.VolumeTree(t, sticks[k], "vfat", imagetest.PiPartitions[0], 64<<20)
+		for p, data := range want {
+			sum := sha1.Sum([]byte(data))
+			if got[p] != hex.EncodeToString(sum[:]) {
+				t.Errorf("stick %d: %s read back with mtools has SHA1 %q, want that of %q", seq, p, got[p], data)
+			}
+		}
+	}
+}
+
+// TestImageFilesConfig: partition without an image step, a file step
+// without partition after one, a partition the image does not have or
+// that holds no FAT are refused when the configuration is loaded, as
+// validate refuses them.
+func TestImageFilesConfig(t *testing.T) {
+	dir := t.TempDir()
+	img := imagetest.PiDisk(t, dir, "mbr")
+	for _, c := range []struct{ steps, want string }{
+		{`step "partition" { table = "mbr" }
+  step "mkfs" { type = "vfat" }
+  step "file" {
+    path = "a"
+    content = "x"
+    partition = 1
+  }`, `Step "file" needs an image step before it`},
+		{fileAfterImage(img, ""), "partition = N"},
+		{fileAfterImage(img, "partition = 7"), "the image has no partition 7"},
+		{fileAfterImage(img, "partition = 2"), "holds ext4; files can be put into FAT12, FAT16 and FAT32 partitions only"},
+		{fileAfterImage(img, "partition = 4"), "Partition cannot take files"},
+	} {
+		src := fmt.Sprintf("profile \"p\" {\n  %s\n  step \"verify\" {}\n}\n", c.steps)
+		_, diags := pipeline.NewLoader(steps.Builtin()).LoadSource(filepath.Join(dir, "p.hcl"), []byte(src))
+		if !diags.HasErrors() || !strings.Contains(diags.Error(), c.want) {
+			t.Errorf("LoadSource(%s) = %v, want an error saying %q", c.steps, diags, c.want)
+		}
+	}
+}
+
+// fileAfterImage returns an image step of img and a file step after it
+// with the attribute attr.
+func fileAfterImage(img, attr string) string {
+	return fmt.Sprintf("step \"image\" { source = %q }\n  step \"file\" {\n    path = \"a\"\n    content = \"x\"\n    %s\n  }", img, attr)
+}
