@@ -29,6 +29,9 @@ func (l *Loader) compile(cfg *Config, p *Profile) hcl.Diagnostics {
 			if c, ok := sb.Step.(Contributor); ok {
 				diags = append(diags, c.Contribute(edits, cc)...)
 			}
+			if n := len(p.Stages); n > 0 {
+				p.Stages[n-1].Edits = append(p.Stages[n-1].Edits, sb)
+			}
 			continue
 		}
 		if !kind.Fused {
