@@ -1,14 +1,19 @@
 package steps_test
 
 import (
+	"context"
 	"crypto/sha1"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/flashpipe/flashpipe/blockdev/looptest"
 	"github.com/flashpipe/flashpipe/fsimage/imagetest"
+	"github.com/flashpipe/flashpipe/matchers"
 	"github.com/flashpipe/flashpipe/pipeline"
 	"github.com/flashpipe/flashpipe/receipts"
 	"github.com/flashpipe/flashpipe/steps"
@@ -106,4 +111,55 @@ func TestImageFilesConfig(t *testing.T) {
 // with the attribute attr.
 func fileAfterImage(img, attr string) string {
 	return fmt.Sprintf("step \"image\" { source = %q }\n  step \"file\" {\n    path = \"a\"\n    content = \"x\"\n    %s\n  }", img, attr)
+}
+
+// TestImageFilesOnLoopDevice writes an image with a file in its FAT
+// partition to a loop device: fsck.fat finds the partition clean, mtools
+// reads the file back; then a byte of the file flipped on the stick makes
+// verify — which compares the image's plan with the file's sectors laid
+// over it — fail.
+func TestImageFilesOnLoopDevice(t *testing.T) {
+	looptest.Require(t)
+	dir := t.TempDir()
+	img := piImage(t, dir, "mbr", "raw")
+	cfg := load(t, fmt.Sprintf(`station { image_cache = %q }
+profile "p" {
+  step "image" { source = %q }
+  step "file" {
+    path      = "firstrun.sh"
+    content   = "echo stick ${job.seq}\n"
+    partition = 1
+  }
+  step "verify" {}
+}`, filepath.Join(dir, "cache"), img))
+	const size = 200 << 20
+	backing := looptest.Sparse(t, dir, size)
+	dev := looptest.Attach(t, backing, 0)
+	j := &pipeline.Job{Seq: 4, Config: cfg, Profile: cfg.Profiles[0], Target: dev, Now: time.Now(),
+		Device: &matchers.Device{Name: filepath.Base(dev), Serial: "SER-4", Bus: "loop", Size: size}}
+	defer j.Close()
+	out, err := runJob(t, j)
+	if err != nil || len(out.Files) != 1 || out.Files[0].Path != "firstrun.sh" {
+		t.Fatalf("image with a file = %+v, %v; want done, the file in the outcome", out, err)
+	}
+	got := imagetest.VolumeTree(t, backing, "vfat", imagetest.PiPartitions[0], 64<<20)
+	if sum := sha1.Sum([]byte("echo stick 4\n")); got["firstrun.sh"] != hex.EncodeToString(sum[:]) {
+		t.Errorf("firstrun.sh read back with mtools has SHA1 %q, want %x", got["firstrun.sh"], sum)
+	}
+	var at int64 = -1
+	for _, e := range j.Plan.Extents {
+		if e.What == "file firstrun.sh" {
+			at = e.Offset
+		}
+	}
+	if at < 0 {
+		t.Fatalf("the plan has no extent of firstrun.sh")
+	}
+	j.Dev.Close()
+	j.Dev = nil
+	flip(t, dev, at+3)
+	v, err := j.Profile.Stages[1].Runner.Run(context.Background(), j)
+	if !errors.Is(err, steps.ErrVerifyFailed) || v.Verify == nil || v.Verify.OK {
+		t.Errorf("verify after flipping a byte of firstrun.sh on the stick = %+v, %v; want a failed verification", v.Verify, err)
+	}
 }
