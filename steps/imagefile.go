@@ -12,10 +12,10 @@ import (
 
 // Files into an image's partitions: a file step with partition = N after
 // an image step puts its file, evaluated for each stick, into partition N
-// of the image (FAT12/16/32). fsimage/imgedit computes the sectors that
-// change; they are laid over the image's plan with the label's, so one
-// write puts image, label and files on the stick and verify compares the
-// files' sectors too.
+// of the image (FAT12/16/32 or exFAT). fsimage/imgedit computes the
+// sectors that change; they are laid over the image's plan with the
+// label's, so one write puts image, label and files on the stick and
+// verify compares the files' sectors too.
 
 // fileEditKind is the file step with partition: it edits the image step
 // before it instead of joining the write stage.
@@ -39,7 +39,7 @@ func fileEdits(s pipeline.Step) *pipeline.Kind {
 
 // checkPartition checks the partition number, hands the step to the
 // image step before it and, where validate can read the image, checks
-// that the partition is there and holds a FAT filesystem.
+// that the partition is there and holds FAT12/16/32 or exFAT.
 func (s *File) checkPartition(c *pipeline.CheckContext) hcl.Diagnostics {
 	n := *s.Partition
 	if n < 0 {
@@ -63,7 +63,7 @@ func (s *File) checkPartition(c *pipeline.CheckContext) hcl.Diagnostics {
 	switch {
 	case diag != nil:
 		return hcl.Diagnostics{diag}
-	case vol == nil || vol.Rules() == "vfat":
+	case vol == nil || imgedit.CanEdit(vol.FS):
 		return nil
 	}
 	return hcl.Diagnostics{c.Errorf("partition", "Partition cannot take files",
@@ -74,7 +74,8 @@ func (s *File) checkPartition(c *pipeline.CheckContext) hcl.Diagnostics {
 // partitions from the cache as the label's patches left them, and
 // returns patches with the sectors the files change laid over them. The
 // files are the job's Entries (generated), for the receipt. A partition
-// that is not there or holds no FAT, or files that do not fit, fail the
+// that is not there or holds neither FAT nor exFAT, or files that do not
+// fit, fail the
 // job before anything is written.
 func (i *Image) filePlan(ctx context.Context, j *pipeline.Job, src *imageSource, size int64, patches []fsimage.Extent) ([]fsimage.Extent, error) {
 	if len(i.files) == 0 {

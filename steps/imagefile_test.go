@@ -21,13 +21,31 @@ import (
 
 // TestImageFiles writes a Raspberry Pi OS-like image to two sticks with
 // a per-stick label and the Pi's per-stick files in its boot partition
-// (file steps with partition = 1): verify passes (the job is done), the
-// receipt lists each file with its SHA1, fsck.fat finds the partition
-// clean and mtools reads each stick's own files back.
+// (file steps with partition = 1; and, with the label on partition 1, in
+// its exFAT partition 3): verify passes (the job is done), the receipt
+// lists each file with its SHA1, fsck.fat or fsck.exfat find the
+// partition clean and mtools or exfat-fuse read each stick's own files
+// back.
 func TestImageFiles(t *testing.T) {
+	for _, c := range []struct {
+		n  int
+		fs string
+	}{{1, "vfat"}, {3, "exfat"}} {
+		t.Run(c.fs, func(t *testing.T) {
+			if c.fs == "exfat" {
+				imagetest.NeedExFATMount(t)
+			}
+			imageFiles(t, c.n, c.fs)
+		})
+	}
+}
+
+// imageFiles is TestImageFiles with the files in partition n, of
+// filesystem fs.
+func imageFiles(t *testing.T, n int, fs string) {
 	dir := t.TempDir()
 	img := piImage(t, dir, "mbr", "zstd")
-	body := fmt.Sprintf(`source = %q
+	body := fmt.Sprintf(`source = %[1]q
   bmap = "auto"
   label = format("BOOT%%04d", job.seq)
   label_partition = 1
@@ -35,22 +53,22 @@ func TestImageFiles(t *testing.T) {
   step "file" {
     path      = "ssh"
     content   = ""
-    partition = 1
+    partition = %[2]d
   }
   step "file" {
     path      = "userconf.txt"
     content   = "pi:${job.seq}\n"
-    partition = 1
+    partition = %[2]d
   }
   step "file" {
     path      = "firstrun.sh"
-    content   = "%s"
-    partition = 1
+    content   = "%[3]s"
+    partition = %[2]d
   }
   step "file" {
     path      = "config/wpa_supplicant.conf"
     content   = "network={ ssid=\"hall-${job.seq}\" }\n"
-    partition = 1`, img, strings.Repeat(`echo ${job.seq}\n`, 2000))
+    partition = %[2]d`, img, n, strings.Repeat(`echo ${job.seq}\n`, 2000))
 	rcs, sticks := flashLabelled(t, dir, body, 2)
 	for k, rc := range rcs {
 		seq := k + 1
@@ -69,7 +87,7 @@ func TestImageFiles(t *testing.T) {
 				t.Errorf("stick %d: receipt file %s SHA1 %s, want that of %q", seq, f.Path, f.SHA1, want[f.Path])
 			}
 		}
-		got := imagetest.VolumeTree(t, sticks[k], "vfat", imagetest.PiPartitions[0], 64<<20)
+		got := imagetest.VolumeTree(t, sticks[k], fs, imagetest.PiPartitions[n-1], map[int]int64{1: 64 << 20, 3: 16 << 20}[n])
 		for p, data := range want {
 			sum := sha1.Sum([]byte(data))
 			if got[p] != hex.EncodeToString(sum[:]) {
@@ -96,7 +114,7 @@ func TestImageFilesConfig(t *testing.T) {
   }`, `Step "file" needs an image step before it`},
 		{fileAfterImage(img, ""), "partition = N"},
 		{fileAfterImage(img, "partition = 7"), "the image has no partition 7"},
-		{fileAfterImage(img, "partition = 2"), "holds ext4; files can be put into FAT12, FAT16 and FAT32 partitions only"},
+		{fileAfterImage(img, "partition = 2"), "holds ext4; files can be put into FAT12, FAT16, FAT32 and exFAT partitions only"},
 		{fileAfterImage(img, "partition = 4"), "Partition cannot take files"},
 	} {
 		src := fmt.Sprintf("profile \"p\" {\n  %s\n  step \"verify\" {}\n}\n", c.steps)

@@ -1,5 +1,5 @@
-// Package imgedit puts files into one FAT12/16/32 partition of a disk
-// image without mounting it: it reads the partition's structures (only
+// Package imgedit puts files into one FAT12/16/32 or exFAT partition of a
+// disk image without mounting it: it reads the partition's structures (only
 // reads: an io.ReaderAt) and returns the sectors that change, with their
 // new bytes, as fsimage.Bytes extents. The image step lays them over its
 // plan (fsimage.Overlay), as it does a per-stick label (fsimage/relabel),
@@ -12,7 +12,7 @@
 //
 // # What is written
 //
-// What a FAT driver writes when it creates the file:
+// What a FAT driver writes when it creates the file, on FAT12/16/32:
 //
 //   - A file of the same name (compared as FAT compares names, without
 //     regard to case, by its long or its short name) is replaced: its
@@ -39,10 +39,31 @@
 // followed and every read is bounded: what does not add up is an error
 // naming the partition, never a panic.
 //
-// exFAT partitions are not edited yet: Open refuses them, naming what it
-// can edit.
+// On exFAT, what the Linux driver writes:
+//
+//   - A file of the same name (compared through the up-case table) is
+//     replaced: its clusters are cleared in the allocation bitmap (and
+//     its FAT chain, if it has one, freed) and its entry set marked
+//     unused.
+//   - The file's data goes into the first run of free clusters that holds
+//     it, marked NoFatChain; where no run is long enough, into the first
+//     free clusters, chained in the FAT. The allocation bitmap marks them.
+//   - Its entry set — File, Stream Extension and File Name entries, with
+//     the set checksum and the name hash, as fsimage/exfat's builder
+//     writes them — goes into the first run of unused entries of its
+//     folder. A folder without room grows by a cluster: the root folder's
+//     FAT chain gets it; a subfolder's too (a NoFatChain one gets a chain
+//     first), and its entry set in its parent the new length and checksum.
+//   - Folders on the path that do not exist are made (one cluster, a FAT
+//     chain, as the builder makes folders).
+//
+// Name hashes are those of the specification's up-case table, which
+// mkfs.exfat and fsimage/exfat write; a volume with another table is
+// refused. The boot region (its volume-dirty flag and percent-in-use
+// included, so its checksum holds) stays as the image has it.
 //
 // imgedit imports fsimage, fsimage/allocmap, fsimage/relabel (Find, the
-// volume's FAT geometry, the Patcher that collects changed sectors) and
-// fsimage/fat (its names and directory entries).
+// volume's FAT or exFAT geometry, the Patcher that collects changed
+// sectors), fsimage/fat and fsimage/exfat (names, directory entries and
+// entry sets as their builders write them).
 package imgedit

@@ -80,20 +80,8 @@ func openFAT(p *relabel.Patcher, r io.ReaderAt, size int64, v *relabel.Volume) (
 	return e, nil
 }
 
-// read returns n bytes at off inside the volume, read in pieces.
-func (e *fatEdit) read(off, n int64) ([]byte, error) {
-	out := make([]byte, 0, n)
-	for done := int64(0); done < n; {
-		k := min(n-done, 1<<20)
-		b, err := e.p.Read(e.off+off+done, k)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, b...)
-		done += k
-	}
-	return out, nil
-}
+// read returns n bytes at off inside the volume.
+func (e *fatEdit) read(off, n int64) ([]byte, error) { return readAll(e.p, e.off+off, n) }
 
 // get returns cluster c's FAT entry.
 func (e *fatEdit) get(c uint32) uint32 {
@@ -151,11 +139,8 @@ func (e *fatEdit) valid(c uint32) bool { return c >= 2 && int64(c) < e.g.Cluster
 func (e *fatEdit) chain(first uint32, what string) ([]uint32, error) {
 	var out []uint32
 	for c := first; ; {
-		if !e.valid(c) {
-			return nil, fmt.Errorf("%s: its cluster chain holds cluster %d, outside the volume's 2..%d", what, c, e.g.Clusters+1)
-		}
-		if int64(len(out)) > e.g.Clusters {
-			return nil, fmt.Errorf("%s: its cluster chain loops", what)
+		if err := checkLink(c, len(out), e.g.Clusters, what); err != nil {
+			return nil, err
 		}
 		out = append(out, c)
 		next := e.get(c)

@@ -30,7 +30,16 @@ type Result struct {
 }
 
 // Editable lists the filesystems Patch edits, for messages.
-const Editable = "FAT12, FAT16 and FAT32"
+const Editable = "FAT12, FAT16, FAT32 and exFAT"
+
+// CanEdit reports whether Patch puts files into a volume of filesystem fs.
+func CanEdit(fs allocmap.FS) bool {
+	switch fs {
+	case allocmap.FAT12, allocmap.FAT16, allocmap.FAT32, allocmap.ExFAT:
+		return true
+	}
+	return false
+}
 
 // Open finds partition n of the image r (size bytes; n as Linux numbers
 // partitions, 0 for an image without a partition table) and checks that
@@ -44,8 +53,7 @@ func Open(r io.ReaderAt, size int64, n int) (*relabel.Volume, error) {
 	if err := vol.Identify(r, size); err != nil {
 		return nil, err
 	}
-	switch vol.FS {
-	case allocmap.FAT12, allocmap.FAT16, allocmap.FAT32:
+	if CanEdit(vol.FS) {
 		return vol, nil
 	}
 	return nil, fmt.Errorf("%s holds %s; files can be put into %s partitions only", vol, vol.FS, Editable)
@@ -56,7 +64,13 @@ func Open(r io.ReaderAt, size int64, n int) (*relabel.Volume, error) {
 // same path replaces an earlier one. Patch only reads r.
 func Patch(r io.ReaderAt, diskSize int64, v *relabel.Volume, files []File) (*Result, error) {
 	p := relabel.NewPatcher(r, diskSize)
-	e, err := openFAT(p, r, diskSize, v)
+	var e editor
+	var err error
+	if v.FS == allocmap.ExFAT {
+		e, err = openExFAT(p, r, diskSize, v)
+	} else {
+		e, err = openFAT(p, r, diskSize, v)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -77,6 +91,40 @@ func Patch(r io.ReaderAt, diskSize int64, v *relabel.Volume, files []File) (*Res
 		return nil, fmt.Errorf("%s: %w", v, err)
 	}
 	return res, nil
+}
+
+// editor puts files into one kind of filesystem.
+type editor interface {
+	put(f File) (replaced bool, err error)
+	flush() error
+}
+
+// readAll returns n bytes of the image at off, read in pieces of at
+// most what the patcher reads at once.
+func readAll(p *relabel.Patcher, off, n int64) ([]byte, error) {
+	out := make([]byte, 0, n)
+	for done := int64(0); done < n; {
+		k := min(n-done, 1<<20)
+		b, err := p.Read(off+done, k)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b...)
+		done += k
+	}
+	return out, nil
+}
+
+// checkLink returns why cluster c cannot follow the n clusters of a chain
+// so far, in a volume of clusters clusters (2 .. clusters+1), or nil.
+func checkLink(c uint32, n int, clusters int64, what string) error {
+	switch {
+	case c < 2 || int64(c) >= clusters+2:
+		return fmt.Errorf("%s: its cluster chain holds cluster %d, outside the volume's 2..%d", what, c, clusters+1)
+	case int64(n) > clusters:
+		return fmt.Errorf("%s: its cluster chain loops", what)
+	}
+	return nil
 }
 
 // splitPath returns the folders and the name of a cleaned path.

@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/flashpipe/flashpipe/fsimage"
+	"github.com/flashpipe/flashpipe/fsimage/exfat"
 	"github.com/flashpipe/flashpipe/fsimage/fat"
 	"github.com/flashpipe/flashpipe/fsimage/imagetest"
 	"github.com/flashpipe/flashpipe/fsimage/relabel"
@@ -158,42 +160,86 @@ func TestPatchPiDisk(t *testing.T) {
 	}
 }
 
-// TestPatchBuilder puts files into a FAT32 volume flashpipe's own builder
-// laid out, whose root folder it fills to the end of its cluster: the
-// folder grows by a cluster.
+// TestPatchBuilder puts files into FAT32 and exFAT volumes flashpipe's
+// own builders laid out, with files in the root folder and in a folder:
+// the root folder, full to the end of its cluster, grows by a cluster; a
+// file is replaced, one goes into the existing folder, folders are made.
+// fsck.fat or fsck.exfat find the volume clean; mtools or exfat-fuse
+// (mounting the volume read-only on a loop device) read every file back.
 func TestPatchBuilder(t *testing.T) {
-	var entries []*fsimage.Entry
-	for i := range 120 { // 120 long names: more than one 4 KiB cluster of entries
-		data := []byte(fmt.Sprintf("file %d\n", i))
-		entries = append(entries, &fsimage.Entry{Path: fmt.Sprintf("a file with a long name %03d.txt", i), Size: int64(len(data)),
-			Data: data, Mode: 0o644, ModTime: when, SHA1: sha1.Sum(data), Generated: true})
+	build := map[string]func(fsimage.Volume) (*fsimage.Layout, error){"vfat": fat.Build, "exfat": exfat.Build}
+	for _, fs := range []string{"vfat", "exfat"} {
+		t.Run(fs, func(t *testing.T) {
+			if fs == "exfat" {
+				imagetest.NeedExFATMount(t)
+			}
+			var entries []*fsimage.Entry
+			add := func(p string, data []byte) {
+				entries = append(entries, &fsimage.Entry{Path: p, Size: int64(len(data)), Data: data, Mode: 0o644, ModTime: when,
+					SHA1: sha1.Sum(data), Generated: true})
+			}
+			for i := range 120 { // 120 long names: more than one 4 KiB cluster of entries
+				add(fmt.Sprintf("a file with a long name %03d.txt", i), []byte(fmt.Sprintf("file %d\n", i)))
+			}
+			entries = append(entries, &fsimage.Entry{Path: "docs", Dir: true, Mode: 0o755, ModTime: when, Generated: true})
+			add("docs/readme.md", []byte("# docs\n"))
+			add("OLD.TXT", bytes.Repeat([]byte("old "), 3000))
+			sort.Slice(entries, func(i, j int) bool { return entries[i].Path < entries[j].Path })
+			const size = 64 << 20
+			cs := map[string]int{"vfat": 0, "exfat": 4096}[fs] // FAT32's default; exFAT's root folder in one cluster of 128 entries
+			lay, err := build[fs](fsimage.Volume{Size: size, SectorSize: 512, ClusterSize: cs, Entries: entries, Label: "FLASHPIPE", Now: when})
+			if err != nil {
+				t.Fatal(err)
+			}
+			plan := &fsimage.Plan{Extents: lay.Extents}
+			plan.InlineData()
+			img := filepath.Join(t.TempDir(), "built.img")
+			if err := imagetest.WriteExtents(img, size, plan.Extents); err != nil {
+				t.Fatal(err)
+			}
+			files := append(piFiles(3),
+				File{Path: "old.txt", Data: []byte("replaced\n"), ModTime: when},
+				File{Path: "docs/Stick Serial Number.txt", Data: []byte("0042"), ModTime: when},
+				File{Path: "new/deep/x.txt", Data: []byte("made\n"), ModTime: when})
+			for i := range 40 {
+				files = append(files, File{Path: fmt.Sprintf("another long name for stick %02d.txt", i), Data: []byte{byte(i)}, ModTime: when})
+			}
+			_, res := edit(t, img, 0, files)
+			if fmt.Sprint(res.Replaced) != "[old.txt]" {
+				t.Errorf("Replaced = %v, want [old.txt]", res.Replaced)
+			}
+			want := map[string]string{"docs": "dir", "new": "dir", "new/deep": "dir"}
+			for _, e := range entries {
+				if !e.Dir && e.Path != "OLD.TXT" {
+					want[e.Path] = digest(e.Data)
+				}
+			}
+			for _, f := range files {
+				want[f.Path] = digest(f.Data)
+			}
+			if got := imagetest.VolumeTree(t, img, fs, 0, size); fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("files read back =\n%v\nwant\n%v", got, want)
+			}
+		})
 	}
-	const size = 64 << 20
-	lay, err := fat.Build(fsimage.Volume{Size: size, SectorSize: 512, Entries: entries, Label: "FLASHPIPE", Now: when})
-	if err != nil {
-		t.Fatal(err)
-	}
-	plan := &fsimage.Plan{Extents: lay.Extents}
-	plan.InlineData()
-	img := filepath.Join(t.TempDir(), "built.img")
-	if err := imagetest.WriteExtents(img, size, plan.Extents); err != nil {
-		t.Fatal(err)
-	}
-	files := piFiles(3)
-	for i := range 40 {
-		files = append(files, File{Path: fmt.Sprintf("another long name for stick %02d.txt", i), Data: []byte{byte(i)}, ModTime: when})
-	}
-	edit(t, img, 0, files)
-	got := imagetest.VolumeTree(t, img, "vfat", 0, size)
-	for _, e := range entries {
-		if got[e.Path] != digest(e.Data) {
-			t.Errorf("%s read back has SHA1 %q, want %q", e.Path, got[e.Path], digest(e.Data))
-		}
-	}
-	for _, f := range files {
+}
+
+// TestPatchExFATPartition puts a Raspberry Pi's files into the exFAT
+// partition mkfs.exfat made in a disk image, twice (the second time
+// replacing each): fsck.exfat finds it clean, exfat-fuse reads them.
+func TestPatchExFATPartition(t *testing.T) {
+	imagetest.NeedExFATMount(t)
+	img := imagetest.PiDisk(t, t.TempDir(), "gpt")
+	edit(t, img, 3, piFiles(1))
+	v, _ := edit(t, img, 3, append(piFiles(2), File{Path: "config/wifi/wpa_supplicant.conf", Data: []byte("x"), ModTime: when}))
+	got := imagetest.VolumeTree(t, img, "exfat", v.Offset, v.Size)
+	for _, f := range piFiles(2) {
 		if got[f.Path] != digest(f.Data) {
 			t.Errorf("%s read back has SHA1 %q, want %q", f.Path, got[f.Path], digest(f.Data))
 		}
+	}
+	if got["config/wifi/wpa_supplicant.conf"] != digest([]byte("x")) {
+		t.Errorf("config/wifi/wpa_supplicant.conf read back: %q", got["config/wifi/wpa_supplicant.conf"])
 	}
 }
 
@@ -231,7 +277,7 @@ func TestPatchErrors(t *testing.T) {
 	}
 	img := imagetest.PiDisk(t, dir, "mbr")
 	f, size := imagetest.OpenImage(t, img)
-	for n, want := range map[int]string{2: "holds ext4", 3: "holds exfat", 4: "no filesystem", 5: "no partition 5"} {
+	for n, want := range map[int]string{2: "holds ext4", 4: "no filesystem", 5: "no partition 5"} {
 		if _, err := Open(f, size, n); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Open(partition %d) error = %v, want one saying %q", n, err, want)
 		}
@@ -246,50 +292,64 @@ func manyFiles(n int) []File {
 	return out
 }
 
-// TestPatchCorrupt flips bytes of the boot sector, the FATs and the root
-// folder of FAT12 and FAT32 volumes that hold files: Patch returns an
-// error or extents inside the volume, never panics.
+// TestPatchCorrupt flips bytes of the boot sector, the FATs, the
+// allocation bitmap and the folders of FAT12, FAT32 and exFAT volumes
+// that hold files: Patch returns an error or extents inside the volume,
+// never panics.
 func TestPatchCorrupt(t *testing.T) {
-	for _, kind := range []string{"fat12", "fat32"} {
+	for _, kind := range []string{"fat12", "fat32", "exfat"} {
 		dir := t.TempDir()
 		img := imagetest.Mkfs(t, dir, kind, 34, "")
+		var files []File
 		for i := range 3 {
-			src := filepath.Join(dir, "src")
-			if err := os.WriteFile(src, bytes.Repeat([]byte{byte(i)}, 3000*i), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			mtools(t, img, 0, "mcopy", src, fmt.Sprintf("::/a long name %d.txt", i))
+			files = append(files, File{Path: fmt.Sprintf("d/a long name %d.txt", i), Data: bytes.Repeat([]byte{byte(i)}, 3000*i)})
 		}
-		clean, err := os.ReadFile(img)
+		edit(t, img, 0, files)
+		data, err := os.ReadFile(img)
 		if err != nil {
 			t.Fatal(err)
 		}
-		head := min(len(clean), 1<<20) // boot sector, FATs, root folder and the files
+		head := min(len(data), 4<<20) // boot sector, FATs, bitmap, folders and the files
 		seed := uint32(1)
 		for run := range 400 {
-			data := bytes.Clone(clean)
+			type flipped struct {
+				at  int
+				old byte
+			}
+			var undo []flipped
 			for range 1 + run%8 {
 				seed = seed*1664525 + 1013904223
 				at := int(seed>>8) % head
 				if run%2 == 0 {
 					at %= 4096 // mostly the boot sector and the start of the FAT
 				}
+				undo = append(undo, flipped{at, data[at]})
 				data[at] = byte(seed)
 			}
-			r := bytes.NewReader(data)
-			v, err := Open(r, int64(len(data)), 0)
-			if err != nil {
-				continue
+			patchCorrupt(t, kind, run, data)
+			for i := len(undo) - 1; i >= 0; i-- { // the clean volume again, for the next run
+				data[undo[i].at] = undo[i].old
 			}
-			res, err := Patch(r, int64(len(data)), v, piFiles(run))
-			if err != nil {
-				continue
-			}
-			for _, e := range res.Extents {
-				if e.Offset < 0 || e.End() > int64(len(data)) {
-					t.Fatalf("%s run %d: extent %s at %d (%d bytes) outside the image", kind, run, e.What, e.Offset, e.Length)
-				}
-			}
+		}
+	}
+}
+
+// patchCorrupt runs Open and Patch on a corrupted volume: an error, or
+// extents inside it.
+func patchCorrupt(t *testing.T, kind string, run int, data []byte) {
+	t.Helper()
+	r := bytes.NewReader(data)
+	v, err := Open(r, int64(len(data)), 0)
+	if err != nil {
+		return
+	}
+	res, err := Patch(r, int64(len(data)), v, piFiles(run))
+	if err != nil {
+		return
+	}
+	for _, e := range res.Extents {
+		if e.Offset < 0 || e.End() > int64(len(data)) {
+			t.Fatalf("%s run %d: extent %s at %d (%d bytes) outside the image", kind, run, e.What, e.Offset, e.Length)
 		}
 	}
 }
