@@ -86,7 +86,11 @@ func (s *File) Check(c *pipeline.CheckContext) hcl.Diagnostics {
 		}
 	}
 	if s.Partition != nil {
-		diags = append(diags, s.checkPartition(c)...)
+		img, d := imagePartition(c, *s.Partition)
+		diags = append(diags, d...)
+		if img != nil {
+			img.files = append(img.files, s)
+		}
 	}
 	return diags
 }

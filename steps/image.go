@@ -9,6 +9,7 @@ import (
 	"github.com/flashpipe/flashpipe/diskimage"
 	"github.com/flashpipe/flashpipe/executor"
 	"github.com/flashpipe/flashpipe/fsimage"
+	"github.com/flashpipe/flashpipe/fsimage/manifest"
 	"github.com/flashpipe/flashpipe/pipeline"
 	"github.com/flashpipe/flashpipe/units"
 	"github.com/hashicorp/hcl/v2"
@@ -23,7 +24,7 @@ var imageKind = pipeline.Kind{
 	Summary:  "write a disk image (raw, gzip, xz, zstd, bzip2, or in a zip): its mapped blocks only, with a block map",
 	Provides: []string{"image", pipeline.RoleWritten},
 	Excludes: []pipeline.Order{{Roles: []string{"table", "filesystem", "content"},
-		Why: "the image brings its own partition table and partitions. Remove the partition, mkfs and copy steps, or write content with them in a profile of its own. A file step puts its file into one of the image's FAT partitions with partition = N (1 for the Raspberry Pi's boot partition)."},
+		Why: "the image brings its own partition table and partitions. Remove the partition, mkfs and copy steps, or write content with them in a profile of its own. File and copy steps put files into one of the image's FAT or exFAT partitions with partition = N (1 for the Raspberry Pi's boot partition)."},
 		{Roles: []string{"label"},
 			Why: `the image step labels one of the image's partitions itself: write label and label_partition in step "image" instead.`}},
 	Precedes: []pipeline.Order{writesBeforeVerify},
@@ -51,6 +52,8 @@ type Image struct {
 	checked    *diskimage.Source // as validate opened it; nil with --skip-content
 	labelFS    string            // the labelled partition's filesystem, when validate could read it
 	files      []*File           // the file steps that put files into the image's partitions
+	copies     []*Copy           // the copy steps that put content into them
+	hashes     *manifest.Cache   // SHA1s of that content, shared by the profile's jobs
 
 	mu    sync.Mutex
 	cache *diskimage.Cache // shared by the profile's jobs, opened by the first
@@ -247,7 +250,12 @@ func (i *Image) Run(ctx context.Context, j *pipeline.Job) (pipeline.Outcome, err
 		out.Note += fmt.Sprintf(", partition %d labelled %q", *i.LabelPartition, j.Plan.Label)
 	}
 	if out.Files = generatedFiles(j.Entries); len(out.Files) > 0 {
-		out.Note += fmt.Sprintf(", %d file(s) put into its partitions", len(out.Files))
+		out.Note += fmt.Sprintf(", %d file(s) generated into its partitions", len(out.Files))
+	}
+	if shared := Shared(j.Entries); len(shared) > 0 {
+		out.ManifestDigest = manifest.Digest(shared)
+		n, _ := fsimage.CountFiles(shared)
+		out.Note += fmt.Sprintf(", %d file(s) copied into its partitions", n)
 	}
 	return out, nil
 }

@@ -1,11 +1,13 @@
 package steps_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha1"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -26,16 +28,17 @@ import (
 // lists each file with its SHA1, fsck.fat or fsck.exfat find the
 // partition clean and mtools or exfat-fuse read each stick's own files
 // back.
-func TestImageFiles(t *testing.T) {
-	for _, c := range []struct {
-		n  int
-		fs string
-	}{{1, "vfat"}, {3, "exfat"}} {
-		t.Run(c.fs, func(t *testing.T) {
-			if c.fs == "exfat" {
+func TestImageFiles(t *testing.T) { onPiPartitions(t, imageFiles) }
+
+// onPiPartitions runs test on partition 1 (FAT32) and 3 (exFAT) of
+// imagetest.PiDisk, each a subtest named after its filesystem.
+func onPiPartitions(t *testing.T, test func(t *testing.T, n int, fs string)) {
+	for n, fs := range map[int]string{1: "vfat", 3: "exfat"} {
+		t.Run(fs, func(t *testing.T) {
+			if fs == "exfat" {
 				imagetest.NeedExFATMount(t)
 			}
-			imageFiles(t, c.n, c.fs)
+			test(t, n, fs)
 		})
 	}
 }
@@ -180,4 +183,65 @@ profile "p" {
 	if !errors.Is(err, steps.ErrVerifyFailed) || v.Verify == nil || v.Verify.OK {
 		t.Errorf("verify after flipping a byte of firstrun.sh on the stick = %+v, %v; want a failed verification", v.Verify, err)
 	}
+}
+
+// TestImageCopy copies a folder into partition 1 (FAT32) and 3 (exFAT)
+// of a Raspberry Pi OS-like image, with a file step beside it, on two
+// sticks: the jobs are done (verify compared the copied files' clusters
+// with their sources), the receipt has the content's manifest digest and
+// the generated file, the partitions are clean and read back whole; a
+// file step whose path the copied content has fails the job, nothing
+// written.
+func TestImageCopy(t *testing.T) {
+	onPiPartitions(t, func(t *testing.T, n int, fs string) {
+		dir := t.TempDir()
+		content := filepath.Join(dir, "content")
+		files := map[string][]byte{
+			"overlays/README":        []byte("overlays\n"),
+			"overlays/big.dtbo":      bytes.Repeat([]byte("dtbo"), 40000), // many clusters
+			"overlays/deep/empty":    nil,
+			"A Long Name (copy).txt": []byte("long\n"),
+		}
+		for p, data := range files {
+			if err := os.MkdirAll(filepath.Dir(filepath.Join(content, p)), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(content, p), data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		img := piImage(t, dir, "mbr", "raw")
+		body := fmt.Sprintf(`source = %q
+  }
+  step "copy" {
+    paths       = [%q]
+    destination = "/extra"
+    partition   = %d
+  }
+  step "file" {
+    path      = "extra/stick.txt"
+    content   = "${job.seq}"
+    partition = %[3]d`, img, content+"/", n)
+		rcs, sticks := flashLabelled(t, dir, body, 2)
+		for k, rc := range rcs {
+			if rc.Result != receipts.ResultDone || rc.ManifestDigest == "" || len(rc.Files) != 1 {
+				t.Fatalf("stick %d: result %q (%s), manifest digest %q, files %+v; want done, a digest, one file", k+1, rc.Result, rc.Error, rc.ManifestDigest, rc.Files)
+			}
+			got := imagetest.VolumeTree(t, sticks[k], fs, imagetest.PiPartitions[n-1], map[int]int64{1: 64 << 20, 3: 16 << 20}[n])
+			for p, data := range files {
+				sum := sha1.Sum(data)
+				if got["extra/"+p] != hex.EncodeToString(sum[:]) {
+					t.Errorf("stick %d: extra/%s read back has SHA1 %q, want %x", k+1, p, got["extra/"+p], sum)
+				}
+			}
+			if sum := sha1.Sum([]byte(fmt.Sprint(k + 1))); got["extra/stick.txt"] != hex.EncodeToString(sum[:]) {
+				t.Errorf("stick %d: extra/stick.txt read back has SHA1 %q, want %x", k+1, got["extra/stick.txt"], sum)
+			}
+		}
+		clash := strings.Replace(body, "extra/stick.txt", "extra/overlays/README", 1)
+		rcs, _ = flashLabelled(t, t.TempDir(), clash, 1)
+		if rc := rcs[0]; rc.Result == receipts.ResultDone || !strings.Contains(rc.Error, "a copy step already puts extra/overlays/README there") || rc.BytesWritten != 0 {
+			t.Errorf("a file step over a copied file: result %q, error %q, %d bytes written; want failed, naming the clash, nothing written", rc.Result, rc.Error, rc.BytesWritten)
+		}
+	})
 }

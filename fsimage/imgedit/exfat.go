@@ -46,6 +46,7 @@ type exEdit struct {
 	fat    map[int64][]byte // FAT sectors by volume offset
 	dirty  map[int64]bool
 	dirs   map[uint32]*exDir
+	data   content
 }
 
 // exDir is one exFAT folder in memory.
@@ -79,7 +80,7 @@ func openExFAT(p *relabel.Patcher, r io.ReaderAt, size int64, v *relabel.Volume)
 	if err != nil {
 		return nil, err
 	}
-	e := &exEdit{p: p, g: g, off: v.Offset, fat: map[int64][]byte{}, dirty: map[int64]bool{}, dirs: map[uint32]*exDir{}}
+	e := &exEdit{p: p, g: g, off: v.Offset, fat: map[int64][]byte{}, dirty: map[int64]bool{}, dirs: map[uint32]*exDir{}, data: content{p: p}}
 	root, err := e.openDir(uint32(g.RootCluster), false, 0, nil, 0, "the root folder")
 	if err != nil {
 		return nil, err
@@ -397,20 +398,41 @@ func (d *exDir) put(at int, set []byte) {
 	d.scan()
 }
 
-// put puts one file into the volume, replacing one of the same name.
-func (e *exEdit) put(f File) (bool, error) {
-	dirs, name, err := splitPath(f.Path)
+func (e *exEdit) content() *content { return &e.data }
+
+// folder returns the folder that holds path's last element, made (with
+// the folders above it) when it is not there.
+func (e *exEdit) folder(path string, t time.Time) (*exDir, string, error) {
+	dirs, name, err := splitPath(path)
 	if err != nil {
-		return false, err
+		return nil, "", err
 	}
 	d, err := e.openDir(uint32(e.g.RootCluster), false, 0, nil, 0, "the root folder")
 	if err != nil {
-		return false, err
+		return nil, "", err
 	}
 	for i, el := range dirs {
-		if d, err = e.subdir(d, el, f.ModTime); err != nil {
-			return false, fmt.Errorf("folder %s: %w", joinPath(dirs[:i+1]), err)
+		if d, err = e.subdir(d, el, t); err != nil {
+			return nil, "", fmt.Errorf("folder %s: %w", joinPath(dirs[:i+1]), err)
 		}
+	}
+	return d, name, nil
+}
+
+// mkdir makes the folder f.Path, or keeps the one there.
+func (e *exEdit) mkdir(f File) error {
+	d, name, err := e.folder(f.Path, f.ModTime)
+	if err == nil {
+		_, err = e.subdir(d, name, f.ModTime)
+	}
+	return err
+}
+
+// put puts one file into the volume, replacing one of the same name.
+func (e *exEdit) put(f File) (bool, error) {
+	d, name, err := e.folder(f.Path, f.ModTime)
+	if err != nil {
+		return false, err
 	}
 	replaced := false
 	if old := d.lookup(name); old != nil {
@@ -426,17 +448,17 @@ func (e *exEdit) put(f File) (bool, error) {
 		d.scan()
 		replaced = true
 	}
-	size := int64(len(f.Data))
+	size := f.size()
 	cs, contig, err := e.alloc((size+e.g.ClusterSize-1)/e.g.ClusterSize, "its content of "+units.Exact(size))
 	if err != nil {
 		return false, err
 	}
+	offs := make([]int64, len(cs))
 	for i, c := range cs {
-		b := make([]byte, e.g.ClusterSize)
-		copy(b, f.Data[min(int64(i)*e.g.ClusterSize, size):])
-		if err := e.p.Put(e.off+e.clusterOff(c), b, "file "+f.Path); err != nil {
-			return false, err
-		}
+		offs[i] = e.off + e.clusterOff(c)
+	}
+	if err := e.data.put(&f, offs, e.g.ClusterSize); err != nil {
+		return false, err
 	}
 	var first uint32
 	if len(cs) > 0 {

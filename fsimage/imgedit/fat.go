@@ -32,18 +32,18 @@ const (
 // fatEdit is one FAT volume being edited: its first FAT in memory, the
 // directories read so far, and the patcher that collects the sectors.
 type fatEdit struct {
-	p        *relabel.Patcher
-	g        *relabel.FATGeometry
-	off      int64 // the volume's offset in the image
-	kind     allocmap.FS
-	cb       int64 // bytes per cluster
-	fat      []byte
-	orig     []byte // the FAT as the image has it
-	free     int64  // free clusters
-	cursor   uint32 // where the search for a free cluster goes on
-	last     uint32 // the last cluster given out; 0: none
-	dirs     map[uint32]*dir
-	fileDirs map[string]*dir // folders by their folded path
+	p      *relabel.Patcher
+	g      *relabel.FATGeometry
+	off    int64 // the volume's offset in the image
+	kind   allocmap.FS
+	cb     int64 // bytes per cluster
+	fat    []byte
+	orig   []byte // the FAT as the image has it
+	free   int64  // free clusters
+	cursor uint32 // where the search for a free cluster goes on
+	last   uint32 // the last cluster given out; 0: none
+	dirs   map[uint32]*dir
+	data   content
 }
 
 // openFAT reads v's boot sector and its first FAT.
@@ -53,7 +53,7 @@ func openFAT(p *relabel.Patcher, r io.ReaderAt, size int64, v *relabel.Volume) (
 		return nil, err
 	}
 	e := &fatEdit{p: p, g: g, off: v.Offset, kind: v.FS, cb: g.SectorSize * g.SectorsPerCluster, cursor: 2,
-		dirs: map[uint32]*dir{}, fileDirs: map[string]*dir{}}
+		dirs: map[uint32]*dir{}, data: content{p: p}}
 	n := g.FATSectors * g.SectorSize
 	need := (g.Clusters + 2) * 4
 	switch e.kind {
@@ -199,32 +199,41 @@ func (e *fatEdit) release(first uint32, what string) error {
 	return nil
 }
 
-// writeData puts data into the clusters cs, the last one's tail zeros.
-func (e *fatEdit) writeData(cs []uint32, data []byte, what string) error {
-	for i, c := range cs {
-		b := make([]byte, e.cb)
-		copy(b, data[min(int64(i)*e.cb, int64(len(data))):])
-		if err := e.p.Put(e.off+e.clusterOff(c), b, what); err != nil {
-			return err
+func (e *fatEdit) content() *content { return &e.data }
+
+// folder returns the folder that holds path's last element, made (with
+// the folders above it) when it is not there.
+func (e *fatEdit) folder(path string, t time.Time) (*dir, string, error) {
+	dirs, name, err := splitPath(path)
+	if err != nil {
+		return nil, "", err
+	}
+	d, err := e.root()
+	if err != nil {
+		return nil, "", err
+	}
+	for i, el := range dirs {
+		if d, err = e.subdir(d, el, t); err != nil {
+			return nil, "", fmt.Errorf("folder %s: %w", joinPath(dirs[:i+1]), err)
 		}
 	}
-	return nil
+	return d, name, nil
+}
+
+// mkdir makes the folder f.Path, or keeps the one there.
+func (e *fatEdit) mkdir(f File) error {
+	d, name, err := e.folder(f.Path, f.ModTime)
+	if err == nil {
+		_, err = e.subdir(d, name, f.ModTime)
+	}
+	return err
 }
 
 // put puts one file into the volume, replacing one of the same name.
 func (e *fatEdit) put(f File) (replaced bool, err error) {
-	dirs, name, err := splitPath(f.Path)
+	d, name, err := e.folder(f.Path, f.ModTime)
 	if err != nil {
 		return false, err
-	}
-	d, err := e.root()
-	if err != nil {
-		return false, err
-	}
-	for i, el := range dirs {
-		if d, err = e.subdir(d, el, f.ModTime); err != nil {
-			return false, fmt.Errorf("folder %s: %w", joinPath(dirs[:i+1]), err)
-		}
 	}
 	if old := d.lookup(name); old != nil {
 		if old.attr&attrDir != 0 {
@@ -238,21 +247,26 @@ func (e *fatEdit) put(f File) (replaced bool, err error) {
 		d.remove(old)
 		replaced = true
 	}
-	if int64(len(f.Data)) > 1<<32-1 {
-		return false, fmt.Errorf("%s is larger than FAT's 4 GiB - 1 byte", units.Exact(int64(len(f.Data))))
+	size := f.size()
+	if size > 1<<32-1 {
+		return false, fmt.Errorf("%s is larger than FAT's 4 GiB - 1 byte", units.Exact(size))
 	}
-	cs, err := e.alloc((int64(len(f.Data))+e.cb-1)/e.cb, "its content of "+units.Exact(int64(len(f.Data))))
+	cs, err := e.alloc((size+e.cb-1)/e.cb, "its content of "+units.Exact(size))
 	if err != nil {
 		return false, err
 	}
 	var first uint32
+	offs := make([]int64, len(cs))
+	for i, c := range cs {
+		offs[i] = e.off + e.clusterOff(c)
+	}
 	if len(cs) > 0 {
 		first = cs[0]
 	}
-	if err := e.writeData(cs, f.Data, "file "+f.Path); err != nil {
+	if err := e.data.put(&f, offs, e.cb); err != nil {
 		return false, err
 	}
-	ents, err := fat.Entries(name, d.taken, first, uint32(len(f.Data)), f.ModTime, false)
+	ents, err := fat.Entries(name, d.taken, first, uint32(size), f.ModTime, false)
 	if err != nil {
 		return false, err
 	}

@@ -18,6 +18,23 @@ type File struct {
 	Path    string
 	Data    []byte
 	ModTime time.Time
+	// Source, when set, is the manifest entry (of step "copy") whose
+	// source file holds the content, Source.Size bytes; Data is unused.
+	// The content becomes FileData extents, read from the file as the
+	// stick is written and checked against the entry, never held in
+	// memory.
+	Source *fsimage.Entry
+	// Dir makes a folder at Path (and the folders above it), or keeps
+	// the one there.
+	Dir bool
+}
+
+// size returns the bytes of f's content.
+func (f *File) size() int64 {
+	if f.Source != nil {
+		return f.Source.Size
+	}
+	return int64(len(f.Data))
 }
 
 // Result is what Patch lays over an image.
@@ -76,6 +93,12 @@ func Patch(r io.ReaderAt, diskSize int64, v *relabel.Volume, files []File) (*Res
 	}
 	res := &Result{}
 	for _, f := range files {
+		if f.Dir {
+			if err := e.mkdir(f); err != nil {
+				return nil, fmt.Errorf("%s: folder %s: %w", v, f.Path, err)
+			}
+			continue
+		}
 		replaced, err := e.put(f)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %s: %w", v, f.Path, err)
@@ -90,13 +113,58 @@ func Patch(r io.ReaderAt, diskSize int64, v *relabel.Volume, files []File) (*Res
 	if res.Extents, err = p.Extents(); err != nil {
 		return nil, fmt.Errorf("%s: %w", v, err)
 	}
+	if data := e.content().extents; len(data) > 0 {
+		res.Extents = append(res.Extents, data...)
+		fsimage.SortExtents(res.Extents)
+		if err := (&fsimage.Plan{Extents: res.Extents}).Check(); err != nil {
+			return nil, fmt.Errorf("%s: %w", v, err)
+		}
+	}
 	return res, nil
 }
 
 // editor puts files into one kind of filesystem.
 type editor interface {
 	put(f File) (replaced bool, err error)
+	mkdir(f File) error
 	flush() error
+	content() *content
+}
+
+// content lays out files' content in the clusters given to them: bytes
+// in memory through the patcher, a source file's as FileData extents.
+type content struct {
+	p       *relabel.Patcher
+	extents []fsimage.Extent // FileData and Zero extents, in the order given out
+}
+
+// put lays out f's content in the clusters at the image offsets offs,
+// cb bytes each; the last cluster's tail is zeros.
+func (c *content) put(f *File, offs []int64, cb int64) error {
+	size := f.size()
+	for i, off := range offs {
+		from := int64(i) * cb
+		if f.Source == nil {
+			b := make([]byte, cb)
+			copy(b, f.Data[min(from, size):])
+			if err := c.p.Put(off, b, "file "+f.Path); err != nil {
+				return err
+			}
+			continue
+		}
+		n := min(cb, size-from)
+		if k := len(c.extents); k > 0 && c.extents[k-1].Kind == fsimage.FileData && c.extents[k-1].Entry == f.Source &&
+			c.extents[k-1].End() == off && c.extents[k-1].SourceOffset+c.extents[k-1].Length == from {
+			c.extents[k-1].Length += n // the next cluster follows: one extent
+		} else {
+			c.extents = append(c.extents, fsimage.Extent{Offset: off, Length: n, Kind: fsimage.FileData, Entry: f.Source,
+				SourceOffset: from, What: "file " + f.Path})
+		}
+		if n < cb {
+			c.extents = append(c.extents, fsimage.Extent{Offset: off + n, Length: cb - n, Kind: fsimage.Zero, What: "file " + f.Path + " (end of its last cluster)"})
+		}
+	}
+	return nil
 }
 
 // readAll returns n bytes of the image at off, read in pieces of at
@@ -154,8 +222,8 @@ func (l *layered) ReadAt(b []byte, off int64) (int, error) {
 	n, err := l.r.ReadAt(b, off)
 	end := off + int64(len(b))
 	for _, p := range l.patches {
-		if p.End() <= off || p.Offset >= end {
-			continue
+		if p.End() <= off || p.Offset >= end || p.Kind != fsimage.Bytes {
+			continue // a file's content (FileData) is never read back for an edit
 		}
 		from, to := max(p.Offset, off), min(p.End(), end)
 		copy(b[from-off:to-off], p.Data[from-p.Offset:to-p.Offset])
