@@ -245,3 +245,23 @@ func TestImageCopy(t *testing.T) {
 		}
 	})
 }
+
+// TestImageFilesPools: a file step with partition that reads a pool's
+// row makes each stick of the profile take a row, as a file step in a
+// filesystem flashpipe lays out does.
+func TestImageFilesPools(t *testing.T) {
+	dir := t.TempDir()
+	img := imagetest.PiDisk(t, dir, "mbr")
+	csv := filepath.Join(dir, "wifi.csv")
+	if err := os.WriteFile(csv, []byte("ssid\nhall-1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := load(t, fmt.Sprintf(`pool "wifi" { csv = %q }
+profile "p" {
+  %s
+  step "verify" {}
+}`, csv, strings.Replace(fileAfterImage(img, "partition = 1"), `"x"`, "pool.wifi.row.ssid", 1)))
+	if got := cfg.Profiles[0].Pools; fmt.Sprint(got) != "[wifi]" {
+		t.Errorf("Profile.Pools = %v, want [wifi]", got)
+	}
+}
