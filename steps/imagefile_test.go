@@ -90,6 +90,12 @@ func imageFiles(t *testing.T, n int, fs string) {
 				t.Errorf("stick %d: receipt file %s SHA1 %s, want that of %q", seq, f.Path, f.SHA1, want[f.Path])
 			}
 		}
+		// The label's root folder entry and the files' share partition 1's
+		// root folder: mdir reads the label from that entry.
+		dir := imagetest.Run(t, "", "mdir", "-i", fmt.Sprintf("%s@@%d", sticks[k], imagetest.PiPartitions[0]), "::/")
+		if want := fmt.Sprintf("Volume in drive : is BOOT%04d", seq); !strings.Contains(dir, want) {
+			t.Errorf("stick %d: mdir of partition 1 does not say %q:\n%s", seq, want, dir)
+		}
 		got := imagetest.VolumeTree(t, sticks[k], fs, imagetest.PiPartitions[n-1], map[int]int64{1: 64 << 20, 3: 16 << 20}[n])
 		for p, data := range want {
 			sum := sha1.Sum([]byte(data))
