@@ -122,8 +122,10 @@ func (i *Image) filePlan(ctx context.Context, j *pipeline.Job, src *imageSource,
 }
 
 // partitionFiles returns what goes into each partition, the partitions in
-// the order the steps name them, and adds it to the job's Entries.
+// the order the steps name them, and makes it the job's Entries (anew
+// when the job plans again).
 func (i *Image) partitionFiles(ctx context.Context, j *pipeline.Job) (map[int][]imgedit.File, []int, error) {
+	j.Entries = nil
 	byPart := map[int][]imgedit.File{}
 	var order []int
 	seen := map[int]map[string]string{} // folded paths of each partition, and what put them there
