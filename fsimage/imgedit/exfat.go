@@ -110,7 +110,7 @@ func openExFAT(p *relabel.Patcher, r io.ReaderAt, size int64, v *relabel.Volume)
 	case bmLen < uint64(g.Clusters+7)/8 || bmLen > maxFATBytes:
 		return nil, fmt.Errorf("%s: its allocation bitmap of %d bytes does not fit %d clusters", v, bmLen, g.Clusters)
 	}
-	cs, err := e.chain(bmFirst, false, int64(bmLen), "the allocation bitmap")
+	cs, err := e.chain(bmFirst, false, (g.Clusters+7)/8, "the allocation bitmap") // the clusters that hold the volume's bits
 	if err != nil {
 		return nil, err
 	}

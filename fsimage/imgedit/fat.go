@@ -62,13 +62,14 @@ func openFAT(p *relabel.Patcher, r io.ReaderAt, size int64, v *relabel.Volume) (
 	case allocmap.FAT16:
 		need = (g.Clusters + 2) * 2
 	}
+	used := (need + g.SectorSize - 1) / g.SectorSize * g.SectorSize // the sectors that hold the volume's clusters' entries
 	switch {
-	case n > maxFATBytes:
-		return nil, fmt.Errorf("%s: its FAT of %s is larger than the %s flashpipe edits", v, units.Exact(n), units.Exact(maxFATBytes))
+	case used > maxFATBytes:
+		return nil, fmt.Errorf("%s: its FAT of %s is larger than the %s flashpipe edits", v, units.Exact(used), units.Exact(maxFATBytes))
 	case n < need:
 		return nil, fmt.Errorf("%s: its FAT of %d bytes cannot hold %d clusters", v, n, g.Clusters)
 	}
-	if e.orig, err = e.read(g.FATStart*g.SectorSize, n); err != nil {
+	if e.orig, err = e.read(g.FATStart*g.SectorSize, used); err != nil {
 		return nil, err
 	}
 	e.fat = bytes.Clone(e.orig)
