@@ -20,10 +20,20 @@ func (l *Loader) compile(cfg *Config, p *Profile) hcl.Diagnostics {
 	}
 	var write *WriteSpec
 	var fused *Stage
+	edits := &WriteSpec{}
 	for _, sb := range p.Steps {
 		cc := &CheckContext{Config: cfg, Profile: p, Block: sb, skipContent: l.SkipContent}
 		diags = append(diags, sb.Step.Check(cc)...)
-		kind := l.Registry.Kinds[sb.Kind]
+		kind := l.kindOf(sb)
+		if kind.Edit {
+			if c, ok := sb.Step.(Contributor); ok {
+				diags = append(diags, c.Contribute(edits, cc)...)
+			}
+			if n := len(p.Stages); n > 0 {
+				p.Stages[n-1].Edits = append(p.Stages[n-1].Edits, sb)
+			}
+			continue
+		}
 		if !kind.Fused {
 			p.Stages = append(p.Stages, &Stage{Name: sb.Kind, Steps: []*StepBlock{sb}, Runner: sb.Step.(Runner),
 				Timeout: sb.Meta.Timeout, Retries: sb.Meta.Retries, Detaches: kind.Detaches})
@@ -49,6 +59,9 @@ func (l *Loader) compile(cfg *Config, p *Profile) hcl.Diagnostics {
 			diags = append(diags, cfg.checkLabel(write.Label, write.FS, l.Registry.LabelRules)...)
 		}
 		p.Pools = cfg.writePools(write)
+	}
+	if len(edits.Files) > 0 {
+		p.Pools = sortedKeys(setOf(append(p.Pools, cfg.writePools(edits)...)))
 	}
 	diags = append(diags, checkStickSize(p)...)
 	if l.firstPlaying(p.Steps, []string{RoleWritten}) != nil && l.firstPlaying(p.Steps, []string{RoleVerified}) == nil {
@@ -89,7 +102,7 @@ func (l *Loader) checkOrder(p *Profile) hcl.Diagnostics {
 	first := map[string]*StepBlock{}
 	var last *StepBlock
 	for _, sb := range p.Steps {
-		kind := l.Registry.Kinds[sb.Kind]
+		kind := l.kindOf(sb)
 		switch prev, ok := first[sb.Kind]; {
 		case ok && !kind.Repeat:
 			diags = append(diags, errAt(sb.TypeRange, fmt.Sprintf("Duplicate %s step", sb.Kind),
@@ -128,9 +141,9 @@ func (l *Loader) checkOrder(p *Profile) hcl.Diagnostics {
 // each on its own line, flagged.
 func (l *Loader) checkExcludes(p *Profile, sb *StepBlock, flagged map[*StepBlock]bool) hcl.Diagnostics {
 	var diags hcl.Diagnostics
-	for _, ex := range l.Registry.Kinds[sb.Kind].Excludes {
+	for _, ex := range l.kindOf(sb).Excludes {
 		for _, o := range p.Steps {
-			if o == sb || flagged[o] || !l.Registry.Kinds[o.Kind].playsAny(ex.Roles) {
+			if o == sb || flagged[o] || !l.kindOf(o).playsAny(ex.Roles) {
 				continue
 			}
 			flagged[o] = true
@@ -145,7 +158,7 @@ func (l *Loader) checkExcludes(p *Profile, sb *StepBlock, flagged map[*StepBlock
 // earlier step meets. A step that would meet it but comes later is named
 // in the diagnostic and flagged, so it gets no second one.
 func (l *Loader) checkRequires(p *Profile, sb *StepBlock, flagged map[*StepBlock]bool) hcl.Diagnostics {
-	for _, req := range l.Registry.Kinds[sb.Kind].Requires {
+	for _, req := range l.kindOf(sb).Requires {
 		if l.firstPlaying(p.Steps[:sb.Index], req.Roles) != nil {
 			continue
 		}
@@ -163,7 +176,7 @@ func (l *Loader) checkRequires(p *Profile, sb *StepBlock, flagged map[*StepBlock
 // checkPrecedes reports a step of sb's kind that comes after a step it
 // must precede.
 func (l *Loader) checkPrecedes(p *Profile, sb *StepBlock, flagged map[*StepBlock]bool) hcl.Diagnostics {
-	for _, ord := range l.Registry.Kinds[sb.Kind].Precedes {
+	for _, ord := range l.kindOf(sb).Precedes {
 		if a := l.firstPlaying(p.Steps[:sb.Index], ord.Roles); a != nil {
 			flagged[sb] = true
 			return hcl.Diagnostics{errAt(sb.TypeRange, "Step out of order",
@@ -173,11 +186,32 @@ func (l *Loader) checkPrecedes(p *Profile, sb *StepBlock, flagged map[*StepBlock
 	return nil
 }
 
+// kindOf returns the kind whose rules apply to sb: its kind's, or the
+// one its kind's Edits returns for it.
+func (l *Loader) kindOf(sb *StepBlock) *Kind {
+	k := l.Registry.Kinds[sb.Kind]
+	if k.Edits != nil && sb.Step != nil {
+		if e := k.Edits(sb.Step); e != nil {
+			return e
+		}
+	}
+	return k
+}
+
+// setOf returns the set of names.
+func setOf(names []string) map[string]bool {
+	m := map[string]bool{}
+	for _, n := range names {
+		m[n] = true
+	}
+	return m
+}
+
 // firstPlaying returns the first of steps whose kind plays one of roles,
 // or nil.
 func (l *Loader) firstPlaying(steps []*StepBlock, roles []string) *StepBlock {
 	for _, s := range steps {
-		if l.Registry.Kinds[s.Kind].playsAny(roles) {
+		if l.kindOf(s).playsAny(roles) {
 			return s
 		}
 	}

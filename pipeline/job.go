@@ -19,6 +19,9 @@ type Stage struct {
 	Retries int
 	// Detaches: the stick leaves the bus while this stage runs (Kind.Detaches).
 	Detaches bool
+	// Edits are the steps after it that edit what it writes (Kind.Edit),
+	// in order: its runner does their work, for plan to show.
+	Edits []*StepBlock
 }
 
 // WriteStage is the name of the stage the fused steps form.

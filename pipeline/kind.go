@@ -44,6 +44,18 @@ type Kind struct {
 	// (eject): the station expects the disk to go away then, and does not
 	// take it again until it is pulled.
 	Detaches bool
+	// Edits, when set, is asked of each decoded step of this kind: for a
+	// step it returns a kind for, the step edits what an earlier stage
+	// writes instead of joining the write stage (a file step with
+	// partition = N puts its file into a partition of the image an image
+	// step writes). That kind's roles and rules apply to the step in
+	// place of these; its Edit is true.
+	Edits func(Step) *Kind
+	// Edit marks a kind Edits returns: its steps are neither fused nor a
+	// stage of their own; their Check hands them to the step they edit,
+	// which does their work in its stage. A Contributor still contributes,
+	// to a WriteSpec of its own, for the pools its expressions use.
+	Edit bool
 	// Findings are the findings its outcomes may report (Outcome.Findings),
 	// so that their counters exist before the first one.
 	Findings []string

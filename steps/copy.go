@@ -21,9 +21,11 @@ var copyKind = pipeline.Kind{
 	Provides: []string{"content", pipeline.RoleWritten},
 	Requires: []pipeline.Order{needsFilesystem(`copy needs a filesystem: add step "mkfs" { type = "vfat" } before it.`)},
 	Precedes: []pipeline.Order{writesBeforeVerify},
+	Edits:    copyEdits,
 }
 
-// Copy decodes a copy step; it is fused into the write stage. Content comes
+// Copy decodes a copy step; it is fused into the write stage, or, with
+// partition, edits the image an image step writes (imagefile.go). Content comes
 // from source blocks by reference and from inline paths (relative to the
 // file that declares the step); include and exclude add to each source's
 // own patterns.
@@ -33,6 +35,7 @@ var copyKind = pipeline.Kind{
 //	  paths       = ["extra/flyer.pdf"]
 //	  exclude     = ["**/*.jpg"]
 //	  destination = "/event"
+//	  partition   = 1          # only after step "image": into this partition of the image
 //	}
 type Copy struct {
 	Sources     hcl.Expression `hcl:"sources,optional"`
@@ -40,6 +43,7 @@ type Copy struct {
 	Include     []string       `hcl:"include,optional"`
 	Exclude     []string       `hcl:"exclude,optional"`
 	Destination string         `hcl:"destination,optional"`
+	Partition   *int           `hcl:"partition,optional"`
 
 	resolved    []*pipeline.SourceBlock
 	contributed *pipeline.CopySpec // what Contribute added to the write
@@ -71,6 +75,13 @@ func (s *Copy) Check(c *pipeline.CheckContext) hcl.Diagnostics {
 	}
 	if strings.Contains(s.Destination, "\\") || strings.Contains(s.Destination, "..") {
 		diags = append(diags, c.Errorf("destination", "Invalid destination", "destination = %q: use a folder path with forward slashes inside the filesystem, such as \"/event/docs\".", s.Destination))
+	}
+	if s.Partition != nil {
+		img, d := imagePartition(c, *s.Partition)
+		diags = append(diags, d...)
+		if img != nil {
+			img.copies = append(img.copies, s)
+		}
 	}
 	return diags
 }
@@ -152,5 +163,9 @@ func (s *Copy) Describe(*pipeline.WriteSpec, func(hcl.Expression) string) string
 		}
 		parts = append(parts, p)
 	}
-	return strings.Join(parts, "; ") + " -> /" + s.contributed.Destination
+	d := strings.Join(parts, "; ") + " -> /" + s.contributed.Destination
+	if s.Partition != nil {
+		d += fmt.Sprintf(", into partition %d of the image", *s.Partition)
+	}
+	return d
 }

@@ -25,17 +25,20 @@ var fileKind = pipeline.Kind{
 	Provides: []string{"content", pipeline.RoleWritten},
 	Requires: []pipeline.Order{needsFilesystem(`file needs a filesystem: add step "mkfs" { type = "vfat" } before it.`)},
 	Precedes: []pipeline.Order{writesBeforeVerify},
+	Edits:    fileEdits,
 }
 
-// File decodes a file step; it is fused into the write stage. Path and
-// content are per-device expressions, evaluated once for each stick
+// File decodes a file step; it is fused into the write stage, or, with
+// partition, edits the image an image step writes (imagefile.go). Path
+// and content are per-device expressions, evaluated once for each stick
 // before anything is written to it.
 //
 //	step "file" {
-//	  path    = "/licence.txt"
-//	  content = "${pool.keys.row.key}\n"   # or content_base64 = filebase64("logo.png")
-//	  mode    = "0444"                      # optional
-//	  mtime   = "2026-05-01T12:00:00Z"      # optional: the job's start time
+//	  path      = "/licence.txt"
+//	  content   = "${pool.keys.row.key}\n"   # or content_base64 = filebase64("logo.png")
+//	  mode      = "0444"                      # optional
+//	  mtime     = "2026-05-01T12:00:00Z"      # optional: the job's start time
+//	  partition = 1                           # only after step "image": into this partition of the image
 //	}
 type File struct {
 	Path          hcl.Expression `hcl:"path"`
@@ -43,6 +46,7 @@ type File struct {
 	ContentBase64 hcl.Expression `hcl:"content_base64,optional"`
 	Mode          hcl.Expression `hcl:"mode,optional"`
 	Mtime         hcl.Expression `hcl:"mtime,optional"`
+	Partition     *int           `hcl:"partition,optional"`
 
 	spec *pipeline.FileSpec
 }
@@ -79,6 +83,13 @@ func (s *File) Check(c *pipeline.CheckContext) hcl.Diagnostics {
 	if v, ok := literal(s.Mtime); ok {
 		if _, err := time.Parse(time.RFC3339, v); err != nil {
 			diags = append(diags, c.Errorf("mtime", "Invalid mtime", "mtime = %q: use an RFC 3339 time such as \"2026-05-01T12:00:00Z\".", v))
+		}
+	}
+	if s.Partition != nil {
+		img, d := imagePartition(c, *s.Partition)
+		diags = append(diags, d...)
+		if img != nil {
+			img.files = append(img.files, s)
 		}
 	}
 	return diags
@@ -136,6 +147,9 @@ func (s *File) Describe(_ *pipeline.WriteSpec, src func(hcl.Expression) string) 
 	content := src(s.Content)
 	if pipeline.IsSet(s.ContentBase64) {
 		content = "base64 " + src(s.ContentBase64)
+	}
+	if s.Partition != nil {
+		return fmt.Sprintf("%s = %s, into partition %d of the image", src(s.Path), content, *s.Partition)
 	}
 	return src(s.Path) + " = " + content
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/flashpipe/flashpipe/diskimage"
 	"github.com/flashpipe/flashpipe/executor"
 	"github.com/flashpipe/flashpipe/fsimage"
+	"github.com/flashpipe/flashpipe/fsimage/manifest"
 	"github.com/flashpipe/flashpipe/pipeline"
 	"github.com/flashpipe/flashpipe/units"
 	"github.com/hashicorp/hcl/v2"
@@ -23,7 +24,7 @@ var imageKind = pipeline.Kind{
 	Summary:  "write a disk image (raw, gzip, xz, zstd, bzip2, or in a zip): its mapped blocks only, with a block map",
 	Provides: []string{"image", pipeline.RoleWritten},
 	Excludes: []pipeline.Order{{Roles: []string{"table", "filesystem", "content"},
-		Why: "the image brings its own partition table and partitions. Remove the partition, mkfs and copy steps, or write content with them in a profile of its own."},
+		Why: "the image brings its own partition table and partitions. Remove the partition, mkfs and copy steps, or write content with them in a profile of its own. File and copy steps put files into one of the image's FAT or exFAT partitions with partition = N (1 for the Raspberry Pi's boot partition)."},
 		{Roles: []string{"label"},
 			Why: `the image step labels one of the image's partitions itself: write label and label_partition in step "image" instead.`}},
 	Precedes: []pipeline.Order{writesBeforeVerify},
@@ -50,6 +51,9 @@ type Image struct {
 	path, bmap string            // resolved
 	checked    *diskimage.Source // as validate opened it; nil with --skip-content
 	labelFS    string            // the labelled partition's filesystem, when validate could read it
+	files      []*File           // the file steps that put files into the image's partitions
+	copies     []*Copy           // the copy steps that put content into them
+	hashes     *manifest.Cache   // SHA1s of that content, shared by the profile's jobs
 
 	mu    sync.Mutex
 	cache *diskimage.Cache // shared by the profile's jobs, opened by the first
@@ -159,7 +163,17 @@ func (i *Image) Prepare(ctx context.Context, j *pipeline.Job) error {
 	}
 	cached := &imageSource{im: im}
 	j.Plan = imagePlan(dev.Size, dev.LogicalSectorSize, regions, cached)
-	return i.labelPlan(ctx, j, cached, size)
+	patches, err := i.labelPlan(ctx, j, cached, size)
+	if err != nil {
+		return err
+	}
+	if patches, err = i.filePlan(ctx, j, cached, size, patches); err != nil {
+		return err
+	}
+	if j.Plan.Extents, err = fsimage.Overlay(j.Plan.Extents, patches); err != nil {
+		return fmt.Errorf("image: %w", err)
+	}
+	return nil
 }
 
 // openCache opens the decompression cache on first use.
@@ -234,6 +248,14 @@ func (i *Image) Run(ctx context.Context, j *pipeline.Job) (pipeline.Outcome, err
 	if pipeline.IsSet(i.Label) {
 		out.Label, out.Details["label_partition"] = j.Plan.Label, *i.LabelPartition
 		out.Note += fmt.Sprintf(", partition %d labelled %q", *i.LabelPartition, j.Plan.Label)
+	}
+	if out.Files = generatedFiles(j.Entries); len(out.Files) > 0 {
+		out.Note += fmt.Sprintf(", %d file(s) generated into its partitions", len(out.Files))
+	}
+	if shared := Shared(j.Entries); len(shared) > 0 {
+		out.ManifestDigest = manifest.Digest(shared)
+		n, _ := fsimage.CountFiles(shared)
+		out.Note += fmt.Sprintf(", %d file(s) copied into its partitions", n)
 	}
 	return out, nil
 }

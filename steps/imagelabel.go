@@ -69,18 +69,25 @@ func (i *Image) checkLabelRules(c *pipeline.CheckContext, src *diskimage.Source)
 // cannot be told yet, or the diagnostic for a partition that is not there
 // or cannot be labelled.
 func (i *Image) findPartition(c *pipeline.CheckContext, src *diskimage.Source) (*relabel.Volume, *hcl.Diagnostic) {
+	return partitionIn(c, src, *i.LabelPartition, "label_partition", "Partition cannot be labelled")
+}
+
+// partitionIn looks for partition n in what validate can read of src and
+// identifies its filesystem: nil when that cannot be told yet, else the
+// partition or a diagnostic on the attribute attr (summary cannot, for a
+// partition whose filesystem cannot be read).
+func partitionIn(c *pipeline.CheckContext, src *diskimage.Source, n int, attr, cannot string) (*relabel.Volume, *hcl.Diagnostic) {
 	r, size, done, err := validateReader(src)
 	if err != nil {
 		return nil, c.Errorf("source", "Image cannot be used", "%s.", err)
 	}
 	defer done()
-	n := *i.LabelPartition
 	vol, err := relabel.Find(r, size, n)
 	if r.past {
 		return nil, nil // the table goes on past what validate can read (logical partitions)
 	}
 	if err != nil {
-		return nil, c.Errorf("label_partition", "No such partition", "label_partition = %d: %s.", n, err)
+		return nil, c.Errorf(attr, "No such partition", "%s = %d: %s.", attr, n, err)
 	}
 	r.strict = true // a boot sector or superblock must lie whole in what validate read
 	err = vol.Identify(r, size)
@@ -88,7 +95,7 @@ func (i *Image) findPartition(c *pipeline.CheckContext, src *diskimage.Source) (
 	case r.past:
 		return nil, nil
 	case err != nil:
-		return nil, c.Errorf("label_partition", "Partition cannot be labelled", "label_partition = %d: %s. Choose a partition that holds one of them.", n, err)
+		return nil, c.Errorf(attr, cannot, "%s = %d: %s. Choose a partition that holds one of them.", attr, n, err)
 	}
 	return vol, nil
 }
@@ -175,17 +182,17 @@ func (i *Image) describeLabel(expr func(hcl.Expression) string) string {
 
 // labelPlan, when the step sets a label, evaluates it for the job's stick,
 // reads the labelled partition from the cache (waiting for the few
-// sectors it needs to be decompressed) and lays the sectors that change
-// over the plan. A partition that is not there or cannot be labelled, or
+// sectors it needs to be decompressed) and returns the sectors that
+// change, for Prepare to lay over the plan. A partition that is not there or cannot be labelled, or
 // a label its filesystem cannot hold, fails the job before anything is
 // written.
-func (i *Image) labelPlan(ctx context.Context, j *pipeline.Job, src *imageSource, size int64) error {
+func (i *Image) labelPlan(ctx context.Context, j *pipeline.Job, src *imageSource, size int64) ([]fsimage.Extent, error) {
 	if !pipeline.IsSet(i.Label) {
-		return nil
+		return nil, nil
 	}
 	label, diags := pipeline.EvalString(i.Label, j.EvalContext())
 	if diags.HasErrors() {
-		return fmt.Errorf("image: label: %s", diags.Error())
+		return nil, fmt.Errorf("image: label: %s", diags.Error())
 	}
 	n := *i.LabelPartition
 	if j.Progress != nil && src.im.Ready() < size {
@@ -194,17 +201,14 @@ func (i *Image) labelPlan(ctx context.Context, j *pipeline.Job, src *imageSource
 	r := &ctxReader{ctx: ctx, src: src}
 	vol, err := relabel.Find(r, size, n)
 	if err != nil {
-		return fmt.Errorf("%s: nothing written: label_partition = %d: %w", j.Target, n, err)
+		return nil, fmt.Errorf("%s: nothing written: label_partition = %d: %w", j.Target, n, err)
 	}
 	res, err := relabel.Patch(r, size, vol, label, j.Now)
 	if err != nil {
-		return fmt.Errorf("%s: nothing written: label %q: %w", j.Target, label, err)
-	}
-	if j.Plan.Extents, err = fsimage.Overlay(j.Plan.Extents, res.Extents); err != nil {
-		return fmt.Errorf("image: %w", err)
+		return nil, fmt.Errorf("%s: nothing written: label %q: %w", j.Target, label, err)
 	}
 	j.Plan.Label = res.Label
-	return nil
+	return res.Extents, nil
 }
 
 // ctxReader reads a cached image as it fills, as an io.ReaderAt.

@@ -38,7 +38,7 @@ func TestValidateExamples(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("validate --strict examples/*.hcl = %d, want 0; stderr:\n%s", code, errs)
 	}
-	if want := fmt.Sprintf("%d file(s) valid: 6 profile(s)\n", len(files)); out != want {
+	if want := fmt.Sprintf("%d file(s) valid: 7 profile(s)\n", len(files)); out != want {
 		t.Errorf("validate stdout = %q, want %q", out, want)
 	}
 	for _, f := range files {

@@ -77,6 +77,9 @@ func writePlan(w io.Writer, files map[string]*hcl.File, cfg *pipeline.Config) {
 					fmt.Fprintf(w, "       %-9s %s\n", "", d)
 				}
 			}
+			for _, sb := range s.Edits {
+				fmt.Fprintf(w, "       + %-7s %s\n", sb.DisplayName(), describeStep(sb, p.Write, files))
+			}
 		}
 	}
 	if len(cfg.Profiles) == 0 {

@@ -220,12 +220,7 @@ func (a *aliaser) exact(dir *node, base, ext string) (shortName, bool) {
 func (a *aliaser) alias(dir *node, base, ext string) (shortName, error) {
 	key := aliasKey{dir, base, ext}
 	for n := max(a.next[key], 1); n <= 999999; n++ {
-		tail := "~" + strconv.Itoa(n)
-		b := base
-		if len(b) > 8-len(tail) {
-			b = b[:8-len(tail)]
-		}
-		s := packShort(b+tail, ext)
+		s := withTail(base, ext, n)
 		if _, taken := a.used[shortKey{dir, s}]; !taken {
 			a.reserve(dir, s)
 			a.next[key] = n + 1
@@ -233,6 +228,16 @@ func (a *aliaser) alias(dir *node, base, ext string) (shortName, error) {
 		}
 	}
 	return shortName{}, fmt.Errorf("fat: no free 8.3 alias for %s.%s", base, ext)
+}
+
+// withTail returns the alias of the basis base.ext with the numeric
+// tail ~n, the base cut to make room for it.
+func withTail(base, ext string, n int) shortName {
+	tail := "~" + strconv.Itoa(n)
+	if len(base) > 8-len(tail) {
+		base = base[:8-len(tail)]
+	}
+	return packShort(base+tail, ext)
 }
 
 // badLabelChars are the printable ASCII characters a FAT volume label

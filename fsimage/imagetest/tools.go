@@ -114,3 +114,19 @@ func BlkidLabel(t testing.TB, img string, off int64) string {
 	out, _ := exec.Command(testreq.Tool(t, "blkid"), "-p", "-O", fmt.Sprint(off), "-o", "value", "-s", "LABEL", img).Output()
 	return strings.TrimSpace(string(out))
 }
+
+// OpenImage opens the image file img for reading and writing, closed
+// when t ends, and returns it with its size.
+func OpenImage(t testing.TB, img string) (*os.File, int64) {
+	t.Helper()
+	f, err := os.OpenFile(img, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	st, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, st.Size()
+}

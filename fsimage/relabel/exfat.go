@@ -7,6 +7,7 @@ package relabel
 
 import (
 	"encoding/binary"
+	"io"
 	"time"
 
 	"github.com/flashpipe/flashpipe/fsimage/exfat"
@@ -20,6 +21,7 @@ type exfatVol struct {
 	heap     int64 // byte offset of cluster 2
 	clusters int64
 	root     int64 // first cluster of the root directory
+	bps      int64
 }
 
 const (
@@ -43,7 +45,7 @@ func parseExFAT(v *volume) (*exfatVol, error) {
 	bps := int64(1) << bpss
 	volLen, fatOff, fatLen := min(le.Uint64(b[72:]), 1<<50), int64(le.Uint32(b[80:])), int64(le.Uint32(b[84:]))
 	heapOff, nfats, flags := int64(le.Uint32(b[88:])), int64(b[110]), le.Uint16(b[106:])
-	e := &exfatVol{v: v, cb: bps << spcs, fat: fatOff * bps, heap: heapOff * bps,
+	e := &exfatVol{v: v, bps: bps, cb: bps << spcs, fat: fatOff * bps, heap: heapOff * bps,
 		clusters: int64(le.Uint32(b[92:])), root: int64(le.Uint32(b[96:]))}
 	if nfats == 2 && flags&1 != 0 { // ActiveFat: the second FAT is the one in use
 		e.fat += fatLen * bps
@@ -66,7 +68,7 @@ func parseExFAT(v *volume) (*exfatVol, error) {
 // set writes the root directory's Volume Label entry where it is, or in
 // its first unused entry. An empty label keeps the entry, with no
 // characters, as exfatlabel and mkfs.exfat write it.
-func (e *exfatVol) set(p *patcher, label string, _ time.Time) (string, error) {
+func (e *exfatVol) set(p *Patcher, label string, _ time.Time) (string, error) {
 	entry, err := exfat.LabelEntry(label)
 	if err != nil {
 		return "", err
@@ -97,7 +99,7 @@ func (e *exfatVol) set(p *patcher, label string, _ time.Time) (string, error) {
 	case at < 0:
 		at = free
 	}
-	b, err := p.block(at&^511, 512, "exFAT root directory (volume label)")
+	b, err := p.Block(at&^511, 512, "exFAT root directory (volume label)")
 	if err != nil {
 		return "", err
 	}
@@ -128,4 +130,25 @@ func (e *exfatVol) scanRoot(fn func(off int64, b []byte) bool) error {
 		c = next
 	}
 	return nil
+}
+
+// ExFATGeometry is where an exFAT volume keeps its structures, in bytes
+// from the volume's start (fsimage/imgedit edits files by it).
+type ExFATGeometry struct {
+	SectorSize  int64
+	ClusterSize int64
+	FAT         int64 // the active FAT
+	Heap        int64 // cluster 2
+	Clusters    int64 // clusters of the heap: 2 .. Clusters+1
+	RootCluster int64
+}
+
+// ExFATGeometry reads and checks the main boot sector of v, an exFAT
+// volume of the image r of diskSize bytes.
+func (v *Volume) ExFATGeometry(r io.ReaderAt, diskSize int64) (*ExFATGeometry, error) {
+	e, err := parseExFAT(&volume{d: &disk{r: r, size: diskSize}, off: v.Offset, size: v.Size, name: v.String()})
+	if err != nil {
+		return nil, err
+	}
+	return &ExFATGeometry{SectorSize: e.bps, ClusterSize: e.cb, FAT: e.fat, Heap: e.heap, Clusters: e.clusters, RootCluster: e.root}, nil
 }

@@ -158,11 +158,11 @@ func extChecksum(sb []byte) uint32 {
 // set writes label into the superblock and rewrites every backup
 // superblock as ext2fs_flush writes it for tune2fs: the new superblock
 // with its group number and the valid bit cleared.
-func (x *extVol) set(p *patcher, label string, _ time.Time) (string, error) {
+func (x *extVol) set(p *Patcher, label string, _ time.Time) (string, error) {
 	if err := ext4.CheckLabel(label); err != nil {
 		return "", err
 	}
-	sb, err := p.block(x.v.off+extSuperOff, extSuperSize, "ext superblock")
+	sb, err := p.Block(x.v.off+extSuperOff, extSuperSize, "ext superblock")
 	if err != nil {
 		return "", err
 	}
@@ -171,7 +171,7 @@ func (x *extVol) set(p *patcher, label string, _ time.Time) (string, error) {
 	x.seal(sb)
 	for _, g := range x.backupGroups {
 		b := x.backup(sb, g)
-		if err := p.put(x.v.off+(x.firstData+g*x.bpg)*x.bs, b, fmt.Sprintf("ext backup superblock (group %d)", g)); err != nil {
+		if err := p.Put(x.v.off+(x.firstData+g*x.bpg)*x.bs, b, fmt.Sprintf("ext backup superblock (group %d)", g)); err != nil {
 			return "", err
 		}
 	}

@@ -7,6 +7,7 @@ package relabel
 import (
 	"bytes"
 	"encoding/binary"
+	"io"
 	"time"
 
 	"github.com/flashpipe/flashpipe/fsimage/fat"
@@ -27,6 +28,8 @@ type fatVol struct {
 	rootClus  int64 // FAT32: first cluster of the root directory
 	bkBoot    int64 // FAT32: sector of the backup boot sector; 0: none
 	ext       int   // offset of the extended BPB
+	nfats     int64
+	fsInfo    int64 // FAT32: sector of the FSInfo sector; 0: none
 }
 
 // maxDirEntries is the most entries a FAT directory holds (the
@@ -49,6 +52,13 @@ func parseFAT(v *volume) (*fatVol, error) {
 	if f.fatSz == 0 {
 		f.fat32, f.ext = true, 64
 		f.fatSz, f.rootClus, f.bkBoot = int64(le.Uint32(b[36:])), int64(le.Uint32(b[44:])), int64(le.Uint16(b[50:]))
+	}
+	f.nfats = nfats
+	if f.fat32 {
+		f.fsInfo = int64(le.Uint16(b[48:]))
+	}
+	if f.fsInfo >= f.rsvd || f.fsInfo == 0xFFFF {
+		f.fsInfo = 0
 	}
 	if f.bkBoot >= f.rsvd || f.bkBoot == 0xFFFF {
 		f.bkBoot = 0
@@ -76,7 +86,7 @@ func parseFAT(v *volume) (*fatVol, error) {
 }
 
 // set writes label into the boot sector(s) and the root directory.
-func (f *fatVol) set(p *patcher, label string, now time.Time) (string, error) {
+func (f *fatVol) set(p *Patcher, label string, now time.Time) (string, error) {
 	l, err := fat.CheckLabel(label)
 	if err != nil {
 		return "", err
@@ -90,12 +100,12 @@ func (f *fatVol) set(p *patcher, label string, now time.Time) (string, error) {
 // setBoot writes the boot sector's label field, and the backup boot
 // sector's where the backup is a copy of the boot sector. A boot sector
 // without the extended boot signature 0x29 has no label field.
-func (f *fatVol) setBoot(p *patcher, l string) error {
+func (f *fatVol) setBoot(p *Patcher, l string) error {
 	field := f.ext + 7 // BS_VolLab, 11 bytes
 	if f.boot[f.ext+2] != 0x29 {
 		return nil
 	}
-	b, err := p.block(f.v.off, 512, "FAT boot sector")
+	b, err := p.Block(f.v.off, 512, "FAT boot sector")
 	if err != nil {
 		return err
 	}
@@ -111,12 +121,12 @@ func (f *fatVol) setBoot(p *patcher, l string) error {
 	if !bytes.Equal(bk[:field], f.boot[:field]) || !bytes.Equal(bk[field+11:], f.boot[field+11:]) {
 		return nil
 	}
-	return p.put(f.v.off+f.bkBoot*f.bps, bytes.Clone(b), "FAT backup boot sector")
+	return p.Put(f.v.off+f.bkBoot*f.bps, bytes.Clone(b), "FAT backup boot sector")
 }
 
 // setEntry writes the root directory's volume-label entry where it is, or
 // in the first free entry; an empty label deletes it.
-func (f *fatVol) setEntry(p *patcher, l string, now time.Time) error {
+func (f *fatVol) setEntry(p *Patcher, l string, now time.Time) error {
 	at, free := int64(-1), int64(-1)
 	err := f.scanRoot(func(off int64, e []byte) bool {
 		switch {
@@ -146,7 +156,7 @@ func (f *fatVol) setEntry(p *patcher, l string, now time.Time) error {
 	case at < 0:
 		at = free
 	}
-	b, err := p.block(at&^511, 512, "FAT root directory (volume label)")
+	b, err := p.Block(at&^511, 512, "FAT root directory (volume label)")
 	if err != nil {
 		return err
 	}
@@ -208,4 +218,32 @@ func scanEntries(v *volume, off, n int64, fn func(off int64, e []byte) bool) (st
 		}
 	}
 	return false, nil
+}
+
+// FATGeometry is where a FAT12/16/32 volume keeps its structures, in
+// sectors from the volume's start (fsimage/imgedit edits files by it).
+type FATGeometry struct {
+	SectorSize        int64 // bytes, 512 to 4096
+	SectorsPerCluster int64
+	FATStart          int64 // first sector of the first FAT
+	FATSectors        int64 // sectors per FAT
+	FATs              int64
+	RootStart         int64 // FAT12/16: first sector of the root directory region
+	RootEntries       int64 // FAT12/16: entries of the root directory region; 0 on FAT32
+	DataStart         int64 // first sector of cluster 2
+	Clusters          int64 // data clusters: 2 .. Clusters+1
+	RootCluster       int64 // FAT32: first cluster of the root directory
+	FSInfo            int64 // FAT32: sector of the FSInfo sector; 0: none
+}
+
+// FATGeometry reads and checks the boot sector of v, a FAT volume of the
+// image r of diskSize bytes.
+func (v *Volume) FATGeometry(r io.ReaderAt, diskSize int64) (*FATGeometry, error) {
+	f, err := parseFAT(&volume{d: &disk{r: r, size: diskSize}, off: v.Offset, size: v.Size, name: v.String()})
+	if err != nil {
+		return nil, err
+	}
+	return &FATGeometry{SectorSize: f.bps, SectorsPerCluster: f.spc, FATStart: f.rsvd, FATSectors: f.fatSz, FATs: f.nfats,
+		RootStart: f.rootStart, RootEntries: f.rootEnts, DataStart: f.dataStart, Clusters: f.clusters,
+		RootCluster: f.rootClus, FSInfo: f.fsInfo}, nil
 }

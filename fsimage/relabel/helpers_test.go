@@ -23,21 +23,16 @@ func run(t testing.TB, name string, args ...string) string {
 // and writes the result into img; it returns the volume and the result.
 func labelImage(t testing.TB, img string, n int, label string) (*Volume, *Result) {
 	t.Helper()
-	f, err := os.OpenFile(img, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	st, _ := f.Stat()
-	v, err := Find(f, st.Size(), n)
+	f, size := imagetest.OpenImage(t, img)
+	v, err := Find(f, size, n)
 	if err != nil {
 		t.Fatalf("Find(%s, %d) error = %v", img, n, err)
 	}
-	res, err := Patch(f, st.Size(), v, label, time.Date(2026, 5, 1, 11, 0, 0, 0, time.UTC))
+	res, err := Patch(f, size, v, label, time.Date(2026, 5, 1, 11, 0, 0, 0, time.UTC))
 	if err != nil {
 		t.Fatalf("Patch(%s, %v, %q) error = %v", img, v, label, err)
 	}
-	checkExtents(t, res, st.Size())
+	checkExtents(t, res, size)
 	for _, e := range res.Extents {
 		if _, err := f.WriteAt(e.Data, e.Offset); err != nil {
 			t.Fatal(err)

@@ -100,7 +100,7 @@ func (v *Volume) Identify(r io.ReaderAt, diskSize int64) error {
 // labeler sets the label of one kind of filesystem.
 type labeler interface {
 	// set patches label into the volume and returns it as written.
-	set(p *patcher, label string, now time.Time) (string, error)
+	set(p *Patcher, label string, now time.Time) (string, error)
 }
 
 // open identifies v's filesystem and parses what its labeler needs.
@@ -153,12 +153,12 @@ func Patch(r io.ReaderAt, diskSize int64, v *Volume, label string, now time.Time
 	if err != nil {
 		return nil, err
 	}
-	p := &patcher{d: d, blocks: map[int64]*block{}}
+	p := &Patcher{d: d, blocks: map[int64]*block{}}
 	written, err := l.set(p, label, now)
 	if err != nil {
 		return nil, err
 	}
-	xs, err := p.extents()
+	xs, err := p.Extents()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", v, err)
 	}
@@ -207,8 +207,9 @@ func (v *volume) errorf(format string, a ...any) error {
 	return fmt.Errorf("%s: %s", v.name, fmt.Sprintf(format, a...))
 }
 
-// patcher collects the blocks a label changes.
-type patcher struct {
+// Patcher collects the blocks an edit of an image changes: a label here,
+// files in fsimage/imgedit. It only reads the image.
+type Patcher struct {
 	d      *disk
 	blocks map[int64]*block
 }
@@ -218,9 +219,19 @@ type block struct {
 	what string
 }
 
-// block returns the bytes at off (image offset, n bytes, both multiples
+// NewPatcher returns a Patcher of the image r of size bytes.
+func NewPatcher(r io.ReaderAt, size int64) *Patcher {
+	return &Patcher{d: &disk{r: r, size: size}, blocks: map[int64]*block{}}
+}
+
+// Read returns n bytes at off (image offsets) as the image has them,
+// without the patcher's changes; bytes outside the image, or more than
+// 1 MiB at once, are an error.
+func (p *Patcher) Read(off, n int64) ([]byte, error) { return p.d.read(off, n) }
+
+// Block returns the bytes at off (image offset, n bytes, both multiples
 // of 512) for changing: read from the image the first time.
-func (p *patcher) block(off, n int64, what string) ([]byte, error) {
+func (p *Patcher) Block(off, n int64, what string) ([]byte, error) {
 	if b, ok := p.blocks[off]; ok && int64(len(b.data)) == n {
 		return b.data, nil
 	}
@@ -228,12 +239,12 @@ func (p *patcher) block(off, n int64, what string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return data, p.put(off, data, what)
+	return data, p.Put(off, data, what)
 }
 
-// put sets the bytes at off (image offset, a multiple of 512, inside the
+// Put sets the bytes at off (image offset, a multiple of 512, inside the
 // image) to data, a multiple of 512 bytes, without reading them.
-func (p *patcher) put(off int64, data []byte, what string) error {
+func (p *Patcher) Put(off int64, data []byte, what string) error {
 	n := int64(len(data))
 	switch {
 	case off%512 != 0 || n%512 != 0 || n == 0:
@@ -248,9 +259,9 @@ func (p *patcher) put(off int64, data []byte, what string) error {
 	return nil
 }
 
-// extents returns the blocks as sorted Bytes extents; blocks that overlap
+// Extents returns the blocks as sorted Bytes extents; blocks that overlap
 // (structures that claim the same bytes) are an error.
-func (p *patcher) extents() ([]fsimage.Extent, error) {
+func (p *Patcher) Extents() ([]fsimage.Extent, error) {
 	var out []fsimage.Extent
 	for off, b := range p.blocks {
 		out = append(out, fsimage.Extent{Offset: off, Length: int64(len(b.data)), Kind: fsimage.Bytes, Data: b.data, What: b.what})
