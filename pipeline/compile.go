@@ -30,7 +30,12 @@ func (l *Loader) compile(cfg *Config, p *Profile) hcl.Diagnostics {
 				diags = append(diags, c.Contribute(edits, cc)...)
 			}
 			if n := len(p.Stages); n > 0 {
-				p.Stages[n-1].Edits = append(p.Stages[n-1].Edits, sb)
+				// Its work is the edited stage's: so are its timeout and
+				// retries, as a fused step's are the write stage's.
+				st := p.Stages[n-1]
+				st.Edits = append(st.Edits, sb)
+				st.Timeout = minTimeout(st.Timeout, sb.Meta.Timeout)
+				st.Retries = max(st.Retries, sb.Meta.Retries)
 			}
 			continue
 		}

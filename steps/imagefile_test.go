@@ -134,6 +134,23 @@ func TestImageFilesConfig(t *testing.T) {
 	}
 }
 
+// TestImageEditTimeout: a file step's timeout and retries, with partition,
+// are the image stage's (the stage that does its work), as a fused step's
+// are the write stage's.
+func TestImageEditTimeout(t *testing.T) {
+	dir := t.TempDir()
+	img := imagetest.PiDisk(t, dir, "mbr")
+	src := fmt.Sprintf("profile \"p\" {\n  %s\n  step \"verify\" {}\n}\n", fileAfterImage(img, "partition = 1\n    timeout = \"7m\"\n    retries = 2"))
+	cfg, diags := pipeline.NewLoader(steps.Builtin()).LoadSource(filepath.Join(dir, "p.hcl"), []byte(src))
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	st := cfg.Profiles[0].Stages[0]
+	if len(st.Edits) != 1 || st.Timeout != 7*time.Minute || st.Retries != 2 {
+		t.Errorf("image stage: %d edits, timeout %s, retries %d; want the file step's 7m and 2", len(st.Edits), st.Timeout, st.Retries)
+	}
+}
+
 // fileAfterImage returns an image step of img and a file step after it
 // with the attribute attr.
 func fileAfterImage(img, attr string) string {
