@@ -121,7 +121,7 @@ for a in $(/bin/busybox --list); do
 	[ "$a" = busybox ] || ln -sf busybox "$stage/bin/$a"
 done
 mods=(dummy_hcd libcomposite usb_f_mass_storage usb-storage sd_mod vfat exfat ext4
-	nls_cp437 nls_iso8859-1 nls_utf8 nls_ascii loop dm-mod dm-zero)
+	nls_cp437 nls_iso8859-1 nls_utf8 nls_ascii loop dm-mod dm-zero dm-delay dm-flakey)
 : >"$stage/e2e/modules.order"
 : >"$cache/modules.deps"
 for m in "${mods[@]}"; do

@@ -1,7 +1,9 @@
-# big.hcl: scenarios 4 and 16. 64 MiB of content, so a write under TCG lasts long
-# enough to pull the stick in the middle of it (4), and a bad region in
-# the middle of a stick lies under the big file (16); no probe step, which
-# would find that region before the write does.
+# big.hcl: scenarios 4, 16, 18 and 20. 64 MiB of content, so a write under TCG
+# lasts long enough to pull the stick in the middle of it (4), to hang it
+# (18) or make it flaky (20) there, and a bad region in the middle of a
+# stick lies under the big file (16); no probe step, which would find that
+# region before the write does. Sticks whose serial starts with HUNG (18)
+# get a timeout on their write stage.
 station {
   name        = "e2e"
   concurrency = 2
@@ -21,5 +23,24 @@ profile "big" {
     label = "BIG"
   }
   step "copy" { sources = [source.big] }
+  step "verify" {}
+}
+
+profile "timed" {
+  priority = 10
+  match {
+    vendor_id = ["0781"]
+    serial    = ["HUNG*"]
+  }
+  step "wipe" { mode = "quick" }
+  step "partition" { table = "mbr" }
+  step "mkfs" {
+    type  = "vfat"
+    label = "BIG"
+  }
+  step "copy" {
+    sources = [source.big]
+    timeout = "20s"
+  }
   step "verify" {}
 }
