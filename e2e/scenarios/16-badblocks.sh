@@ -8,9 +8,12 @@
 # the sound stick is done, verified and reads back right, and the station
 # goes on. BADW's write does not fail: the gadget writes its backing file
 # through the guest's page cache, so a refused write fails only there,
-# later, and the host (usb-storage takes the stick's cache for
-# write-through and sends no SYNCHRONIZE CACHE) never hears of it; what it
-# read back is what proves the region bad, as with a stick whose
+# later. The host hears of it once: the SYNCHRONIZE CACHE at the end of
+# the write gets a write error (the gadget's fsync reports a lost
+# write-back once), and the SCSI midlayer retries the command (a MEDIUM
+# ERROR it takes for recoverable), which then succeeds, so the host's
+# fsync returns 0 (traced with the scsi_dispatch_cmd_done event on 6.1).
+# What it read back is what proves the region bad, as with a stick whose
 # controller acknowledges writes it then loses.
 R=$W/receipts.jsonl
 M=1048576

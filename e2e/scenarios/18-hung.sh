@@ -6,8 +6,11 @@
 # then waits in balance_dirty_pages for a writeback the suspended device
 # never completes (D state), and the host's WRITE command stays in flight.
 # The hung sticks' SCSI timeout is raised from 30 s to 600 s, so the
-# host's own error handling (abort, then USB reset) does not end the hang
-# before the station does.
+# host's own error handling does not end the hang before the station
+# does. (Measured with the default 30 s and no station timeout: the
+# kernel reset the stick 32 s into the hang, the gadget, its thread
+# stuck, could not restore its configuration, the stick left the bus,
+# and the job ended "removed during write" 37 s into the hang.)
 #
 # 1. HUNG-1 (write timeout 20s) with two sound sticks: HUNG-1 fails in the
 #    write stage with "timed out after 20s: the stick stopped answering"

@@ -9,10 +9,11 @@
 # differs). A sound stick in the same run is done, verified and reads
 # back right, and the station goes on. Measured on 6.1: FLAKY-IO failed
 # in the write stage ("fsync /dev/sda: sync /dev/sda: input/output
-# error", the guest kernel logging a failed WRITE to sda after the
-# gadget's "lost async page write"s on the dm device), FLAKY-DROP in
-# verify ("verification failed on /dev/sdb: large.bin; sub/after.txt;
-# metadata: dir /sub").
+# error": the host's flush at the end of the write failed, retries and
+# all, after the gadget's "lost async page write"s on the dm device; see
+# 16-badblocks for a single lost write-back, which a retry hides),
+# FLAKY-DROP in verify ("verification failed on /dev/sdb: large.bin;
+# sub/after.txt; metadata: dir /sub").
 R=$W/receipts.jsonl
 S=262144 # 512-byte sectors in 128 MiB
 make_dm io 128 "0 $S linear @ 0" >/dev/null || fail "make_dm io"
