@@ -351,6 +351,22 @@ station_stop() {
 	expect_eq "station exit status after SIGTERM" "$rc" 0
 }
 
+# before_verify NAME CMDS makes the FLASHPIPE_TEST_BEFORE_VERIFY hook (only
+# a -tags testhooks build runs it) and exports it: before the verify of
+# NAME's stick it runs the shell commands CMDS, their output and then
+# "hook done" (when they succeed) going to $W/hook.log; every call logs
+# its device there first.
+before_verify() {
+	cat >"$W/hook.sh" <<EOT
+#!/bin/sh
+echo "dev=\$1" >>$W/hook.log
+[ "\$1" = "/dev/\$(cat $STICKS/$1.dev)" ] || exit 0
+{ $2; } >>$W/hook.log 2>&1 && echo "hook done" >>$W/hook.log
+EOT
+	chmod +x "$W/hook.sh"
+	export FLASHPIPE_TEST_BEFORE_VERIFY=$W/hook.sh
+}
+
 # check_reads_back NAME FSTYPE SRC [EXCLUDE_GLOB] re-plugs NAME, mounts it
 # read-only and records a problem (check_eq) unless it holds exactly SRC.
 check_reads_back() {

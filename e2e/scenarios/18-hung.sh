@@ -12,8 +12,8 @@
 # stuck, could not restore its configuration, the stick left the bus,
 # and the job ended "removed during write" 37 s into the hang.)
 #
-# 1. HUNG-1 (write timeout 20s) with two sound sticks: HUNG-1 fails in the
-#    write stage with "timed out after 20s: the stick stopped answering"
+# 1. HUNG-1 (write timeout 40s) with two sound sticks: HUNG-1 fails in the
+#    write stage with "timed out after 40s: the stick stopped answering"
 #    while its write is still in flight in the kernel; the sound sticks
 #    are done and verified meanwhile, and the station runs on. Resumed,
 #    the device gives the write back and the station closes it.
@@ -58,12 +58,12 @@ hang hung "$d" HUNG-1
 wait_receipts "$R" HUNG-1 1 120
 check_eq "HUNG-1's write still held by the kernel when its receipt came" "$(_hung "$d" && echo held)" held
 err=$(receipt "$R" HUNG-1 error)
-info "HUNG-1: $err"
+info "HUNG-1: write stage $(receipt "$R" HUNG-1 steps.kind=write.duration_ms) ms: $err"
 check_eq "receipt(HUNG-1).result" "$(receipt "$R" HUNG-1 result)" failed
 check_eq "receipt(HUNG-1).failed_step" "$(receipt "$R" HUNG-1 failed_step)" write
 case $err in
-"timed out after 20s: the stick stopped answering: write did not return"*) ;;
-*) check_eq "receipt(HUNG-1).error" "$err" "timed out after 20s: the stick stopped answering: write did not return ..." ;;
+"timed out after 40s: the stick stopped answering: write did not return"*) ;;
+*) check_eq "receipt(HUNG-1).error" "$err" "timed out after 40s: the stick stopped answering: write did not return ..." ;;
 esac
 for s in SOUND-1 SOUND-2; do
 	wait_receipts "$R" "$s" 1 240
