@@ -5,7 +5,7 @@
 # scenario printed "E2E PASS <name>" and the guest printed "E2E DONE".
 #
 # Usage: e2e/run.sh [SCENARIO...]     (default: every e2e/scenarios/*.sh)
-# Env:   E2E_TIMEOUT  seconds qemu may run (default 720)
+# Env:   E2E_TIMEOUT  seconds qemu may run (default 1200)
 #        E2E_MEM      guest memory (default 2048M)
 #        E2E_SMP      guest CPUs (default 2)
 #        E2E_KERNEL_PKG  e.g. linux-image-6.1.0-56-amd64 (default: what
@@ -35,7 +35,7 @@ esac
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 top=$(cd "$here/.." && pwd)
 cache=$here/.cache
-timeout_s=${E2E_TIMEOUT:-720}
+timeout_s=${E2E_TIMEOUT:-1200}
 mem=${E2E_MEM:-2048M}
 smp=${E2E_SMP:-2}
 t0=$(date +%s)
@@ -121,7 +121,7 @@ for a in $(/bin/busybox --list); do
 	[ "$a" = busybox ] || ln -sf busybox "$stage/bin/$a"
 done
 mods=(dummy_hcd libcomposite usb_f_mass_storage usb-storage sd_mod vfat exfat ext4
-	nls_cp437 nls_iso8859-1 nls_utf8 nls_ascii loop dm-mod dm-zero)
+	nls_cp437 nls_iso8859-1 nls_utf8 nls_ascii loop dm-mod dm-zero dm-delay dm-flakey)
 : >"$stage/e2e/modules.order"
 : >"$cache/modules.deps"
 for m in "${mods[@]}"; do

@@ -162,6 +162,8 @@ stick_img() { echo "$STICKS/$1.img"; }
 remove_stick() {
 	local g
 	g=$GADGETS/$1
+	# A suspended dm device holds the gadget's thread: resume it first.
+	[ -f "$STICKS/$1.loop" ] && e2etool dm resume "dm-$1" 2>/dev/null
 	if [ -d "$g" ]; then
 		[ -z "$(cat "$g/UDC" 2>/dev/null)" ] || unplug "$1"
 		rm -f "$g/configs/c.1/mass_storage.0"
@@ -211,6 +213,21 @@ make_dm() {
 	(while :; do blockdev --flushbufs "$dev" 2>/dev/null; usleep 100000; done) </dev/null >/dev/null 2>&1 &
 	echo $! >"$STICKS/$1.nocache"
 	echo "$dev"
+}
+
+# small_dirty_cache BYTES caps the guest's dirty page cache (vm.dirty_bytes;
+# background writeback from half of it): a gadget writing its dm device
+# through the page cache then waits, in balance_dirty_pages, until that
+# device has written back what it got, so a dm device that is slow or
+# suspended makes the stick slow or hung for the host. Sticks backed by
+# tmpfs files are not affected: tmpfs pages are never dirty for writeback.
+# default_dirty_cache restores the kernel's defaults (init does after
+# every scenario).
+small_dirty_cache() {
+	echo "$1" >/proc/sys/vm/dirty_bytes && echo $(($1 / 2)) >/proc/sys/vm/dirty_background_bytes
+}
+default_dirty_cache() {
+	echo 20 >/proc/sys/vm/dirty_ratio && echo 10 >/proc/sys/vm/dirty_background_ratio
 }
 
 # dm_backing NAME prints the file behind NAME's dm device (its real bytes).
@@ -334,6 +351,30 @@ station_stop() {
 	expect_eq "station exit status after SIGTERM" "$rc" 0
 }
 
+# before_verify NAME CMDS makes the FLASHPIPE_TEST_BEFORE_VERIFY hook (only
+# a -tags testhooks build runs it) and exports it: before the verify of
+# NAME's stick it runs the shell commands CMDS, their output and then
+# "hook done" (when they succeed) going to $W/hook.log; every call logs
+# its device there first.
+before_verify() {
+	cat >"$W/hook.sh" <<EOT
+#!/bin/sh
+echo "dev=\$1" >>$W/hook.log
+[ "\$1" = "/dev/\$(cat $STICKS/$1.dev)" ] || exit 0
+{ $2; } >>$W/hook.log 2>&1 && echo "hook done" >>$W/hook.log
+EOT
+	chmod +x "$W/hook.sh"
+	export FLASHPIPE_TEST_BEFORE_VERIFY=$W/hook.sh
+}
+
+# check_reads_back NAME FSTYPE SRC [EXCLUDE_GLOB] re-plugs NAME, mounts it
+# read-only and records a problem (check_eq) unless it holds exactly SRC.
+check_reads_back() {
+	mount_stick "$1" "$2" "/tmp/mnt/$1" || fail "mount $1 read-only failed"
+	check_tree "$3" "/tmp/mnt/$1" "${4:-}" || check_eq "files on $1" differ "as $3"
+	umount "/tmp/mnt/$1"
+}
+
 # ---- receipts -----------------------------------------------------------------
 
 # receipt FILE SERIAL FIELD prints FIELD (dotted path) of the last receipt for SERIAL.
@@ -343,6 +384,13 @@ receipt() { e2etool get "$1" "$2" "$3"; }
 receipt_count() { e2etool count "$@"; }
 
 _has_receipts() { [ "$(e2etool count "$1" $2 2>/dev/null || echo 0)" -ge "$3" ]; }
+
+# check_done FILE SERIAL records a problem (check_eq) unless SERIAL's last
+# receipt says done and verified.
+check_done() {
+	check_eq "receipt($2).result (error: $(receipt "$1" "$2" error))" "$(receipt "$1" "$2" result)" done
+	check_eq "receipt($2).verify.ok" "$(receipt "$1" "$2" verify.ok)" true
+}
 
 # wait_receipts FILE SERIAL N SECONDS waits until SERIAL has N receipts.
 wait_receipts() {
