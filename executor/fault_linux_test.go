@@ -113,3 +113,21 @@ func TestWipeStopsAtUsable(t *testing.T) {
 		t.Errorf("Wipe(zero) on a genuine stick = %v after %d bytes, want all %d", err, f.Written(), int64(devSize))
 	}
 }
+
+// TestWriteErrorAtFlush: a stick that accepts every write and then fails
+// the flush at the end (a lost write-back, reported without an offset)
+// fails the write with an error saying so — that the bytes were sent and
+// some did not reach the medium — and not as a pulled stick.
+func TestWriteErrorAtFlush(t *testing.T) {
+	f := fakedev.New(fakedev.Config{Claimed: devSize, SyncErr: unix.EIO})
+	dev := f.Device("/dev/fake-flush")
+	_, err := Write(context.Background(), dev, newTestPlan(t, devSize, 512).plan, Options{})
+	var e *Error
+	var fe *FlushError
+	if !errors.As(err, &e) || e.Step != "write" || e.Gone || !errors.As(err, &fe) || !errors.Is(err, unix.EIO) {
+		t.Fatalf("Write to a stick whose flush fails = %v, want a write *Error holding a *FlushError wrapping EIO, not gone", err)
+	}
+	if fe.Sent <= 0 || !strings.Contains(err.Error(), "failed to store some of them") {
+		t.Errorf("FlushError = %+v (%v), want the bytes sent and what it means", fe, err)
+	}
+}

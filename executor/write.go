@@ -93,7 +93,9 @@ func Write(ctx context.Context, dev *blockdev.Device, plan *fsimage.Plan, opts O
 		err = w.src.finishAll()
 	}
 	if err == nil {
-		err = dev.Sync()
+		if err = dev.Sync(); err != nil && !IsDeviceGone(err) && !dev.Gone() {
+			err = &FlushError{Sent: st.Written, Err: err}
+		}
 	}
 	st.Bytes, st.Files, st.Duration = done, w.src.files, time.Since(start)
 	m.report(done, true)
@@ -408,3 +410,17 @@ func (r *rateCheck) add(t time.Time, done int64) error {
 	}
 	return nil
 }
+
+// FlushError is a write that every call of accepted and the stick's flush
+// at its end refused: the stick (or the USB stack's write-back in front of
+// it) lost some of what it had acknowledged, and does not say where.
+type FlushError struct {
+	Sent int64 // bytes written before the flush
+	Err  error
+}
+
+func (e *FlushError) Error() string {
+	return fmt.Sprintf("the stick accepted all %d bytes written, then failed to store some of them when its cache was flushed at the end (where is not known): %v", e.Sent, e.Err)
+}
+
+func (e *FlushError) Unwrap() error { return e.Err }

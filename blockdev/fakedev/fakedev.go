@@ -98,6 +98,10 @@ type Config struct {
 	Faults []Fault
 	// Sector is the logical sector size the device reports; default 512.
 	Sector int
+	// SyncErr, when set, is what every flush (Sync) fails with: a stick
+	// that acknowledged writes and then lost them in write-back reports
+	// it only there, with no offset.
+	SyncErr error
 }
 
 // Fake is an in-process stick. It is safe for concurrent use.
@@ -195,7 +199,15 @@ func (f *Fake) Gone() bool {
 func (f *Fake) Close() error { return nil }
 
 // Sync does nothing: a lying cache keeps what it holds.
-func (f *Fake) Sync() error { return f.check(0, 0, false) }
+func (f *Fake) Sync() error {
+	if err := f.check(0, 0, false); err != nil {
+		return err
+	}
+	if f.cfg.SyncErr != nil {
+		return fmt.Errorf("flush fake: %w", f.cfg.SyncErr)
+	}
+	return nil
+}
 
 // ReadAt reads len(b) bytes at off.
 func (f *Fake) ReadAt(b []byte, off int64) (int, error) {

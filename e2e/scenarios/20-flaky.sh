@@ -8,9 +8,10 @@
 # it; FLAKY-DROP, whose I/O never fails, in verify (what it read back
 # differs). A sound stick in the same run is done, verified and reads
 # back right, and the station goes on. Measured on 6.1: FLAKY-IO failed
-# in the write stage ("fsync /dev/sda: sync /dev/sda: input/output
-# error": the host's flush at the end of the write failed, retries and
-# all, after the gadget's "lost async page write"s on the dm device; see
+# in the write stage ("the stick accepted all N bytes written, then
+# failed to store some of them when its cache was flushed at the end
+# (where is not known): ... input/output error": the host's flush at the
+# end of the write failed, retries and all, after the gadget's "lost async page write"s on the dm device; see
 # 16-badblocks for a single lost write-back, which a retry hides),
 # FLAKY-DROP in verify ("verification failed on /dev/sdb: large.bin;
 # sub/after.txt; metadata: dir /sub").
