@@ -400,33 +400,19 @@ func (d *exDir) put(at int, set []byte) {
 
 func (e *exEdit) content() *content { return &e.data }
 
+// root opens the root folder.
+func (e *exEdit) root() (*exDir, error) {
+	return e.openDir(uint32(e.g.RootCluster), false, 0, nil, 0, "the root folder")
+}
+
 // folder returns the folder that holds path's last element, made (with
 // the folders above it) when it is not there.
 func (e *exEdit) folder(path string, t time.Time) (*exDir, string, error) {
-	dirs, name, err := splitPath(path)
-	if err != nil {
-		return nil, "", err
-	}
-	d, err := e.openDir(uint32(e.g.RootCluster), false, 0, nil, 0, "the root folder")
-	if err != nil {
-		return nil, "", err
-	}
-	for i, el := range dirs {
-		if d, err = e.subdir(d, el, t); err != nil {
-			return nil, "", fmt.Errorf("folder %s: %w", joinPath(dirs[:i+1]), err)
-		}
-	}
-	return d, name, nil
+	return folderOf(path, t, e.root, e.subdir)
 }
 
 // mkdir makes the folder f.Path, or keeps the one there.
-func (e *exEdit) mkdir(f File) error {
-	d, name, err := e.folder(f.Path, f.ModTime)
-	if err == nil {
-		_, err = e.subdir(d, name, f.ModTime)
-	}
-	return err
-}
+func (e *exEdit) mkdir(f File) error { return mkdirOf(f, e.root, e.subdir) }
 
 // put puts one file into the volume, replacing one of the same name.
 func (e *exEdit) put(f File) (bool, error) {

@@ -205,30 +205,11 @@ func (e *fatEdit) content() *content { return &e.data }
 // folder returns the folder that holds path's last element, made (with
 // the folders above it) when it is not there.
 func (e *fatEdit) folder(path string, t time.Time) (*dir, string, error) {
-	dirs, name, err := splitPath(path)
-	if err != nil {
-		return nil, "", err
-	}
-	d, err := e.root()
-	if err != nil {
-		return nil, "", err
-	}
-	for i, el := range dirs {
-		if d, err = e.subdir(d, el, t); err != nil {
-			return nil, "", fmt.Errorf("folder %s: %w", joinPath(dirs[:i+1]), err)
-		}
-	}
-	return d, name, nil
+	return folderOf(path, t, e.root, e.subdir)
 }
 
 // mkdir makes the folder f.Path, or keeps the one there.
-func (e *fatEdit) mkdir(f File) error {
-	d, name, err := e.folder(f.Path, f.ModTime)
-	if err == nil {
-		_, err = e.subdir(d, name, f.ModTime)
-	}
-	return err
-}
+func (e *fatEdit) mkdir(f File) error { return mkdirOf(f, e.root, e.subdir) }
 
 // put puts one file into the volume, replacing one of the same name.
 func (e *fatEdit) put(f File) (replaced bool, err error) {
@@ -272,14 +253,6 @@ func (e *fatEdit) put(f File) (replaced bool, err error) {
 		return false, err
 	}
 	return replaced, e.add(d, ents)
-}
-
-func joinPath(els []string) string {
-	s := ""
-	for _, el := range els {
-		s += "/" + el
-	}
-	return s
 }
 
 // subdir returns the folder name in d, made when it is not there.

@@ -195,6 +195,37 @@ func checkLink(c uint32, n int, clusters int64, what string) error {
 	return nil
 }
 
+// folderOf returns the folder that holds path's last element, and that
+// element, walking from root through subdir, which makes each folder that
+// is not there: the walk of either filesystem's editor.
+func folderOf[D any](path string, t time.Time, root func() (D, error), subdir func(D, string, time.Time) (D, error)) (D, string, error) {
+	var zero D
+	dirs, name, err := splitPath(path)
+	if err != nil {
+		return zero, "", err
+	}
+	d, err := root()
+	if err != nil {
+		return zero, "", err
+	}
+	for i, el := range dirs {
+		if d, err = subdir(d, el, t); err != nil {
+			return zero, "", fmt.Errorf("folder /%s: %w", strings.Join(dirs[:i+1], "/"), err)
+		}
+	}
+	return d, name, nil
+}
+
+// mkdirOf makes the folder f.Path, or keeps the one there, as folderOf
+// walks.
+func mkdirOf[D any](f File, root func() (D, error), subdir func(D, string, time.Time) (D, error)) error {
+	d, name, err := folderOf(f.Path, f.ModTime, root, subdir)
+	if err == nil {
+		_, err = subdir(d, name, f.ModTime)
+	}
+	return err
+}
+
 // splitPath returns the folders and the name of a cleaned path.
 func splitPath(p string) (dirs []string, name string, err error) {
 	parts := strings.Split(strings.Trim(p, "/"), "/")
